@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The test command (README): sets up the machine, then runs every check CI
+# runs and ends with one "N passed, N failed" line.
+#   scripts/test.sh            everything
+#   KEFU_SKIP_LINT=1 ...       skip fmt/clippy (quicker local loop)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+failed_steps=()
+step() {
+  local name=$1; shift
+  printf '\n== %s\n' "$name"
+  if ! "$@"; then failed_steps+=("$name"); fi
+}
+
+if [ -z "${KEFU_SKIP_LINT:-}" ]; then
+  step "cargo fmt --check" cargo fmt --all -- --check
+  step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
+# no_std proof and the edge targets.
+step "kefu-core for wasm32v1-none (no_std)" cargo build -p kefu-core --locked --target wasm32v1-none
+step "kefu-core for wasm32-wasip2" cargo build -p kefu-core --locked --target wasm32-wasip2
+step "kefu-core for wasm32-unknown-unknown" cargo build -p kefu-core --locked --target wasm32-unknown-unknown
+
+# The test suites. nextest prints one summary line; we keep its counts.
+log=$(mktemp)
+printf '\n== cargo nextest run --workspace\n'
+cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+nextest_rc=${PIPESTATUS[0]}
+[ "$nextest_rc" -eq 0 ] || failed_steps+=("cargo nextest")
+step "doctests" cargo test --workspace --locked --doc
+
+summary=$(grep -E '^ *Summary \[' "$log" | tail -n1)
+passed=$(sed -nE 's/.* ([0-9]+) (tests? )?passed.*/\1/p' <<<"$summary" | head -n1)
+failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary" | head -n1)
+skipped=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$summary" | head -n1)
+passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}
+rm -f "$log"
+
+# Steps other than nextest count as one failed check each.
+extra=0
+for s in "${failed_steps[@]}"; do
+  [ "$s" = "cargo nextest" ] || { echo "FAILED step: $s"; extra=$((extra + 1)); }
+done
+if [ "$nextest_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then extra=$((extra + 1)); echo "FAILED step: cargo nextest (did not finish)"; fi
+failed=$((failed + extra))
+
+echo
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ]
