@@ -78,10 +78,10 @@ pub fn check_all(
 ) -> MultiDecision {
     let mut worst: Option<(LimitKind, u64)> = None;
     for (kind, window, limit) in limits.iter() {
-        if let Decision::Deny { retry_after_ms } = window.peek(now_ms, *limit) {
-            if worst.is_none_or(|(_, longest)| retry_after_ms > longest) {
-                worst = Some((*kind, retry_after_ms));
-            }
+        if let Decision::Deny { retry_after_ms } = window.peek(now_ms, *limit)
+            && worst.is_none_or(|(_, longest)| retry_after_ms > longest)
+        {
+            worst = Some((*kind, retry_after_ms));
         }
     }
     if let Some((kind, retry_after_ms)) = worst {
@@ -94,11 +94,11 @@ pub fn check_all(
     let mut tightest = None;
     for (kind, window, limit) in limits.iter_mut() {
         // Same state and instant as the `peek` above, so this admits.
-        if let Decision::Allow { remaining: r } = window.check(now_ms, *limit) {
-            if tightest.is_none() || r < remaining {
-                remaining = r;
-                tightest = Some(*kind);
-            }
+        if let Decision::Allow { remaining: r } = window.check(now_ms, *limit)
+            && (tightest.is_none() || r < remaining)
+        {
+            remaining = r;
+            tightest = Some(*kind);
         }
     }
     MultiDecision::Allow {
