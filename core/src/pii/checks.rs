@@ -34,7 +34,7 @@ pub(super) fn id_check_value(first17: &[u8]) -> Option<u8> {
 }
 
 fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Whether `year`-`month`-`day` is a real calendar date in 1900..=2099.
@@ -99,7 +99,7 @@ pub(super) fn luhn(d: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether the number starts like a payment card of a network kefu's users

@@ -122,7 +122,7 @@ pub fn find(text: &str) -> Vec<PiiSpan> {
             out.push(*e);
             next += 1;
         }
-        if !emails.get(next).is_some_and(|e| e.start < s.end) {
+        if emails.get(next).is_none_or(|e| e.start >= s.end) {
             out.push(s);
         }
         ControlFlow::Continue(())
