@@ -67,6 +67,7 @@ fn run(
 ) -> ControlFlow<(), usize> {
     groups.clear();
     let mut pos = start;
+    let mut ended_by_x = false;
     loop {
         let mut g = Group {
             start: pos,
@@ -83,7 +84,6 @@ fn run(
             pos += n;
         }
         // A check character X ends the group and the run, unless it begins a word.
-        let mut ended_by_x = false;
         if let Some((c, n)) = char_at(text, pos)
             && matches!(fold(c), 'X' | 'x')
             && !folded_at(text, pos + n, |f| f.is_ascii_alphanumeric())
@@ -106,7 +106,7 @@ fn run(
     }
 
     let (plus, left_ok) = left_context(text, start);
-    let right_ok = right_context(text, pos);
+    let right_ok = right_context(text, pos, ended_by_x);
     let n = groups.len();
 
     // 1. The whole run, when it has several groups.
@@ -195,12 +195,13 @@ fn left_context(text: &str, start: usize) -> (Option<usize>, bool) {
     }
 }
 
-/// Whether a run ending at `end` is free on its right.
-fn right_context(text: &str, end: usize) -> bool {
+/// Whether a run ending at `end` is free on its right. After a check
+/// character `X` a dot is just a full stop.
+fn right_context(text: &str, end: usize, ended_by_x: bool) -> bool {
     match char_at(text, end) {
         None => true,
         Some((c, n)) => match fold(c) {
-            '.' => !folded_at(text, end + n, |f| f.is_ascii_digit()),
+            '.' => ended_by_x || !folded_at(text, end + n, |f| f.is_ascii_digit()),
             f => !f.is_ascii_alphanumeric(),
         },
     }

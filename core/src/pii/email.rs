@@ -1,14 +1,16 @@
 //! The e-mail scanner: a practical subset of RFC 5321 `Mailbox`.
 //!
 //! - Local part: 1-64 of `A-Z a-z 0-9 . _ % + -` directly before the `@`
-//!   (leading dots dropped). Quoted local parts and the rarer `atext`
-//!   symbols (`! # $ & ' * / = ? ^ ` { | } ~`) are left out: in running text
-//!   they are far more often punctuation next to an address than part of it.
+//!   (leading dots dropped); a longer run is not an address. Quoted local
+//!   parts and the rarer `atext` symbols (`!#$&'*/=?^{|}~` and the
+//!   backtick) are left out: in running text they are far more often
+//!   punctuation next to an address than part of it.
 //! - Domain: at least two dot-separated labels of letters, digits and inner
 //!   hyphens (1-63 each, 253 in all), ending in an alphabetic top-level label
-//!   of two or more letters or an `xn--` label. Trailing dots and hyphens
-//!   (sentence punctuation) are not part of the address; a bad last label is
-//!   dropped if what remains is still a domain.
+//!   of 2-63 letters or an `xn--` label. Trailing dots and hyphens
+//!   (sentence punctuation) are not part of the address, nor is anything
+//!   after the letters of the last label that can be a top-level domain
+//!   (`a@example.com-123` is `a@example.com`).
 //! - Address literals (`user@[192.0.2.1]`) and internationalised addresses
 //!   (RFC 6531, `用户@例子.中国`) are not found.
 //!
@@ -90,7 +92,7 @@ fn address_at(text: &str, at: usize, at_len: usize, floor: usize) -> Option<(usi
             break;
         }
         if dom.len() == MAX_DOMAIN {
-            return None;
+            break;
         }
         dom.push(f as u8);
         pos += n;
@@ -101,22 +103,30 @@ fn address_at(text: &str, at: usize, at_len: usize, floor: usize) -> Option<(usi
 }
 
 /// The length of the longest valid domain at the start of `dom`, if any.
+///
+/// Labels are read left to right; every label after the first may end the
+/// domain with its leading letters as the top-level label (`example.com-62…`
+/// ends after `com`, `x.example.123` after `example`), and reading stops at
+/// the first label that is not a valid inner label (empty, too long, or with
+/// a hyphen at either end).
 fn domain_len(dom: &[u8]) -> Option<usize> {
-    let mut m = dom.windows(2).position(|w| w == b"..").unwrap_or(dom.len());
-    loop {
-        while m > 0 && matches!(dom.get(m - 1), Some(b'.' | b'-')) {
-            m -= 1;
+    let mut best = None;
+    let mut start = 0;
+    for (k, label) in dom.split(|&b| b == b'.').enumerate() {
+        if k > 0 {
+            let letters = label.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            if label.starts_with(b"xn--") && label.len() > 4 && label_ok(label) {
+                best = Some(start + label.len());
+            } else if (2..=63).contains(&letters) {
+                best = Some(start + letters);
+            }
         }
-        let d = dom.get(..m)?;
-        if d.split(|&b| b == b'.').count() < 2 || !d.split(|&b| b == b'.').all(label_ok) {
-            return None;
+        if !label_ok(label) {
+            break;
         }
-        let tld = d.rsplit(|&b| b == b'.').next()?;
-        if tld.len() >= 2 && (tld.iter().all(u8::is_ascii_alphabetic) || tld.starts_with(b"xn--")) {
-            return Some(m);
-        }
-        m = d.iter().rposition(|&b| b == b'.')?;
+        start += label.len() + 1;
     }
+    best
 }
 
 fn label_ok(l: &[u8]) -> bool {

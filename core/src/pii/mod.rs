@@ -144,22 +144,39 @@ pub fn redact(text: &str) -> Redacted {
     let mut last = 0;
     for s in &spans {
         out.push_str(text.get(last..s.start).unwrap_or_default());
-        mask_into(
-            &mut out,
-            text.get(s.start..s.end).unwrap_or_default(),
-            s.kind,
-        );
+        // An address glued to another `@` (`a@x.comb@y.com`) has a domain
+        // that runs into the next local part: mask the domain too.
+        let glued = text::at_sign_at(text.as_bytes(), s.end).is_some();
+        let span = text.get(s.start..s.end).unwrap_or_default();
+        mask_into(&mut out, span, s.kind, glued);
         last = s.end;
     }
     out.push_str(text.get(last..).unwrap_or_default());
     Redacted { text: out, spans }
 }
 
+/// Copies `s`, masking the IDs, cards and mobiles in it.
+fn mask_digits_in(out: &mut String, s: &str) {
+    let mut last = 0;
+    let _ = digits::scan(s, |sp| {
+        out.push_str(s.get(last..sp.start).unwrap_or_default());
+        mask_into(
+            out,
+            s.get(sp.start..sp.end).unwrap_or_default(),
+            sp.kind,
+            false,
+        );
+        last = sp.end;
+        ControlFlow::Continue(())
+    });
+    out.push_str(s.get(last..).unwrap_or_default());
+}
+
 fn is_digit_or_x(f: char) -> bool {
     f.is_ascii_digit() || f == 'X' || f == 'x'
 }
 
-fn mask_into(out: &mut String, span: &str, kind: PiiKind) {
+fn mask_into(out: &mut String, span: &str, kind: PiiKind, glued: bool) {
     if kind == PiiKind::Email {
         let at = span.char_indices().find(|&(_, c)| fold(c) == '@');
         let Some((i, c)) = at else {
@@ -169,12 +186,14 @@ fn mask_into(out: &mut String, span: &str, kind: PiiKind) {
             out.push(fold(first));
         }
         out.push_str("***@");
-        out.extend(
-            span.get(i + c.len_utf8()..)
-                .unwrap_or_default()
-                .chars()
-                .map(fold),
-        );
+        match span.get(i + c.len_utf8()..) {
+            Some(domain) if !glued => {
+                // Digits in a domain can be a phone number (`a@13800138000.com`).
+                let domain: String = domain.chars().map(fold).collect();
+                mask_digits_in(out, &domain);
+            }
+            _ => out.push_str("***"),
+        }
         return;
     }
     let total = span.chars().filter(|&c| is_digit_or_x(fold(c))).count();

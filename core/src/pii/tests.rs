@@ -212,3 +212,96 @@ fn hostile_inputs_do_not_panic() {
         let _ = redact(t);
     }
 }
+
+/// Regressions found by `scan_invariants`: masking one item must not expose
+/// another that the first scan missed or left readable.
+#[test]
+fn masking_exposes_nothing_new() {
+    for t in [
+        "11010519491231002X.6222021234567890128",
+        "zhang@example.comzhang@example.com+86",
+        "zhang@example.com-6222021234567890128",
+        "zhang@example.com－.6222021234567890128",
+        "a@13800138000.com",
+    ] {
+        let r = redact(t);
+        assert!(find(&r.text).is_empty(), "{t:?} -> {:?}", r.text);
+    }
+    assert_eq!(
+        found("11010519491231002X.6222021234567890128"),
+        [
+            (PiiKind::ResidentId, "11010519491231002X"),
+            (PiiKind::BankCard, "6222021234567890128")
+        ]
+    );
+    assert_eq!(
+        found("zhang@example.com-6222021234567890128"),
+        [
+            (PiiKind::Email, "zhang@example.com"),
+            (PiiKind::BankCard, "6222021234567890128")
+        ]
+    );
+    assert_eq!(redact("a@13800138000.com").text, "a***@138****8000.com");
+    assert_eq!(redact("a@x.comb@y.com").text, "a***@***@y.com");
+}
+
+mod properties {
+    use super::*;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "13800138000",
+                "6222021234567890128",
+                "4111111111111111",
+                "11010519491231002X",
+                "zhang@example.com",
+                "+86",
+                "0086",
+                " ",
+                "-",
+                "x",
+                "X",
+                "@",
+                "＠",
+                ".",
+                "．",
+                "１",
+                "中",
+                "a",
+                "7",
+                "62",
+                "\u{3000}",
+                "－",
+                "com",
+            ])
+            .prop_map(String::from),
+            any::<char>().prop_map(String::from),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// On any input: spans are ordered, disjoint and on char boundaries;
+        /// `contains_pii` agrees with `find`; and masking leaves nothing that
+        /// a second scan would find.
+        #[test]
+        fn scan_invariants(parts in prop::collection::vec(fragment(), 0..10)) {
+            let t: String = parts.concat();
+            let spans = find(&t);
+            for s in &spans {
+                prop_assert!(s.start < s.end && t.is_char_boundary(s.start) && t.is_char_boundary(s.end));
+            }
+            for w in spans.windows(2) {
+                prop_assert!(w[0].end <= w[1].start);
+            }
+            prop_assert_eq!(contains_pii(&t), !spans.is_empty());
+            let r = redact(&t);
+            prop_assert_eq!(&r.spans, &spans);
+            prop_assert_eq!(find(&r.text), Vec::new());
+        }
+    }
+}
