@@ -278,7 +278,7 @@ const THAT_CLAUSE_NEXT: &[&str] = &[
 /// Whether a question can be understood without the conversation before it.
 ///
 /// The first turn always can. Later turns cannot if they point back
-/// (这个/那个/它/刚才, it/this/that/they...), open as a continuation
+/// (这个/那个/它/刚才/第二个, it/this/that/they...), open as a continuation
 /// (还有/然后/那…, and/so/what about...), are an elliptical `X呢` without a
 /// question word (`运费呢` = "and the shipping fee?"), or are nothing but a
 /// bare reply (`为什么`, `why?`, `真的吗`, `how much`). Dummy `it` in
@@ -297,7 +297,8 @@ pub fn is_standalone(question: &str, turn_index: u32) -> bool {
     }
     // Chinese.
     let points_back = ZH_DEICTIC.iter().any(|d| s.contains(d))
-        || s.match_indices('它').any(|(i, _)| !s[..i].ends_with('其'));
+        || s.match_indices('它').any(|(i, _)| !s[..i].ends_with('其'))
+        || picks_from_a_list(&s);
     if points_back || ZH_CONTINUERS.iter().any(|p| s.starts_with(p)) {
         return false;
     }
@@ -319,6 +320,17 @@ pub fn is_standalone(question: &str, turn_index: u32) -> bool {
             "that" => !THAT_CLAUSE_NEXT.contains(&next),
             _ => EN_DEICTIC.contains(&word),
         }
+    })
+}
+
+/// `第二个`, `第1种`, `第三款`: a pick from options given earlier.
+fn picks_from_a_list(s: &str) -> bool {
+    s.match_indices('第').any(|(i, _)| {
+        let mut rest = s[i..].chars().skip(1);
+        let numeral = rest
+            .next()
+            .is_some_and(|c| "一二三四五六七八九十两1234567890".contains(c));
+        numeral && rest.next().is_some_and(|c| "个种款件条项张".contains(c))
     })
 }
 
