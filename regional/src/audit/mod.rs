@@ -46,6 +46,8 @@ mod verify;
 #[cfg(test)]
 mod tamper_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
