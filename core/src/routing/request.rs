@@ -26,8 +26,11 @@ const VERB_GAP: &[&str] = &[
     "a", "an", "the", "to", "with", "me", "us", "your", "you", "some", "one", "of", "please",
     "pls", "plz", "real", "actual", "live", "proper", "another", "different", "other", "through",
     "一个", "一下", "一位", "个", "下", "你们的", "你们", "您们", "贵公司", "贵司", "真正的",
-    "的", "位", "帮我", "给我", "我", "一", "们", "其他",
+    "的", "位", "帮我", "给我", "我", "一", "们", "其他", "真正", "human",
 ];
+
+/// Modifiers that make any staff noun a person ("真正的客服", "a real rep").
+const HUMAN_MODIFIERS: &[&str] = &["真正", "活的", "真人", "real", "actual", "live", "human"];
 
 /// Words that may surround the person asked for in a clause of its own.
 const SHORT_CLAUSE: &[&str] = &[
@@ -140,14 +143,16 @@ pub(super) fn want(text: &str, scan: &Scan, k: usize) -> Want {
 /// itself when it stands alone in its clause), if it is asked for at all.
 fn asked_from(text: &str, scan: &Scan, k: usize) -> Option<usize> {
     let h = scan.hits.get(k)?;
-    if let Some(v) = k.checked_sub(1).and_then(|j| scan.hits.get(j)) {
+    let verb = scan.hits.get(..k)?.iter().rev().find(|p| !matches!(p.kind, Kind::Neutral | Kind::Intensifier));
+    if let Some(v) = verb {
         let strength = match v.kind {
             Kind::Verb => v.weight,
             Kind::Complaint => 2,
             _ => 0,
         };
         let gap = text.get(v.end..h.start).unwrap_or("x");
-        if v.clause == h.clause && strength >= h.weight && only_filler(gap, VERB_GAP) {
+        let needed = if HUMAN_MODIFIERS.iter().any(|m| gap.contains(m)) { 1 } else { h.weight };
+        if v.clause == h.clause && strength >= needed && only_filler(gap, VERB_GAP) {
             return Some(v.start);
         }
     }
