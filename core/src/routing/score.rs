@@ -229,3 +229,74 @@ fn tenant_keyword(t: &str, sc: &Scan, keywords: &[String]) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(text: &str) -> Analysis {
+        analyze(text, &[])
+    }
+
+    #[test]
+    fn calm_questions_score_nothing() {
+        for t in ["我忘记密码了怎么办", "how do I reset my password", "没问题，谢谢", "no problem, thanks!", "客服在吗"] {
+            let x = a(t);
+            assert_eq!((x.emotion, x.urgency, x.explicit), (0, 0, false), "{t}");
+        }
+    }
+
+    #[test]
+    fn negation_flips_cancels_or_halves() {
+        assert!(a("不太满意").emotion >= 30, "a negated good word is bad");
+        assert_eq!(a("满意").emotion, 0);
+        assert_eq!(a("not urgent").urgency, 0);
+        assert!(a("urgent").urgency > 0);
+        assert_eq!(a("我不急").urgency, 0);
+        assert!(a("我很急").urgency > a("我急").urgency);
+        assert_eq!(a("I'm not frustrated").emotion, 0);
+        let insult = a("you are a scam").emotion;
+        let doubted = a("this is not a scam, right").emotion;
+        assert!(doubted > 0 && doubted < insult, "a negated insult is halved");
+    }
+
+    #[test]
+    fn intensity_and_style_raise_emotion() {
+        assert!(a("太差了").emotion > a("差").emotion);
+        assert!(a("extremely frustrated").emotion > a("frustrated").emotion);
+        assert!(a("有点烦").emotion < a("烦").emotion, "diminishers lower");
+        assert!(a("垃圾！！！").emotion > a("垃圾").emotion);
+        assert!(a("THIS IS RIDICULOUS").emotion > a("this is ridiculous").emotion);
+        assert!(a("why??? ok").emotion > a("why? ok").emotion);
+        assert!(a("啊啊啊啊 不行").emotion > a("不行").emotion);
+        assert_eq!(a("哈哈哈哈").emotion, 0, "laughter is not frustration");
+    }
+
+    #[test]
+    fn requests_and_their_negations() {
+        for t in ["转人工", "人工！！", "talk to a human", "agent", "AGENT!!!", "I want a person", "不要机器人", "no bots please"] {
+            assert!(a(t).explicit, "{t}");
+        }
+        for t in ["不用转人工", "no need for a human", "I don't want to talk to an agent", "我不想找人工"] {
+            let x = a(t);
+            assert!(!x.explicit && x.declined, "{t}");
+        }
+        for t in ["my travel agent booked it", "人工智能是什么", "human error", "your agent told me to wait", "我已经跟客服说过了"] {
+            assert!(!a(t).explicit, "{t}");
+        }
+        assert!(a("怎么还没转人工").explicit, "a state negation is not a refusal");
+        assert!(a("why can't I talk to a human").explicit);
+        assert!(a("你是机器人吗").asked_bot && !a("你是机器人吗").explicit);
+    }
+
+    #[test]
+    fn complaints_stated_asked_and_threatened() {
+        assert_eq!(a("我要投诉").complaint, Some(ComplaintKind::Stated));
+        assert_eq!(a("怎么投诉").complaint, Some(ComplaintKind::Question));
+        assert_eq!(a("how do I file a complaint?").complaint, Some(ComplaintKind::Question));
+        assert_eq!(a("I'll report you to the BBB").complaint, Some(ComplaintKind::Threat));
+        assert_eq!(a("我要去12315").complaint, Some(ComplaintKind::Threat));
+        assert_eq!(a("不是投诉").complaint, None);
+        assert_eq!(a("please be polite").complaint, None, "no fuzzy match to 'police'");
+    }
+}
