@@ -65,16 +65,24 @@ impl RoutingConfig {
     /// [`MAX_TENANT_KEYWORDS`] keywords of 1..=[`MAX_KEYWORD_CHARS`] characters.
     pub fn validate(&self) -> Result<()> {
         if self.offer_threshold == 0 {
-            return Err(Error::Invalid("routing: offer_threshold must be at least 1"));
+            return Err(Error::Invalid(
+                "routing: offer_threshold must be at least 1",
+            ));
         }
         if self.offer_threshold >= self.handoff_threshold {
-            return Err(Error::Invalid("routing: offer_threshold must be below handoff_threshold"));
+            return Err(Error::Invalid(
+                "routing: offer_threshold must be below handoff_threshold",
+            ));
         }
         if self.handoff_threshold > 100 {
-            return Err(Error::Invalid("routing: handoff_threshold must be at most 100"));
+            return Err(Error::Invalid(
+                "routing: handoff_threshold must be at most 100",
+            ));
         }
         if self.max_fallbacks_in_row == 0 {
-            return Err(Error::Invalid("routing: max_fallbacks_in_row must be at least 1"));
+            return Err(Error::Invalid(
+                "routing: max_fallbacks_in_row must be at least 1",
+            ));
         }
         if self.carry_percent > 90 {
             return Err(Error::Invalid("routing: carry_percent must be at most 90"));
@@ -85,7 +93,9 @@ impl RoutingConfig {
         for kw in &self.tenant_keywords {
             let n = kw.trim().chars().count();
             if n == 0 || n > MAX_KEYWORD_CHARS {
-                return Err(Error::Invalid("routing: a tenant keyword must have 1..=32 characters"));
+                return Err(Error::Invalid(
+                    "routing: a tenant keyword must have 1..=32 characters",
+                ));
             }
         }
         Ok(())
@@ -171,9 +181,15 @@ mod tests {
             r#"{"tenant_keywords":["  "]}"#,
             r#"{"unknown_field":1}"#,
         ] {
-            assert!(serde_json::from_str::<RoutingConfig>(bad).is_err(), "{bad} was accepted");
+            assert!(
+                serde_json::from_str::<RoutingConfig>(bad).is_err(),
+                "{bad} was accepted"
+            );
         }
-        let many = RoutingConfig { tenant_keywords: alloc::vec![String::from("x"); 65], ..Default::default() };
+        let many = RoutingConfig {
+            tenant_keywords: alloc::vec![String::from("x"); 65],
+            ..Default::default()
+        };
         assert!(many.validate().is_err());
     }
 }

@@ -37,8 +37,16 @@ impl History {
         let offered = decision.action == Action::OfferHuman;
         History {
             frustration: if escalated { 0 } else { decision.level },
-            fallbacks_in_row: if ai_fell_back { self.fallbacks_in_row.saturating_add(1) } else { 0 },
-            turns_with_ai: if escalated { self.turns_with_ai } else { self.turns_with_ai.saturating_add(1) },
+            fallbacks_in_row: if ai_fell_back {
+                self.fallbacks_in_row.saturating_add(1)
+            } else {
+                0
+            },
+            turns_with_ai: if escalated {
+                self.turns_with_ai
+            } else {
+                self.turns_with_ai.saturating_add(1)
+            },
             already_offered: self.already_offered || offered,
             turns_since_offer: if offered || !self.already_offered {
                 0
@@ -54,7 +62,12 @@ impl History {
 ///
 /// Pure and total: any text, history and config give a decision; an
 /// unvalidated config is used as it is.
-pub fn decide(text: &str, history: &History, cfg: &RoutingConfig, in_business_hours: bool) -> Decision {
+pub fn decide(
+    text: &str,
+    history: &History,
+    cfg: &RoutingConfig,
+    in_business_hours: bool,
+) -> Decision {
     let a = analyze(text, &cfg.tenant_keywords);
     let mut reasons = message_reasons(&a);
     let pressure = a.pressure();
@@ -66,7 +79,11 @@ pub fn decide(text: &str, history: &History, cfg: &RoutingConfig, in_business_ho
         || a.tenant_keyword.is_some()
         || threat
         || a.complaint == Some(ComplaintKind::Stated);
-    let mut action = if categorical { Action::HandoffNow } else { Action::StayAi };
+    let mut action = if categorical {
+        Action::HandoffNow
+    } else {
+        Action::StayAi
+    };
     let at_least = |action: &mut Action, floor: Action| *action = (*action).max(floor);
 
     if level >= cfg.handoff_threshold {
@@ -84,24 +101,35 @@ pub fn decide(text: &str, history: &History, cfg: &RoutingConfig, in_business_ho
     let max = cfg.max_fallbacks_in_row.max(1);
     if n >= max {
         reasons.push(Reason::RepeatedFallbacks { n });
-        let floor = if n >= max.saturating_mul(2) { Action::HandoffNow } else { Action::OfferHuman };
+        let floor = if n >= max.saturating_mul(2) {
+            Action::HandoffNow
+        } else {
+            Action::OfferHuman
+        };
         at_least(&mut action, floor);
     }
     if cfg.offer_after_turns > 0 && history.turns_with_ai >= cfg.offer_after_turns {
-        reasons.push(Reason::LongConversation { turns: history.turns_with_ai });
+        reasons.push(Reason::LongConversation {
+            turns: history.turns_with_ai,
+        });
         at_least(&mut action, Action::OfferHuman);
     }
 
     if a.declined && !a.explicit && !threat && a.tenant_keyword.is_none() {
         action = Action::StayAi;
     }
-    let recently = history.already_offered && history.turns_since_offer < u32::from(cfg.reoffer_after_turns);
+    let recently =
+        history.already_offered && history.turns_since_offer < u32::from(cfg.reoffer_after_turns);
     if action == Action::OfferHuman && recently {
         action = Action::StayAi;
         reasons.push(Reason::OfferRecentlyMade);
     }
     if !cfg.handoff_enabled && action != Action::StayAi {
-        action = if action == Action::HandoffNow { Action::LeaveMessage } else { Action::StayAi };
+        action = if action == Action::HandoffNow {
+            Action::LeaveMessage
+        } else {
+            Action::StayAi
+        };
         reasons.push(Reason::HandoffDisabled);
     } else if !in_business_hours && action != Action::StayAi {
         if action == Action::HandoffNow {
@@ -109,7 +137,12 @@ pub fn decide(text: &str, history: &History, cfg: &RoutingConfig, in_business_ho
         }
         reasons.push(Reason::OutsideBusinessHours);
     }
-    Decision { action, reasons, emotion: a.emotion, level }
+    Decision {
+        action,
+        reasons,
+        emotion: a.emotion,
+        level,
+    }
 }
 
 #[cfg(test)]
@@ -138,13 +171,25 @@ mod tests {
     fn mild_annoyance_builds_to_an_offer_on_the_third_turn() {
         for msgs in [
             ["还是不行", "还是不行", "还是不行"],
-            ["still not working", "it still doesn't work", "still not working"],
+            [
+                "still not working",
+                "it still doesn't work",
+                "still not working",
+            ],
             ["这个还是不行", "还是用不了", "还是不行啊"],
         ] {
             let d = converse(&msgs, &cfg());
             let actions: alloc::vec::Vec<Action> = d.iter().map(|d| d.action).collect();
-            assert_eq!(actions, [Action::StayAi, Action::StayAi, Action::OfferHuman], "{msgs:?}");
-            assert!(d[2].reasons.iter().any(|r| matches!(r, Reason::BuildingFrustration { .. })));
+            assert_eq!(
+                actions,
+                [Action::StayAi, Action::StayAi, Action::OfferHuman],
+                "{msgs:?}"
+            );
+            assert!(
+                d[2].reasons
+                    .iter()
+                    .any(|r| matches!(r, Reason::BuildingFrustration { .. }))
+            );
             assert!(d[0].level < d[1].level && d[1].level < d[2].level);
         }
     }
@@ -160,8 +205,14 @@ mod tests {
     #[test]
     fn a_calm_refund_question_stays_but_a_threat_hands_off() {
         let h = History::default();
-        assert_eq!(decide("how do I get a refund", &h, &cfg(), true).action, Action::StayAi);
-        assert_eq!(decide("怎么申请退款？", &h, &cfg(), true).action, Action::StayAi);
+        assert_eq!(
+            decide("how do I get a refund", &h, &cfg(), true).action,
+            Action::StayAi
+        );
+        assert_eq!(
+            decide("怎么申请退款？", &h, &cfg(), true).action,
+            Action::StayAi
+        );
         let d = decide("refund me or I'll file a chargeback", &h, &cfg(), true);
         assert_eq!(d.action, Action::HandoffNow);
         assert!(d.reasons.contains(&Reason::Complaint { threat: true }));
@@ -170,7 +221,10 @@ mod tests {
 
     #[test]
     fn fallbacks_offer_then_hand_off() {
-        let mut h = History { fallbacks_in_row: 2, ..History::default() };
+        let mut h = History {
+            fallbacks_in_row: 2,
+            ..History::default()
+        };
         assert_eq!(decide("ok", &h, &cfg(), true).action, Action::StayAi);
         h.fallbacks_in_row = 3;
         let d = decide("ok", &h, &cfg(), true);
@@ -187,8 +241,16 @@ mod tests {
 
     #[test]
     fn refusing_a_human_is_respected() {
-        let h = History { fallbacks_in_row: 3, frustration: 60, ..History::default() };
-        for text in ["不用转人工，我自己看看", "no need for a human, thanks", "I don't want an agent"] {
+        let h = History {
+            fallbacks_in_row: 3,
+            frustration: 60,
+            ..History::default()
+        };
+        for text in [
+            "不用转人工，我自己看看",
+            "no need for a human, thanks",
+            "I don't want an agent",
+        ] {
             let d = decide(text, &h, &cfg(), true);
             assert_eq!(d.action, Action::StayAi, "{text}");
             assert!(d.reasons.contains(&Reason::DeclinedHuman), "{text}");
@@ -216,7 +278,10 @@ mod tests {
             let d = decide("好的", &h, &c, true);
             h = h.update(&d, false);
         }
-        assert_eq!(decide("这服务太差了", &h, &c, true).action, Action::OfferHuman);
+        assert_eq!(
+            decide("这服务太差了", &h, &c, true).action,
+            Action::OfferHuman
+        );
     }
 
     #[test]
@@ -228,10 +293,20 @@ mod tests {
         let d = decide("这服务太差了", &h, &cfg(), false);
         assert_eq!(d.action, Action::OfferHuman);
         assert!(d.reasons.contains(&Reason::OutsideBusinessHours));
-        assert!(decide("what are your hours", &h, &cfg(), false).reasons.is_empty());
+        assert!(
+            decide("what are your hours", &h, &cfg(), false)
+                .reasons
+                .is_empty()
+        );
 
-        let off = RoutingConfig { handoff_enabled: false, ..cfg() };
-        assert_eq!(decide("talk to a human", &h, &off, true).action, Action::LeaveMessage);
+        let off = RoutingConfig {
+            handoff_enabled: false,
+            ..cfg()
+        };
+        assert_eq!(
+            decide("talk to a human", &h, &off, true).action,
+            Action::LeaveMessage
+        );
         let d = decide("这服务太差了", &h, &off, true);
         assert_eq!(d.action, Action::StayAi);
         assert!(d.reasons.contains(&Reason::HandoffDisabled));
@@ -245,37 +320,77 @@ mod tests {
     #[test]
     fn tenant_keywords_whole_words_and_not_negated() {
         let c = RoutingConfig {
-            tenant_keywords: vec![String::from("挂失"), String::from("VIP"), String::from("盗刷")],
+            tenant_keywords: vec![
+                String::from("挂失"),
+                String::from("VIP"),
+                String::from("盗刷"),
+            ],
             ..cfg()
         };
         let h = History::default();
         let d = decide("我要挂失", &h, &c, true);
         assert_eq!(d.action, Action::HandoffNow);
-        assert!(d.reasons.contains(&Reason::TenantKeyword { keyword: String::from("挂失") }));
-        assert_eq!(decide("ＶＩＰ room booking", &h, &c, true).action, Action::HandoffNow);
-        assert_eq!(decide("is vipshop your partner?", &h, &c, true).action, Action::StayAi);
-        assert_eq!(decide("不是挂失，我想改密码", &h, &c, true).action, Action::StayAi);
+        assert!(d.reasons.contains(&Reason::TenantKeyword {
+            keyword: String::from("挂失")
+        }));
+        assert_eq!(
+            decide("ＶＩＰ room booking", &h, &c, true).action,
+            Action::HandoffNow
+        );
+        assert_eq!(
+            decide("is vipshop your partner?", &h, &c, true).action,
+            Action::StayAi
+        );
+        assert_eq!(
+            decide("不是挂失，我想改密码", &h, &c, true).action,
+            Action::StayAi
+        );
     }
 
     #[test]
     fn long_conversations_can_earn_an_offer() {
-        let c = RoutingConfig { offer_after_turns: 12, ..cfg() };
-        let h = History { turns_with_ai: 12, ..History::default() };
+        let c = RoutingConfig {
+            offer_after_turns: 12,
+            ..cfg()
+        };
+        let h = History {
+            turns_with_ai: 12,
+            ..History::default()
+        };
         let d = decide("好的，谢谢", &h, &c, true);
         assert_eq!(d.action, Action::OfferHuman);
         assert!(d.reasons.contains(&Reason::LongConversation { turns: 12 }));
-        assert_eq!(decide("好的，谢谢", &h, &cfg(), true).action, Action::StayAi);
+        assert_eq!(
+            decide("好的，谢谢", &h, &cfg(), true).action,
+            Action::StayAi
+        );
     }
 
     #[test]
     fn thresholds_move_decisions() {
-        let strict = RoutingConfig { offer_threshold: 80, handoff_threshold: 95, ..cfg() };
+        let strict = RoutingConfig {
+            offer_threshold: 80,
+            handoff_threshold: 95,
+            ..cfg()
+        };
         let h = History::default();
-        assert_eq!(decide("这服务太差了", &h, &cfg(), true).action, Action::OfferHuman);
-        assert_eq!(decide("这服务太差了", &h, &strict, true).action, Action::StayAi);
+        assert_eq!(
+            decide("这服务太差了", &h, &cfg(), true).action,
+            Action::OfferHuman
+        );
+        assert_eq!(
+            decide("这服务太差了", &h, &strict, true).action,
+            Action::StayAi
+        );
         // Explicit requests and threats do not depend on thresholds.
-        assert_eq!(decide("转人工", &h, &strict, true).action, Action::HandoffNow);
-        assert_eq!(decide("我会找律师", &h, &strict, true).action, Action::HandoffNow);
+        assert_eq!(
+            decide("转人工", &h, &strict, true).action,
+            Action::HandoffNow
+        );
+        assert_eq!(
+            decide("我会找律师", &h, &strict, true).action,
+            Action::HandoffNow
+        );
     }
 
     #[test]
@@ -283,7 +398,9 @@ mod tests {
         let json = serde_json::to_string(&[
             Reason::ExplicitRequest,
             Reason::Anger { score: 47 },
-            Reason::TenantKeyword { keyword: String::from("挂失") },
+            Reason::TenantKeyword {
+                keyword: String::from("挂失"),
+            },
         ])
         .unwrap();
         assert_eq!(
@@ -293,12 +410,19 @@ mod tests {
         let d = decide("AGENT!!!", &History::default(), &cfg(), true);
         let back: Decision = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         assert_eq!(back, d);
-        assert_eq!(serde_json::to_string(&Action::LeaveMessage).unwrap(), r#""leave_message""#);
+        assert_eq!(
+            serde_json::to_string(&Action::LeaveMessage).unwrap(),
+            r#""leave_message""#
+        );
     }
 
     #[test]
     fn deterministic() {
-        let h = History { frustration: 33, fallbacks_in_row: 1, ..History::default() };
+        let h = History {
+            frustration: 33,
+            fallbacks_in_row: 1,
+            ..History::default()
+        };
         let a = decide("太坑了吧!!", &h, &cfg(), true);
         let b = decide("太坑了吧!!", &h, &cfg(), true);
         assert_eq!(a, b);

@@ -42,7 +42,12 @@ fn cases() -> Vec<Case> {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 5, "line {}: expected 5 tab-separated columns", i + 1);
+        assert_eq!(
+            cols.len(),
+            5,
+            "line {}: expected 5 tab-separated columns",
+            i + 1
+        );
         out.push(Case {
             line: i + 1,
             split: cols[0].to_string(),
@@ -62,7 +67,10 @@ fn run(case: &Case) -> Action {
     let mut history = History::default();
     let mut hours = true;
     let mut repeat = 1u32;
-    let items = case.context.split(',').filter(|s| !matches!(*s, "-" | "" | "explicit"));
+    let items = case
+        .context
+        .split(',')
+        .filter(|s| !matches!(*s, "-" | "" | "explicit"));
     for item in items {
         let (k, v) = item.split_once('=').expect("context item is key=value");
         let num = || v.parse::<u32>().expect("numeric context value");
@@ -89,7 +97,12 @@ fn run(case: &Case) -> Action {
     last
 }
 
-const ACTIONS: [Action; 4] = [Action::StayAi, Action::OfferHuman, Action::HandoffNow, Action::LeaveMessage];
+const ACTIONS: [Action; 4] = [
+    Action::StayAi,
+    Action::OfferHuman,
+    Action::HandoffNow,
+    Action::LeaveMessage,
+];
 
 fn idx(a: Action) -> usize {
     ACTIONS.iter().position(|x| *x == a).unwrap_or(0)
@@ -119,28 +132,49 @@ fn routing_fixture_accuracy() {
         tally(std::format!("split {}", c.split), ok);
         tally(std::format!("{} {}", c.split, c.lang), ok);
         if !ok {
-            println!("MISS line {:>3} [{} {}] expected {:?}, got {:?}: {} ({})",
-                c.line, c.split, c.lang, c.expected, got, c.text, c.context);
+            println!(
+                "MISS line {:>3} [{} {}] expected {:?}, got {:?}: {} ({})",
+                c.line, c.split, c.lang, c.expected, got, c.text, c.context
+            );
         }
         if c.explicit && c.split != "held2" {
             explicit_total += 1;
             explicit_right += u32::from(ok);
         }
     }
-    println!("routing fixture: {right}/{} = {:.3}", cases.len(), f64::from(right) / cases.len() as f64);
+    println!(
+        "routing fixture: {right}/{} = {:.3}",
+        cases.len(),
+        f64::from(right) / cases.len() as f64
+    );
     for (k, r, n) in &by {
-        println!("  {k:<12} {r:>3}/{n:<3} = {:.3}", f64::from(*r) / f64::from(*n));
+        println!(
+            "  {k:<12} {r:>3}/{n:<3} = {:.3}",
+            f64::from(*r) / f64::from(*n)
+        );
     }
     println!("  confusion (rows expected, columns got: stay offer handoff leave)");
     for (i, row) in confusion.iter().enumerate() {
-        println!("    {:<12?} {:>4} {:>5} {:>7} {:>5}", ACTIONS[i], row[0], row[1], row[2], row[3]);
+        println!(
+            "    {:<12?} {:>4} {:>5} {:>7} {:>5}",
+            ACTIONS[i], row[0], row[1], row[2], row[3]
+        );
     }
     let acc = f64::from(right) / cases.len() as f64;
     assert!(acc >= 0.9, "accuracy {acc:.3} below 0.9");
     println!("  explicit requests (dev + held) {explicit_right}/{explicit_total}");
-    let h2: Vec<&Case> = cases.iter().filter(|c| c.explicit && c.split == "held2").collect();
+    let h2: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.explicit && c.split == "held2")
+        .collect();
     let h2_right = h2.iter().filter(|c| run(c) == c.expected).count();
     println!("  explicit requests (held2) {h2_right}/{}", h2.len());
-    assert!(explicit_total >= 40, "the fixture should hold at least 40 explicit requests");
-    assert_eq!(explicit_right, explicit_total, "every explicit request must be routed to a person");
+    assert!(
+        explicit_total >= 40,
+        "the fixture should hold at least 40 explicit requests"
+    );
+    assert_eq!(
+        explicit_right, explicit_total,
+        "every explicit request must be routed to a person"
+    );
 }

@@ -47,7 +47,11 @@ pub(super) struct Entry {
 }
 
 impl Entry {
-    const EMPTY: Entry = Entry { phrase: "", kind: Kind::Neutral, weight: 0 };
+    const EMPTY: Entry = Entry {
+        phrase: "",
+        kind: Kind::Neutral,
+        weight: 0,
+    };
 
     /// The text to match (without the stem marker) and whether it is a stem.
     pub fn pattern(&self) -> (&'static str, bool) {
@@ -85,7 +89,8 @@ const fn sift_down(v: &mut [Entry], mut root: usize, end: usize) {
         if child >= end {
             return;
         }
-        if child + 1 < end && bytes_less(v[child].phrase.as_bytes(), v[child + 1].phrase.as_bytes()) {
+        if child + 1 < end && bytes_less(v[child].phrase.as_bytes(), v[child + 1].phrase.as_bytes())
+        {
             child += 1;
         }
         if !bytes_less(v[root].phrase.as_bytes(), v[child].phrase.as_bytes()) {
@@ -107,7 +112,11 @@ const fn build<const N: usize>(tables: &[(Kind, &'static [(&'static str, u8)])])
         let (kind, rows) = tables[t];
         let mut j = 0;
         while j < rows.len() {
-            out[k] = Entry { phrase: rows[j].0, kind, weight: rows[j].1 };
+            out[k] = Entry {
+                phrase: rows[j].0,
+                kind,
+                weight: rows[j].1,
+            };
             k += 1;
             j += 1;
         }
@@ -161,7 +170,10 @@ pub(super) struct Hit {
 
 /// Characters that end a clause.
 pub(super) fn is_clause_break(c: char) -> bool {
-    matches!(c, ',' | '.' | ';' | ':' | '!' | '?' | '\n' | '(' | ')' | '[' | ']' | '"' | '~')
+    matches!(
+        c,
+        ',' | '.' | ';' | ':' | '!' | '?' | '\n' | '(' | ')' | '[' | ']' | '"' | '~'
+    )
 }
 
 pub(super) fn is_word_char(c: char) -> bool {
@@ -186,14 +198,19 @@ impl Scan {
 
     /// The clause a byte offset falls in.
     pub fn clause_of(&self, at: usize) -> usize {
-        self.clause_starts.partition_point(|&s| s <= at).saturating_sub(1)
+        self.clause_starts
+            .partition_point(|&s| s <= at)
+            .saturating_sub(1)
     }
 }
 
 /// Scans normalised `text` into hits with longest-match, word-bounded for
 /// English; an unmatched English word of four or more letters gets a fuzzy try.
 pub(super) fn scan(text: &str) -> Scan {
-    let mut out = Scan { hits: Vec::new(), clause_starts: alloc::vec![0] };
+    let mut out = Scan {
+        hits: Vec::new(),
+        clause_starts: alloc::vec![0],
+    };
     let mut clause = 0usize;
     let mut i = 0usize;
     let mut prev: Option<char> = None;
@@ -211,7 +228,11 @@ pub(super) fn scan(text: &str) -> Scan {
             continue;
         }
         let word_start = !(c.is_ascii_alphanumeric() && prev.is_some_and(is_word_char));
-        let found = if word_start { longest_at(text, i) } else { None };
+        let found = if word_start {
+            longest_at(text, i)
+        } else {
+            None
+        };
         let found = found.or_else(|| {
             if word_start && c.is_ascii_alphabetic() {
                 fuzzy_at(text, i)
@@ -225,7 +246,13 @@ pub(super) fn scan(text: &str) -> Scan {
                     clause += 1;
                     out.clause_starts.push(end);
                 } else {
-                    out.hits.push(Hit { kind: e.kind, weight: e.weight, start: i, end, clause });
+                    out.hits.push(Hit {
+                        kind: e.kind,
+                        weight: e.weight,
+                        start: i,
+                        end,
+                        clause,
+                    });
                 }
                 prev = text.get(..end).and_then(|s| s.chars().next_back());
                 i = end;
@@ -250,16 +277,27 @@ fn longest_at(text: &str, i: usize) -> Option<(Entry, usize)> {
             continue;
         }
         let mut end = i + pat.len();
-        let ascii_tail = pat.as_bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+        let ascii_tail = pat
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
         if ascii_tail {
             let after = text.get(end..).unwrap_or("");
             if stem {
-                end += after.find(|ch: char| !ch.is_ascii_alphabetic()).unwrap_or(after.len());
-            } else if after.chars().next().is_some_and(|ch| ch.is_ascii_alphanumeric()) {
+                end += after
+                    .find(|ch: char| !ch.is_ascii_alphabetic())
+                    .unwrap_or(after.len());
+            } else if after
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_alphanumeric())
+            {
                 continue;
             }
         }
-        if best.is_none_or(|(b, bend)| end > bend || (end == bend && pat.len() > b.pattern().0.len())) {
+        if best
+            .is_none_or(|(b, bend)| end > bend || (end == bend && pat.len() > b.pattern().0.len()))
+        {
             best = Some((*e, end));
         }
     }
@@ -269,7 +307,10 @@ fn longest_at(text: &str, i: usize) -> Option<(Entry, usize)> {
 /// Kinds a misspelt word may be matched to. Threats, security and money are
 /// exact-only: "polite" must never read as "police".
 fn fuzzy_kind(k: Kind) -> bool {
-    matches!(k, Kind::Noun | Kind::Verb | Kind::Anger | Kind::Frustration | Kind::Urgency)
+    matches!(
+        k,
+        Kind::Noun | Kind::Verb | Kind::Anger | Kind::Frustration | Kind::Urgency
+    )
 }
 
 /// Typo tolerance for an English word with no exact entry: words of 4-5
@@ -279,7 +320,9 @@ fn fuzzy_kind(k: Kind) -> bool {
 /// (Damerau-Levenshtein restricted to non-overlapping transpositions).
 fn fuzzy_at(text: &str, i: usize) -> Option<(Entry, usize)> {
     let rest = text.get(i..)?;
-    let len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    let len = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
     if !(4..=MAX_FUZZY).contains(&len) || rest[len..].starts_with(|c: char| is_word_char(c)) {
         return None;
     }
@@ -329,13 +372,15 @@ fn osa_distance(a: &[u8], b: &[u8]) -> usize {
     for (i, row) in d.iter_mut().enumerate().take(n + 1) {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate().take(m + 1) {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -353,18 +398,33 @@ mod tests {
     #[test]
     fn lexicon_is_sorted_unique_and_folded() {
         for pair in LEXICON.windows(2) {
-            assert!(pair[0].phrase < pair[1].phrase, "{:?} / {:?}", pair[0].phrase, pair[1].phrase);
+            assert!(
+                pair[0].phrase < pair[1].phrase,
+                "{:?} / {:?}",
+                pair[0].phrase,
+                pair[1].phrase
+            );
         }
         for e in LEXICON.iter() {
             let (pat, _) = e.pattern();
             assert!(!pat.is_empty());
-            assert_eq!(normalize(pat).text, pat, "entry {pat:?} is not in folded form");
+            assert_eq!(
+                normalize(pat).text,
+                pat,
+                "entry {pat:?} is not in folded form"
+            );
         }
     }
 
     #[test]
     fn longest_match_wins() {
-        let kinds = |s: &str| scan(&normalize(s).text).hits.iter().map(|h| h.kind).collect::<Vec<_>>();
+        let kinds = |s: &str| {
+            scan(&normalize(s).text)
+                .hits
+                .iter()
+                .map(|h| h.kind)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(kinds("不要脸"), [Kind::Anger]);
         assert_eq!(kinds("人工智能客服"), [Kind::Neutral, Kind::Noun]);
         assert_eq!(kinds("不要机器人"), [Kind::Negator, Kind::AntiBot]);
@@ -376,7 +436,13 @@ mod tests {
 
     #[test]
     fn typos_within_reason() {
-        let kinds = |s: &str| scan(s).hits.iter().map(|h| (h.kind, h.end)).collect::<Vec<_>>();
+        let kinds = |s: &str| {
+            scan(s)
+                .hits
+                .iter()
+                .map(|h| (h.kind, h.end))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(kinds("tlak"), [(Kind::Verb, 4)]);
         assert_eq!(kinds("reprsentative"), [(Kind::Noun, 13)]);
         assert_eq!(kinds("terible"), [(Kind::Anger, 7)]);

@@ -3,17 +3,17 @@
 //!
 //! Chinese and English (and the two mixed) are read with the same machinery:
 //!
-//! 1. **Normalise** ([`normalize`]): full-width ASCII and CJK punctuation to
+//! 1. **Normalise** (`normalize.rs`): full-width ASCII and CJK punctuation to
 //!    ASCII, lowercase, whitespace collapsed and dropped between ideographs
 //!    (`转 人 工` = `转人工`). Only the first 2,000 characters are scored.
-//! 2. **Scan** ([`lexicon`]): a longest-match (maximal munch) tokenizer over
-//!    one compile-time-sorted lexicon ([`words`]) of anger, frustration,
+//! 2. **Scan** (`lexicon.rs`): a longest-match (maximal munch) tokenizer over
+//!    one compile-time-sorted lexicon (`words.rs`) of anger, frustration,
 //!    urgency, complaint, threat, security, money and insistence words,
 //!    intensifiers (`太`, `非常`, "very"), diminishers (`有点`, "a bit"),
 //!    negations, request verbs and nouns, and shadows (`人工智能` is not a
 //!    request for `人工`, `差不多` is not `差`). English matches whole words,
 //!    with light typo tolerance (optimal string alignment distance).
-//! 3. **Score** ([`score`]), in the spirit of lexicon-and-rules sentiment
+//! 3. **Score** (`score.rs`), in the spirit of lexicon-and-rules sentiment
 //!    analysers such as VADER (Hutto & Gilbert, ICWSM 2014): a negation
 //!    within three units (a CJK character or an English word) cancels a
 //!    frustration or urgency word (`不急`, "not urgent"), halves an insult,
@@ -25,7 +25,7 @@
 //!    *Emotion* (anger + frustration + style), *urgency* and *risk* (money,
 //!    security, complaints, insistence) are 0..=100 each; their clamped sum
 //!    is the message's *pressure*.
-//! 4. **Request detection** ([`request`]): a fixed phrase (`转人工`, "live
+//! 4. **Request detection** (`request.rs`): a fixed phrase (`转人工`, "live
 //!    agent"), a verb + someone with only filler between (`转一下人工`,
 //!    "talk to a human"; "travel agent" is not), someone alone in a clause
 //!    (`人工！！`, "agent please"), or a refused bot (`不要机器人`, "no
@@ -33,7 +33,7 @@
 //!    "no need") makes it a *refusal*; state negations (`还没`, "can't") do
 //!    not (`怎么还没转人工`, "why can't I talk to a human" are requests).
 //!
-//! # Decision rules ([`decide`])
+//! # Decision rules ([`decide()`])
 //!
 //! The escalation *level* is this message's pressure plus
 //! `carry_percent` (default 60 %) of the previous turn's level, kept in
@@ -228,7 +228,9 @@ fn message_reasons(a: &score::Analysis) -> Vec<Reason> {
         r.push(Reason::TenantKeyword { keyword: k.clone() });
     }
     if let Some(kind) = a.complaint {
-        r.push(Reason::Complaint { threat: kind == score::ComplaintKind::Threat });
+        r.push(Reason::Complaint {
+            threat: kind == score::ComplaintKind::Threat,
+        });
     }
     if a.security {
         r.push(Reason::AccountSecurity);

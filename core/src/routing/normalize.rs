@@ -94,7 +94,8 @@ pub(super) fn normalize(input: &str) -> Normalized {
         if pending_space {
             pending_space = false;
             let prev_cjk = out.text.chars().next_back().is_some_and(is_cjk);
-            if !out.text.is_empty() && !(prev_cjk && is_cjk(f)) {
+            let between_ideographs = prev_cjk && is_cjk(f);
+            if !(out.text.is_empty() || between_ideographs) {
                 out.text.push(' ');
             }
         }
@@ -110,8 +111,7 @@ fn end_word(out: &mut Normalized, word: &[u8; 8], len: usize, upper: bool) {
     }
     out.words = out.words.saturating_add(1);
     if upper && len >= 3 {
-        let known = len <= word.len()
-            && ACRONYMS.iter().any(|a| a.as_bytes() == &word[..len]);
+        let known = len <= word.len() && ACRONYMS.iter().any(|a| a.as_bytes() == &word[..len]);
         if !known {
             out.caps_words = out.caps_words.saturating_add(1);
         }

@@ -23,10 +23,50 @@ pub(super) enum Want {
 
 /// Words that may stand between a verb and the person asked for.
 const VERB_GAP: &[&str] = &[
-    "a", "an", "the", "to", "with", "me", "us", "your", "you", "some", "one", "of", "please",
-    "pls", "plz", "real", "actual", "live", "proper", "another", "different", "other", "through",
-    "一个", "一下", "一位", "个", "下", "你们的", "你们", "您们", "贵公司", "贵司", "真正的",
-    "的", "位", "帮我", "给我", "我", "一", "们", "其他", "真正", "human",
+    "a",
+    "an",
+    "the",
+    "to",
+    "with",
+    "me",
+    "us",
+    "your",
+    "you",
+    "some",
+    "one",
+    "of",
+    "please",
+    "pls",
+    "plz",
+    "real",
+    "actual",
+    "live",
+    "proper",
+    "another",
+    "different",
+    "other",
+    "through",
+    "一个",
+    "一下",
+    "一位",
+    "个",
+    "下",
+    "你们的",
+    "你们",
+    "您们",
+    "贵公司",
+    "贵司",
+    "真正的",
+    "的",
+    "位",
+    "帮我",
+    "给我",
+    "我",
+    "一",
+    "们",
+    "其他",
+    "真正",
+    "human",
 ];
 
 /// Modifiers that make any staff noun a person ("真正的客服", "a real rep").
@@ -36,8 +76,8 @@ const HUMAN_MODIFIERS: &[&str] = &["真正", "活的", "真人", "real", "actual
 const SHORT_CLAUSE: &[&str] = &[
     "please", "pls", "plz", "now", "the", "a", "an", "hi", "hello", "hey", "ok", "okay", "just",
     "me", "sir", "thanks", "thank", "you", "asap", "i", "want", "need", "请", "麻烦", "你好",
-    "您好", "啊", "呀", "吧", "呢", "嘛", "哦", "喔", "了", "的", "我", "要", "快点", "快",
-    "谢谢", "马上", "赶紧",
+    "您好", "啊", "呀", "吧", "呢", "嘛", "哦", "喔", "了", "的", "我", "要", "快点", "快", "谢谢",
+    "马上", "赶紧",
 ];
 
 /// Counts units in `s`: one per CJK character, one per run of other letters or digits.
@@ -117,9 +157,12 @@ pub(super) fn negated_before(
 /// What hit `k` (a `Request`, `Noun` or `AntiBot`) says about wanting a human.
 pub(super) fn want(text: &str, scan: &Scan, k: usize) -> Want {
     let hits = &scan.hits;
-    let Some(h) = hits.get(k) else { return Want::Nothing };
+    let Some(h) = hits.get(k) else {
+        return Want::Nothing;
+    };
     let before = hits.get(..k).unwrap_or(&[]);
-    let negated = |at: usize| negated_before(text, before, h.clause, at, REQUEST_NEGATION_REACH, true);
+    let negated =
+        |at: usize| negated_before(text, before, h.clause, at, REQUEST_NEGATION_REACH, true);
     match h.kind {
         Kind::Request => {
             if negated(h.start) {
@@ -149,7 +192,12 @@ pub(super) fn want(text: &str, scan: &Scan, k: usize) -> Want {
 /// itself when it stands alone in its clause), if it is asked for at all.
 fn asked_from(text: &str, scan: &Scan, k: usize) -> Option<usize> {
     let h = scan.hits.get(k)?;
-    let verb = scan.hits.get(..k)?.iter().rev().find(|p| !matches!(p.kind, Kind::Neutral | Kind::Intensifier));
+    let verb = scan
+        .hits
+        .get(..k)?
+        .iter()
+        .rev()
+        .find(|p| !matches!(p.kind, Kind::Neutral | Kind::Intensifier));
     if let Some(v) = verb {
         let strength = match v.kind {
             Kind::Verb => v.weight,
@@ -157,7 +205,11 @@ fn asked_from(text: &str, scan: &Scan, k: usize) -> Option<usize> {
             _ => 0,
         };
         let gap = text.get(v.end..h.start).unwrap_or("x");
-        let needed = if HUMAN_MODIFIERS.iter().any(|m| gap.contains(m)) { 1 } else { h.weight };
+        let needed = if HUMAN_MODIFIERS.iter().any(|m| gap.contains(m)) {
+            1
+        } else {
+            h.weight
+        };
         if v.clause == h.clause && strength >= needed && only_filler(gap, VERB_GAP) {
             return Some(v.start);
         }
@@ -190,7 +242,10 @@ mod tests {
         assert!(only_filler(" to a ", VERB_GAP));
         assert!(only_filler("一下", VERB_GAP));
         assert!(!only_filler(" travel ", VERB_GAP));
-        assert!(!only_filler("tom", SHORT_CLAUSE), "'to' must not match inside 'tom'");
+        assert!(
+            !only_filler("tom", SHORT_CLAUSE),
+            "'to' must not match inside 'tom'"
+        );
         assert!(only_filler("!!!", SHORT_CLAUSE));
     }
 }

@@ -79,7 +79,11 @@ pub(super) fn analyze(text: &str, keywords: &[String]) -> Analysis {
         let before = sc.hits.get(..k).unwrap_or(&[]);
         let negated = negated_before(t, before, h.clause, h.start, EMOTION_NEGATION_REACH, false);
         let w = u32::from(h.weight) * 10;
-        let scaled = if negated { w } else { w * intensity(t, &sc, k) / 10 };
+        let scaled = if negated {
+            w
+        } else {
+            w * intensity(t, &sc, k) / 10
+        };
         match h.kind {
             Kind::Anger => emotion.push(if negated { w / 2 } else { scaled }),
             Kind::Frustration if !negated => emotion.push(scaled),
@@ -126,8 +130,12 @@ pub(super) fn analyze(text: &str, keywords: &[String]) -> Analysis {
 /// The multiplier (in tenths) an intensifier or diminisher right before hit `k` applies.
 fn intensity(t: &str, sc: &Scan, k: usize) -> u32 {
     let Some(h) = sc.hits.get(k) else { return 10 };
-    let Some(p) = k.checked_sub(1).and_then(|j| sc.hits.get(j)) else { return 10 };
-    let near = p.clause == h.clause && t.get(p.end..h.start).is_some_and(|g| units(g) <= INTENSIFIER_REACH);
+    let Some(p) = k.checked_sub(1).and_then(|j| sc.hits.get(j)) else {
+        return 10;
+    };
+    let near = p.clause == h.clause
+        && t.get(p.end..h.start)
+            .is_some_and(|g| units(g) <= INTENSIFIER_REACH);
     match p.kind {
         Kind::Intensifier if near => 15,
         Kind::Diminisher if near => 5,
@@ -139,11 +147,22 @@ fn intensity(t: &str, sc: &Scan, k: usize) -> u32 {
 fn is_question(t: &str, sc: &Scan, i: usize) -> bool {
     let (s, e) = sc.clause_span(i, t.len());
     let clause = t.get(s..e).unwrap_or("");
-    let ends_with_q = t.get(..e).is_some_and(|before| before.trim_end().ends_with('?'));
-    const ZH: &[&str] = &["怎么", "如何", "怎样", "哪里", "在哪", "哪儿", "吗", "流程", "能否", "可以"];
-    const EN: &[&str] = &["how", "where", "what", "can", "could", "may", "should", "is", "are", "do", "does", "who", "which", "when"];
-    let first_word = clause.split(|c: char| !c.is_ascii_alphabetic()).find(|w| !w.is_empty());
-    ends_with_q || ZH.iter().any(|q| clause.contains(q)) || first_word.is_some_and(|w| EN.contains(&w))
+    let ends_with_q = t
+        .get(..e)
+        .is_some_and(|before| before.trim_end().ends_with('?'));
+    const ZH: &[&str] = &[
+        "怎么", "如何", "怎样", "哪里", "在哪", "哪儿", "吗", "流程", "能否", "可以",
+    ];
+    const EN: &[&str] = &[
+        "how", "where", "what", "can", "could", "may", "should", "is", "are", "do", "does", "who",
+        "which", "when",
+    ];
+    let first_word = clause
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|w| !w.is_empty());
+    ends_with_q
+        || ZH.iter().any(|q| clause.contains(q))
+        || first_word.is_some_and(|w| EN.contains(&w))
 }
 
 /// Emotion carried by typography: runs of ! and ?, words in capitals,
@@ -216,12 +235,16 @@ fn tenant_keyword(t: &str, sc: &Scan, keywords: &[String]) -> Option<String> {
         for (at, m) in t.match_indices(folded.as_str()) {
             let end = at + m.len();
             let bad_left = ascii_edges.0 && t[..at].ends_with(|c: char| c.is_ascii_alphanumeric());
-            let bad_right = ascii_edges.1 && t[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
+            let bad_right =
+                ascii_edges.1 && t[end..].starts_with(|c: char| c.is_ascii_alphanumeric());
             if bad_left || bad_right {
                 continue;
             }
             let clause = sc.clause_of(at);
-            let before = sc.hits.get(..sc.hits.partition_point(|h| h.start < at)).unwrap_or(&[]);
+            let before = sc
+                .hits
+                .get(..sc.hits.partition_point(|h| h.start < at))
+                .unwrap_or(&[]);
             if !negated_before(t, before, clause, at, REQUEST_NEGATION_REACH, false) {
                 return Some(kw.clone());
             }
@@ -240,7 +263,13 @@ mod tests {
 
     #[test]
     fn calm_questions_score_nothing() {
-        for t in ["我忘记密码了怎么办", "how do I reset my password", "没问题，谢谢", "no problem, thanks!", "客服在吗"] {
+        for t in [
+            "我忘记密码了怎么办",
+            "how do I reset my password",
+            "没问题，谢谢",
+            "no problem, thanks!",
+            "客服在吗",
+        ] {
             let x = a(t);
             assert_eq!((x.emotion, x.urgency, x.explicit), (0, 0, false), "{t}");
         }
@@ -257,7 +286,10 @@ mod tests {
         assert_eq!(a("I'm not frustrated").emotion, 0);
         let insult = a("you are a scam").emotion;
         let doubted = a("this is not a scam, right").emotion;
-        assert!(doubted > 0 && doubted < insult, "a negated insult is halved");
+        assert!(
+            doubted > 0 && doubted < insult,
+            "a negated insult is halved"
+        );
     }
 
     #[test]
@@ -274,17 +306,40 @@ mod tests {
 
     #[test]
     fn requests_and_their_negations() {
-        for t in ["转人工", "人工！！", "talk to a human", "agent", "AGENT!!!", "I want a person", "不要机器人", "no bots please"] {
+        for t in [
+            "转人工",
+            "人工！！",
+            "talk to a human",
+            "agent",
+            "AGENT!!!",
+            "I want a person",
+            "不要机器人",
+            "no bots please",
+        ] {
             assert!(a(t).explicit, "{t}");
         }
-        for t in ["不用转人工", "no need for a human", "I don't want to talk to an agent", "我不想找人工"] {
+        for t in [
+            "不用转人工",
+            "no need for a human",
+            "I don't want to talk to an agent",
+            "我不想找人工",
+        ] {
             let x = a(t);
             assert!(!x.explicit && x.declined, "{t}");
         }
-        for t in ["my travel agent booked it", "人工智能是什么", "human error", "your agent told me to wait", "我已经跟客服说过了"] {
+        for t in [
+            "my travel agent booked it",
+            "人工智能是什么",
+            "human error",
+            "your agent told me to wait",
+            "我已经跟客服说过了",
+        ] {
             assert!(!a(t).explicit, "{t}");
         }
-        assert!(a("怎么还没转人工").explicit, "a state negation is not a refusal");
+        assert!(
+            a("怎么还没转人工").explicit,
+            "a state negation is not a refusal"
+        );
         assert!(a("why can't I talk to a human").explicit);
         assert!(a("你是机器人吗").asked_bot && !a("你是机器人吗").explicit);
     }
@@ -293,10 +348,20 @@ mod tests {
     fn complaints_stated_asked_and_threatened() {
         assert_eq!(a("我要投诉").complaint, Some(ComplaintKind::Stated));
         assert_eq!(a("怎么投诉").complaint, Some(ComplaintKind::Question));
-        assert_eq!(a("how do I file a complaint?").complaint, Some(ComplaintKind::Question));
-        assert_eq!(a("I'll report you to the BBB").complaint, Some(ComplaintKind::Threat));
+        assert_eq!(
+            a("how do I file a complaint?").complaint,
+            Some(ComplaintKind::Question)
+        );
+        assert_eq!(
+            a("I'll report you to the BBB").complaint,
+            Some(ComplaintKind::Threat)
+        );
         assert_eq!(a("我要去12315").complaint, Some(ComplaintKind::Threat));
         assert_eq!(a("不是投诉").complaint, None);
-        assert_eq!(a("please be polite").complaint, None, "no fuzzy match to 'police'");
+        assert_eq!(
+            a("please be polite").complaint,
+            None,
+            "no fuzzy match to 'police'"
+        );
     }
 }
