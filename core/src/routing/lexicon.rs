@@ -140,20 +140,114 @@ const fn build<const N: usize>(tables: &[(Kind, &'static [(&'static str, u8)])])
 
 const LEN: usize = table_len(TABLES);
 
+/// The first code point of a non-empty UTF-8 string (0 for an empty one).
+const fn first_char(s: &str) -> u32 {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return 0;
+    }
+    let x = b[0] as u32;
+    if x < 0x80 {
+        x
+    } else if x < 0xE0 {
+        ((x & 0x1F) << 6) | cont(b, 1)
+    } else if x < 0xF0 {
+        ((x & 0x0F) << 12) | (cont(b, 1) << 6) | cont(b, 2)
+    } else {
+        ((x & 0x07) << 18) | (cont(b, 1) << 12) | (cont(b, 2) << 6) | cont(b, 3)
+    }
+}
+
+/// The payload bits of continuation byte `i` (0 past the end).
+const fn cont(b: &[u8], i: usize) -> u32 {
+    if i < b.len() { b[i] as u32 & 0x3F } else { 0 }
+}
+
+const fn firsts<const N: usize>(entries: &[Entry; N]) -> [u32; N] {
+    let mut out = [0u32; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = first_char(entries[i].phrase);
+        i += 1;
+    }
+    out
+}
+
 /// All entries, sorted by phrase bytes so that the entries starting with a
 /// given character form one contiguous run.
 pub(super) static LEXICON: [Entry; LEN] = build::<LEN>(TABLES);
 
+/// The first code point of each [`LEXICON`] entry. Byte order of UTF-8 is
+/// code point order, so this is sorted too and binary search on it finds a
+/// character's run without comparing strings.
+static FIRST: [u32; LEN] = firsts(&LEXICON);
+
+/// Whether entry `e` may be the target of a fuzzy match: a kind from
+/// [`fuzzy_kind`], one plain ASCII word of four or more letters, not a stem.
+const fn fuzzy_target(e: &Entry) -> bool {
+    let b = e.phrase.as_bytes();
+    if b.len() < 4 || !fuzzy_kind(e.kind) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_lowercase() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn fuzzy_targets<const N: usize>(entries: &[Entry; N]) -> [bool; N] {
+    let mut out = [false; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = fuzzy_target(&entries[i]);
+        i += 1;
+    }
+    out
+}
+
+/// [`fuzzy_target`] of each [`LEXICON`] entry.
+static FUZZY: [bool; LEN] = fuzzy_targets(&LEXICON);
+
+/// For each ASCII character, the `[start, end)` of its run in [`LEXICON`]
+/// (the common case in English text needs no search at all).
+const fn ascii_runs<const N: usize>(first: &[u32; N]) -> [[u16; 2]; 128] {
+    let mut out = [[0u16; 2]; 128];
+    let mut i = 0;
+    while i < N {
+        let f = first[i];
+        if f < 128 {
+            let slot = &mut out[f as usize];
+            if slot[1] == 0 {
+                slot[0] = i as u16;
+            }
+            slot[1] = i as u16 + 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// [`ascii_runs`] of [`FIRST`].
+static ASCII_RUNS: [[u16; 2]; 128] = ascii_runs(&firsts(&LEXICON));
+
+/// The index range of the entries whose phrase starts with `c`.
+fn range_of(c: char) -> core::ops::Range<usize> {
+    if let Some([lo, hi]) = ASCII_RUNS.get(c as usize) {
+        return usize::from(*lo)..usize::from(*hi);
+    }
+    let c = c as u32;
+    let lo = FIRST.partition_point(|&f| f < c);
+    let hi = lo + FIRST.get(lo..).unwrap_or(&[]).partition_point(|&f| f == c);
+    lo..hi
+}
+
 /// The entries whose phrase starts with `c`.
 pub(super) fn starting_with(c: char) -> &'static [Entry] {
-    let mut buf = [0u8; 4];
-    let cb = c.encode_utf8(&mut buf).as_bytes();
-    let lo = LEXICON.partition_point(|e| e.phrase.as_bytes() < cb);
-    let hi = LEXICON.partition_point(|e| {
-        let p = e.phrase.as_bytes();
-        p < cb || p.starts_with(cb)
-    });
-    LEXICON.get(lo..hi).unwrap_or(&[])
+    LEXICON.get(range_of(c)).unwrap_or(&[])
 }
 
 /// A lexicon entry found in a message, as byte offsets into the normalised text.
@@ -273,7 +367,12 @@ fn longest_at(text: &str, i: usize) -> Option<(Entry, usize)> {
     let mut best: Option<(Entry, usize)> = None;
     for e in starting_with(first) {
         let (pat, stem) = e.pattern();
-        if !rest.starts_with(pat) {
+        // The last byte rejects most candidates before a full comparison.
+        let (pb, rb) = (pat.as_bytes(), rest.as_bytes());
+        if pb.len() > rb.len()
+            || pb.last() != rb.get(pb.len().wrapping_sub(1))
+            || !rest.starts_with(pat)
+        {
             continue;
         }
         let mut end = i + pat.len();
@@ -306,7 +405,7 @@ fn longest_at(text: &str, i: usize) -> Option<(Entry, usize)> {
 
 /// Kinds a misspelt word may be matched to. Threats, security and money are
 /// exact-only: "polite" must never read as "police".
-fn fuzzy_kind(k: Kind) -> bool {
+const fn fuzzy_kind(k: Kind) -> bool {
     matches!(
         k,
         Kind::Noun | Kind::Verb | Kind::Anger | Kind::Frustration | Kind::Urgency
@@ -329,21 +428,21 @@ fn fuzzy_at(text: &str, i: usize) -> Option<(Entry, usize)> {
     let word = rest.get(..len)?.as_bytes();
     let max = if len >= 9 { 2 } else { 1 };
     let mut best: Option<(Entry, usize)> = None;
-    for e in starting_with(char::from(word[0])) {
-        let (pat, stem) = e.pattern();
-        let p = pat.as_bytes();
-        if stem || !fuzzy_kind(e.kind) || p.len() < 4 || !p.iter().all(u8::is_ascii_alphabetic) {
+    for k in range_of(char::from(word[0])) {
+        let (Some(e), Some(true)) = (LEXICON.get(k), FUZZY.get(k).copied()) else {
             continue;
-        }
+        };
+        let p = e.phrase.as_bytes();
         if p.len().abs_diff(len) > max || p == word {
             continue;
         }
         let d = if len <= 5 {
-            if is_one_swap(word, p) { 1 } else { continue }
+            if is_one_swap(word, p) { Some(1) } else { None }
         } else {
-            osa_distance(word, p)
+            osa_within(word, p, max)
         };
-        if d <= max && best.is_none_or(|(_, bd)| d < bd) {
+        let Some(d) = d else { continue };
+        if best.is_none_or(|(_, bd)| d < bd) {
             best = Some((*e, d));
         }
     }
@@ -364,30 +463,37 @@ fn is_one_swap(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Optimal string alignment distance of two short ASCII words.
-fn osa_distance(a: &[u8], b: &[u8]) -> usize {
+/// Optimal string alignment distance of two short ASCII words, if it is at
+/// most `max` (rolling rows; gives up as soon as a whole row exceeds `max`).
+fn osa_within(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
     const W: usize = MAX_FUZZY + 1;
-    let (n, m) = (a.len().min(MAX_FUZZY), b.len().min(MAX_FUZZY));
-    let mut d = [[0usize; W]; W];
-    for (i, row) in d.iter_mut().enumerate().take(n + 1) {
-        row[0] = i;
+    let (n, m) = (a.len(), b.len());
+    if n > MAX_FUZZY || m > MAX_FUZZY {
+        return None;
     }
-    for (j, cell) in d[0].iter_mut().enumerate().take(m + 1) {
+    let (mut prev2, mut prev, mut cur) = ([0usize; W], [0usize; W], [0usize; W]);
+    for (j, cell) in prev.iter_mut().enumerate().take(m + 1) {
         *cell = j;
     }
     for i in 1..=n {
+        cur[0] = i;
+        let mut row_min = i;
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
+                v = v.min(prev2[j - 2] + 1);
             }
-            d[i][j] = v;
+            cur[j] = v;
+            row_min = row_min.min(v);
         }
+        if row_min > max {
+            return None;
+        }
+        prev2 = prev;
+        prev = cur;
     }
-    d[n][m]
+    Some(prev[m]).filter(|&d| d <= max)
 }
 
 #[cfg(test)]
@@ -414,6 +520,21 @@ mod tests {
                 "entry {pat:?} is not in folded form"
             );
         }
+    }
+
+    #[test]
+    fn first_char_index_agrees_with_the_entries() {
+        for e in LEXICON.iter() {
+            let c = e.phrase.chars().next().unwrap();
+            let run = starting_with(c);
+            assert!(run.iter().all(|x| x.phrase.starts_with(c)));
+            assert!(run.iter().any(|x| x.phrase == e.phrase));
+        }
+        assert!(starting_with(' ').is_empty());
+        assert!(
+            LEXICON.len() < usize::from(u16::MAX),
+            "ASCII_RUNS holds u16 indices"
+        );
     }
 
     #[test]
@@ -450,8 +571,14 @@ mod tests {
         // exact-only kinds and unrelated words stay unmatched
         assert_eq!(kinds("polite"), []);
         assert_eq!(kinds("walk"), []);
-        assert_eq!(osa_distance(b"abcd", b"abdc"), 1);
-        assert_eq!(osa_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(osa_within(b"abcd", b"abdc", 2), Some(1));
+        assert_eq!(osa_within(b"kitten", b"sitting", 3), Some(3));
+        assert_eq!(osa_within(b"kitten", b"sitting", 2), None);
+        assert_eq!(
+            osa_within(b"ca", b"abc", 3),
+            Some(3),
+            "OSA, not full Damerau"
+        );
     }
 
     #[test]
