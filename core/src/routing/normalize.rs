@@ -18,8 +18,9 @@ const ACRONYMS: &[&str] = &[
     "PDF", "PIN", "RMB", "SMS", "SWIFT", "UPS", "URL", "USA", "USD", "VAT", "VIP", "WIFI", "ASAP",
 ];
 
-/// A normalised message and the style facts normalisation can see.
-#[derive(Debug, Default)]
+/// A normalised message and the style facts normalisation can see. Its
+/// `Debug` shows sizes only: conversation text never reaches debug output.
+#[derive(Default)]
 pub(super) struct Normalized {
     /// Folded text: lowercase, half-width, collapsed whitespace.
     pub text: String,
@@ -27,6 +28,16 @@ pub(super) struct Normalized {
     pub caps_words: u16,
     /// ASCII words of any length.
     pub words: u16,
+}
+
+impl core::fmt::Debug for Normalized {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Normalized")
+            .field("text_bytes", &self.text.len())
+            .field("caps_words", &self.caps_words)
+            .field("words", &self.words)
+            .finish()
+    }
 }
 
 /// Folds one character: full-width ASCII and CJK punctuation to ASCII, curly
@@ -138,6 +149,15 @@ mod tests {
         let n = normalize("Is the ATM fee waived for VIP members? I NEED HELP");
         assert_eq!(n.caps_words, 2);
         assert_eq!(n.words, 11);
+    }
+
+    #[test]
+    fn debug_hides_the_text() {
+        let shown = std::format!("{:?}", normalize("我的密码是 hunter2"));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("密码"),
+            "{shown}"
+        );
     }
 
     #[test]
