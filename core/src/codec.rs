@@ -92,6 +92,12 @@ pub fn encode<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
 /// `bytes` against `limits`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], limits: &DecodeLimits) -> Result<T> {
     scan(bytes, limits)?;
+    decode_scanned(bytes)
+}
+
+/// The second pass of [`decode`] alone, for callers that have just run
+/// [`scan`] on `bytes` themselves (to read the version in between).
+pub(crate) fn decode_scanned<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     messagepack_serde::from_slice(bytes).map_err(|e| Error::Decode(sanitize(&e)))
 }
 
@@ -260,7 +266,9 @@ pub fn read_version_field(bytes: &[u8], key: &str) -> Result<u8> {
             return match m {
                 Marker::FixPos(v) => Ok(v),
                 Marker::U8 => Ok(rd.read_u8().map_err(|_| truncated())?),
-                _ => Err(Error::Decode(String::from("version is not an integer 0..=255"))),
+                _ => Err(Error::Decode(String::from(
+                    "version is not an integer 0..=255",
+                ))),
             };
         }
         let item = item_kind(m, &mut rd)?;
@@ -310,7 +318,9 @@ pub fn sanitize(e: &dyn core::fmt::Display) -> String {
         };
         let is_name = quote == '`'
             && inner.len() <= 32
-            && inner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if is_name {
             out.push('`');
             out.push_str(inner);
