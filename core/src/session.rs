@@ -394,7 +394,12 @@ impl Session {
 
     /// The record bytes (see the module docs for the format).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        codec::encode(self)
+        // Sized for the usual case (text plus ~100 bytes of keys per turn)
+        // so the buffer rarely grows.
+        let text: usize = self.turns.iter().map(|t| t.text.len()).sum();
+        let mut buf = Vec::with_capacity(256 + text + 128 * self.turns.len());
+        codec::encode_into(self, &mut buf)?;
+        Ok(buf)
     }
 
     /// Reads a record under [`SESSION_LIMITS`], dispatching on its version,

@@ -69,6 +69,160 @@ fn roundtrip_and_byte_identical_to_rmp_serde_named() {
 }
 
 #[test]
+fn enums_with_data_round_trip_like_rmp_serde() {
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    enum E {
+        Unit,
+        New(u8),
+        Tup(u8, bool),
+        Strukt { a: bool, b: Option<i32> },
+    }
+    let all = vec![
+        E::Unit,
+        E::New(5),
+        E::Tup(1, true),
+        E::Strukt {
+            a: false,
+            b: Some(-70_000),
+        },
+    ];
+    let ours = encode(&all).unwrap();
+    assert_eq!(ours, rmp_serde::to_vec_named(&all).unwrap());
+    assert_eq!(
+        decode::<Vec<E>>(&ours, &DecodeLimits::DEFAULT).unwrap(),
+        all
+    );
+    // Wrong shapes are errors, not panics.
+    assert!(is_decode(&decode::<E>(
+        &[0x82, 0xa1, b'x', 0xc0, 0xa1, b'y', 0xc0],
+        &DecodeLimits::DEFAULT
+    )));
+    assert!(is_decode(&decode::<E>(&[0x07], &DecodeLimits::DEFAULT)));
+}
+
+/// Every serde shape, against rmp_serde's named encoding.
+#[test]
+fn every_serde_shape_encodes_like_rmp_serde() {
+    use alloc::collections::BTreeMap;
+    #[derive(Serialize)]
+    struct Unit;
+    #[derive(Serialize)]
+    struct Newtype(u32);
+    #[derive(Serialize)]
+    struct TupleStruct(i8, String);
+    #[derive(Serialize)]
+    struct Inner2 {
+        x: u8,
+    }
+    #[derive(Serialize)]
+    struct Flat {
+        a: u8,
+        #[serde(flatten)]
+        inner: Inner2,
+    }
+    /// A sequence that does not say its length up front.
+    struct Unsized(Vec<u16>);
+    impl Serialize for Unsized {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+            use serde::ser::SerializeSeq;
+            let mut seq = s.serialize_seq(None)?;
+            for x in &self.0 {
+                seq.serialize_element(x)?;
+            }
+            seq.end()
+        }
+    }
+    #[derive(Serialize)]
+    struct All {
+        unit: (),
+        unit_struct: Unit,
+        newtype: Newtype,
+        tuple: (u8, bool, Option<u8>),
+        tuple_struct: TupleStruct,
+        ints: Vec<i64>,
+        uints: Vec<u64>,
+        wide: (i128, u128),
+        floats: (f32, f64),
+        ch: char,
+        bytes: serde_bytes::ByteBuf,
+        map: BTreeMap<String, Vec<u8>>,
+        flat: Flat,
+        unsized_short: Unsized,
+        unsized_long: Unsized,
+        long_str: String,
+        longer_str: String,
+    }
+    let ints = vec![
+        0,
+        -1,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        i64::from(i32::MIN),
+        i64::from(i32::MIN) - 1,
+        i64::MIN,
+        127,
+        128,
+        255,
+        256,
+        65_536,
+        i64::MAX,
+    ];
+    let all = All {
+        unit: (),
+        unit_struct: Unit,
+        newtype: Newtype(70_000),
+        tuple: (1, false, None),
+        tuple_struct: TupleStruct(-5, "é".to_string()),
+        ints,
+        uints: vec![
+            0,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ],
+        wide: (-3, u128::MAX),
+        floats: (1.5, -0.1),
+        ch: '客',
+        bytes: serde_bytes::ByteBuf::from(vec![0u8; 300]),
+        map: [("k".to_string(), vec![1]), ("服务".to_string(), vec![])].into(),
+        flat: Flat {
+            a: 1,
+            inner: Inner2 { x: 2 },
+        },
+        unsized_short: Unsized(vec![1, 2, 3]),
+        unsized_long: Unsized((0..70_000).map(|i| i as u16).collect()),
+        long_str: "x".repeat(300),
+        longer_str: "字".repeat(30_000),
+    };
+    assert_eq!(
+        encode(&all).unwrap(),
+        rmp_serde::to_vec_named(&all).unwrap()
+    );
+    #[derive(Serialize)]
+    struct Big {
+        m: BTreeMap<u32, ()>,
+        empty: Vec<u8>,
+    }
+    let big = Big {
+        m: (0..70_000).map(|i| (i, ())).collect(),
+        empty: vec![],
+    };
+    assert_eq!(
+        encode(&big).unwrap(),
+        rmp_serde::to_vec_named(&big).unwrap()
+    );
+}
+
+#[test]
 fn every_truncation_is_a_decode_error() {
     let bytes = encode(&sample()).unwrap();
     for cut in 0..bytes.len() {
@@ -127,6 +281,25 @@ fn deep_nesting_is_rejected_without_recursion() {
         ..DecodeLimits::DEFAULT
     };
     assert_eq!(scan(&deep, &no_depth_limit), Ok(()));
+    // Skipping it (as for an unknown field) is iterative too.
+    assert!(decode::<IgnoredAny>(&deep, &no_depth_limit).is_ok());
+    // A recursive type stops at the deserializer's own recursion cap, not
+    // at the end of the stack.
+    #[derive(Deserialize, Debug)]
+    struct Nest(#[allow(dead_code)] Vec<Nest>);
+    assert!(is_decode(&decode::<Nest>(&deep, &no_depth_limit)));
+    let mut shallow = vec![0x91u8; 100];
+    shallow.push(0x90);
+    assert!(
+        decode::<Nest>(
+            &shallow,
+            &DecodeLimits {
+                max_depth: 101,
+                ..DecodeLimits::DEFAULT
+            }
+        )
+        .is_ok()
+    );
     // Exactly max_depth levels pass; one more does not.
     let limits = DecodeLimits {
         max_depth: 3,
@@ -197,7 +370,7 @@ fn wrong_types_are_decode_errors_that_do_not_quote_input() {
     })
     .unwrap();
     // The raw serde message quotes the value; ours must not.
-    let raw = messagepack_serde::from_slice::<Sample>(&bytes).unwrap_err();
+    let raw = Sample::deserialize(&mut de::De::new(&bytes)).unwrap_err();
     assert!(alloc::format!("{raw}").contains("110101"));
     let err = decode::<Sample>(&bytes, &DecodeLimits::DEFAULT).unwrap_err();
     let Error::Decode(msg) = &err else {
@@ -275,6 +448,12 @@ proptest! {
             Err(e) => prop_assert!(matches!(e, Error::Decode(_) | Error::TooLarge(_))),
         }
         let _ = decode::<IgnoredAny>(&bytes, &DecodeLimits::DEFAULT);
+    }
+
+    #[test]
+    fn any_integers_encode_like_rmp_serde(i in any::<i64>(), u in any::<u64>(), s in "\\PC{0,300}") {
+        let v = (i, u, i as i32, u as u16, s);
+        prop_assert_eq!(encode(&v).unwrap(), rmp_serde::to_vec_named(&v).unwrap());
     }
 
     #[test]
