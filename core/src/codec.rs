@@ -22,8 +22,8 @@
 //!    classified by `rmp::Marker`), which now only sees input whose shape is
 //!    already bounded. It recurses at most 128 levels whatever `max_depth`
 //!    says, and skips unknown fields without visiting them. (It replaced
-//!    `messagepack-serde`'s deserializer, which made decoding about 1.6×
-//!    slower; see `benches/session.rs`.)
+//!    `messagepack-serde`'s deserializer, which made decoding a session
+//!    about 1.3× slower; see `benches/session.rs`.)
 //!
 //! Allocation bound: `scan` allocates one `Vec` of at most `max_depth`
 //! counters. After it passes, every collection's declared length is at most

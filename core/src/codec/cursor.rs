@@ -92,7 +92,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads a marker and its length header; the payload stays unread.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn item(&mut self) -> Result<(Marker, Item), Fault> {
         let m = Marker::from_u8(self.byte()?);
         let item = match m {

@@ -13,7 +13,7 @@ use alloc::string::{String, ToString};
 use core::fmt;
 
 use rmp::Marker;
-use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+use serde::de::{self, DeserializeSeed, Visitor};
 
 use super::cursor::{Cursor, Fault};
 
@@ -252,11 +252,7 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
                 self.nested(|de| visitor.visit_enum(EnumMap { de }))
             }
             // A unit variant: its name as a string.
-            _ => {
-                let name = core::str::from_utf8(self.str_bytes()?)
-                    .or_else(|_| fail("string is not UTF-8"))?;
-                visitor.visit_enum(name.into_deserializer())
-            }
+            _ => visitor.visit_enum(UnitVariant(self.str_bytes()?)),
         }
     }
 
@@ -329,6 +325,41 @@ impl<'de> de::MapAccess<'de> for Access<'_, 'de> {
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.left)
+    }
+}
+
+/// A unit variant written as its name. The name goes to serde's derived
+/// variant visitor as bytes, which it matches without a UTF-8 check.
+struct UnitVariant<'de>(&'de [u8]);
+
+impl<'de> de::EnumAccess<'de> for UnitVariant<'de> {
+    type Error = DeError;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), DeError> {
+        let d = de::value::BorrowedBytesDeserializer::<DeError>::new(self.0);
+        Ok((seed.deserialize(d)?, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for UnitVariant<'de> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        Ok(())
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, DeError> {
+        fail("expected a unit variant")
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, DeError> {
+        fail("expected a unit variant")
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, DeError> {
+        fail("expected a unit variant")
     }
 }
 

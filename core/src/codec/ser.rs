@@ -12,7 +12,7 @@
 //! and maps of unknown length get their header once their length is known.
 //! The codec tests hold this to `rmp_serde` on every shape.
 //!
-//! (It replaced `messagepack-serde`'s serializer, which was twice as slow;
+//! (It replaced `messagepack-serde`'s serializer, which was about twice as slow;
 //! see `benches/session.rs`.)
 
 use alloc::string::{String, ToString};

@@ -61,6 +61,14 @@ fn roundtrip_and_byte_identical_to_rmp_serde_named() {
     let ours = encode(&s).unwrap();
     assert_eq!(ours, rmp_serde::to_vec_named(&s).unwrap());
     assert_eq!(decode::<Sample>(&ours, &DecodeLimits::DEFAULT).unwrap(), s);
+    // Two independent decoders read it back, and ours reads theirs.
+    assert_eq!(rmp_serde::from_slice::<Sample>(&ours).unwrap(), s);
+    assert_eq!(messagepack_serde::from_slice::<Sample>(&ours).unwrap(), s);
+    let theirs = messagepack_serde::to_vec(&s).unwrap();
+    assert_eq!(
+        decode::<Sample>(&theirs, &DecodeLimits::DEFAULT).unwrap(),
+        s
+    );
     // Integers at each width boundary encode identically too.
     for n in [0u64, 127, 128, 255, 256, 65_535, 65_536, 1 << 32, u64::MAX] {
         let s = Sample { n, ..sample() };
