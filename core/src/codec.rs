@@ -33,8 +33,10 @@
 //! and every decoded string or byte buffer is a copy of input bytes. So a
 //! decode allocates `O(len)`: at most `2 × len × (1 + S)` bytes, where `S` is
 //! the largest `size_of` of an element type the target collects (a `Turn` for
-//! sessions), and the factor 2 is `Vec` growth. Since `len <= max_bytes`, it is
-//! never more than `2 × max_bytes × (1 + S)`. Hostile input (truncated,
+//! sessions, 96 bytes on 64-bit targets), and the factor 2 is `Vec` growth; a target
+//! using serde's buffering (`untagged`, `flatten`), which kefu's types do not,
+//! counts serde's `Content` node as an element type too. Since
+//! `len <= max_bytes`, it is never more than `2 × max_bytes × (1 + S)`. Hostile input (truncated,
 //! `0xdd ffffffff`, 100 000-deep nesting, wrong types, trailing garbage) ends
 //! in [`Error::Decode`] or [`Error::TooLarge`] before any large allocation.
 //!

@@ -237,8 +237,36 @@ impl fmt::Debug for Turn {
 }
 
 /// One conversation's state. See the module docs for the invariants.
+///
+/// Deserialising through serde with any format goes through the private
+/// `SessionV1` record and re-checks the invariants and the version, so no
+/// `Session` exists that breaks them; [`Session::decode`] adds the bounded
+/// pre-scan and exact error variants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SessionV1")]
 pub struct Session {
+    v: u8,
+    tenant: TenantId,
+    conversation: ConversationId,
+    visitor: VisitorId,
+    next_seq: u64,
+    state: ConversationState,
+    turns: VecDeque<Turn>,
+    escalation: u16,
+    /// Bot answers in a row that were the fallback answer; reset by any
+    /// other bot or agent answer (see [`Session::push_turn`]).
+    pub fallbacks_in_row: u8,
+    /// The knowledge-base version the last answer came from.
+    pub kb_version: KbVersion,
+    created_ms: u64,
+    updated_ms: u64,
+}
+
+/// The version-1 record as read: [`Session`]'s fields, unchecked, with the
+/// defaults for fields added after the first v1 records. Fields added later
+/// in v1 go here with `#[serde(default)]`.
+#[derive(Deserialize)]
+struct SessionV1 {
     v: u8,
     tenant: TenantId,
     conversation: ConversationId,
@@ -248,15 +276,50 @@ pub struct Session {
     turns: VecDeque<Turn>,
     #[serde(default)]
     escalation: u16,
-    /// Bot answers in a row that were the fallback answer; reset by any
-    /// other bot or agent answer (see [`Session::push_turn`]).
     #[serde(default)]
-    pub fallbacks_in_row: u8,
-    /// The knowledge-base version the last answer came from.
+    fallbacks_in_row: u8,
     #[serde(default)]
-    pub kb_version: KbVersion,
+    kb_version: KbVersion,
     created_ms: u64,
     updated_ms: u64,
+}
+
+impl fmt::Debug for SessionV1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionV1")
+            .field("v", &self.v)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TryFrom<SessionV1> for Session {
+    type Error = Error;
+
+    /// Checks the version and every invariant of the module docs.
+    fn try_from(r: SessionV1) -> Result<Session> {
+        if r.v != CURRENT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: r.v,
+                supported: CURRENT_VERSION,
+            });
+        }
+        let s = Session {
+            v: r.v,
+            tenant: r.tenant,
+            conversation: r.conversation,
+            visitor: r.visitor,
+            next_seq: r.next_seq,
+            state: r.state,
+            turns: r.turns,
+            escalation: r.escalation,
+            fallbacks_in_row: r.fallbacks_in_row,
+            kb_version: r.kb_version,
+            created_ms: r.created_ms,
+            updated_ms: r.updated_ms,
+        };
+        s.check()?;
+        Ok(s)
+    }
 }
 
 impl Session {
@@ -417,9 +480,8 @@ impl Session {
 
     /// `bytes` has passed `codec::scan` under [`SESSION_LIMITS`].
     fn decode_v1(bytes: &[u8]) -> Result<Session> {
-        let s: Session = codec::decode_scanned(bytes)?;
-        s.check()?;
-        Ok(s)
+        let record: SessionV1 = codec::decode_scanned(bytes)?;
+        Session::try_from(record)
     }
 
     fn check(&self) -> Result<()> {

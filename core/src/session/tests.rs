@@ -222,6 +222,7 @@ fn unknown_versions_are_refused() {
     for v in [0u8, 2, 255] {
         let mut m = mirror();
         m.v = v;
+        assert!(rmp_serde::from_slice::<Session>(&reencode(&m)).is_err());
         assert_eq!(
             Session::decode(&reencode(&m)).unwrap_err(),
             Error::UnsupportedVersion {
@@ -381,11 +382,14 @@ fn damaged_records_are_refused() {
     for (what, damage) in cases {
         let mut m = mirror();
         damage(&mut m);
-        let r = Session::decode(&reencode(&m));
+        let bytes = reencode(&m);
+        let r = Session::decode(&bytes);
         assert!(
             matches!(r, Err(Error::Decode(_) | Error::TooLarge(_))),
             "{what}: {r:?}"
         );
+        // Plain serde, with no pre-scan, still cannot build a broken Session.
+        assert!(rmp_serde::from_slice::<Session>(&bytes).is_err(), "{what}");
     }
     // The undamaged mirror re-encodes to a record that decodes.
     assert!(Session::decode(&reencode(&mirror())).is_ok());
