@@ -2,8 +2,9 @@
 //! nonce, 16-byte tag).
 //!
 //! GCM itself ([NIST SP 800-38D]) comes from RustCrypto's `aes-gcm`, whose
-//! `AesGcm<C, U12>` is generic over any 128-bit block cipher; the cipher is
-//! RustCrypto's `sm4` (GB/T 32907-2016). Both speak `cipher` 0.5.
+//! `AesGcm<C, U12>` is generic over any 128-bit block cipher speaking
+//! `cipher` 0.5; the cipher is this module's 8-way SM4 backend
+//! (`sm4_block.rs`, checked against RustCrypto `sm4`).
 //!
 //! [RFC 8998]: https://www.rfc-editor.org/rfc/rfc8998#section-2.3
 //! [NIST SP 800-38D]: https://csrc.nist.gov/pubs/sp/800/38/d/final
@@ -14,8 +15,8 @@ use core::fmt;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::{AesGcm, KeyInit};
-use sm4::Sm4;
 
+use super::sm4_block::Sm4Cipher;
 use super::{Key, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
@@ -29,7 +30,7 @@ pub const MAX_PLAINTEXT_LEN: u64 = (1 << 36) - 32;
 /// Never encrypt two messages under the same key with the same nonce.
 #[derive(Clone)]
 pub struct Sm4Gcm {
-    inner: AesGcm<Sm4, U12>,
+    inner: AesGcm<Sm4Cipher, U12>,
 }
 
 impl Sm4Gcm {
