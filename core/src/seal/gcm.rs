@@ -1,4 +1,4 @@
-//! [`Sm4Gcm`]: raw SM4-GCM as profiled by [RFC 8998] section 2.3 (12-byte
+//! [`Sm4Gcm`]: raw SM4-GCM as profiled by [RFC 8998] (12-byte
 //! nonce, 16-byte tag).
 //!
 //! GCM itself ([NIST SP 800-38D]) comes from RustCrypto's `aes-gcm`, whose
@@ -6,7 +6,7 @@
 //! `cipher` 0.5; the cipher is this module's 8-way SM4 backend
 //! (`sm4_block.rs`, checked against RustCrypto `sm4`).
 //!
-//! [RFC 8998]: https://www.rfc-editor.org/rfc/rfc8998#section-2.3
+//! [RFC 8998]: https://www.rfc-editor.org/rfc/rfc8998
 //! [NIST SP 800-38D]: https://csrc.nist.gov/pubs/sp/800/38/d/final
 
 use alloc::vec::Vec;

@@ -22,7 +22,7 @@ pub fn sm3(data: &[u8]) -> [u8; SM3_LEN] {
     Sm3::digest(data).into()
 }
 
-/// Incremental SM3: feed data in pieces, get the same digest as [`sm3`] of
+/// Incremental SM3: feed data in pieces, get the same digest as [`sm3()`] of
 /// the concatenation.
 #[derive(Clone, Default)]
 pub struct Sm3Hasher {

@@ -6,7 +6,7 @@
 //!
 //! - SM4 block cipher, GB/T 32907-2016 (= GM/T 0002-2012): an 8-way
 //!   table-driven backend here, checked against RustCrypto `sm4`;
-//! - GCM over SM4 as profiled by [RFC 8998] section 2.3 (96-bit nonce,
+//! - GCM over SM4 as profiled by [RFC 8998] (`AEAD_SM4_GCM`: 96-bit nonce,
 //!   128-bit tag), RustCrypto `aes-gcm`'s generic `AesGcm`: see [`Sm4Gcm`];
 //! - SM3 hash, GB/T 32905-2016, and HMAC-SM3: see [`sm3()`], [`Sm3Hasher`],
 //!   [`hmac_sm3`].
@@ -40,7 +40,7 @@
 //! This module is pure: nonces come in as arguments (draw them from
 //! [`crate::ids::NonceSource`]); nothing here reads a clock or an RNG.
 //!
-//! [RFC 8998]: https://www.rfc-editor.org/rfc/rfc8998#section-2.3
+//! [RFC 8998]: https://www.rfc-editor.org/rfc/rfc8998
 
 mod gcm;
 mod hash;
@@ -138,7 +138,9 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 /// version `aad.key_version`) in the layout described in the module docs.
 ///
 /// `nonce` must never repeat under one key: draw it from a
-/// [`crate::ids::NonceSource`] backed by a real RNG.
+/// [`crate::ids::NonceSource`] backed by a real RNG. With random 96-bit
+/// nonces, rotate the data key well before 2^32 records (NIST SP 800-38D
+/// section 8.3).
 ///
 /// # Panics
 ///
