@@ -1,0 +1,155 @@
+//! The plaintext shapes of sealed records, and sealing them.
+//!
+//! A record is serialised to JSON, then sealed with SM4-GCM under the
+//! tenant's data key ([`crate::crypto::seal`]). The AAD binds it to its
+//! tenant, conversation, seq, key version and kind, so a record copied to
+//! another row (or another tenant) fails to open. The key version sits in the
+//! sealed header, so rotation leaves old records readable.
+
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+use crate::crypto::{self, Key, RecordAad};
+use crate::{Error, Result};
+
+/// Record kinds, part of the AAD.
+pub mod kind {
+    /// Conversation meta.
+    pub const META: &str = "conversation";
+    /// One turn of a conversation.
+    pub const TURN: &str = "turn";
+    /// A tenant's visitor-identity secret.
+    pub const IDENTITY_SECRET: &str = "identity-secret";
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The visitor, through the widget.
+    Visitor,
+    /// The AI assistant.
+    Bot,
+    /// A human agent.
+    Agent,
+    /// A system notice (handoff, closing).
+    System,
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Written through this service's API.
+    #[default]
+    Api,
+    /// Reported by the edge (served or taken there).
+    Edge,
+    /// Answered from the edge's answer cache.
+    Cache,
+    /// A labelled fallback, not a generated answer.
+    Fallback,
+    /// Generated from the knowledge base.
+    Generated,
+}
+
+/// A knowledge-base passage an answer rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    /// Document title.
+    pub title: String,
+    /// Where to read more, if public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The AI answers.
+    Ai,
+    /// Waiting for a human agent.
+    Queued,
+    /// A human agent has it.
+    WithAgent,
+    /// Finished; no more messages.
+    Closed,
+}
+
+impl ConversationState {
+    /// Whether moving from `self` to `to` is allowed. A closed conversation
+    /// stays closed; anything else may move to any other state.
+    pub fn can_move_to(self, to: ConversationState) -> bool {
+        self != ConversationState::Closed && self != to
+    }
+}
+
+/// The sealed meta of one conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationMeta {
+    /// The visitor, if known.
+    pub visitor: Option<String>,
+    /// Current state.
+    pub state: ConversationState,
+    /// The seq the next message gets (the first is 1).
+    pub next_seq: u64,
+    /// Created, ms since the epoch.
+    pub created_ms: u64,
+    /// Last change, ms since the epoch.
+    pub updated_ms: u64,
+}
+
+/// One sealed message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTurn {
+    /// Position in the conversation, from 1.
+    pub seq: u64,
+    /// Author.
+    pub role: Role,
+    /// The text.
+    pub text: String,
+    /// Origin.
+    pub source: Source,
+    /// Passages cited.
+    pub citations: Vec<Citation>,
+    /// The client's id for idempotent appends.
+    pub client_msg_id: Option<String>,
+    /// Stored, ms since the epoch.
+    pub at_ms: u64,
+}
+
+/// Seals `value` as a record of `kind` under `key`/`key_version`.
+pub fn seal_json<T: Serialize>(
+    key: &Key,
+    key_version: u32,
+    tenant: &str,
+    conversation: &str,
+    seq: u64,
+    kind: &str,
+    value: &T,
+) -> Result<Vec<u8>> {
+    let pt = zeroize::Zeroizing::new(
+        serde_json::to_vec(value).map_err(|e| Error::Invalid(format!("encode {kind}: {e}")))?,
+    );
+    let aad = RecordAad { tenant, conversation, seq, key_version, kind };
+    Ok(crypto::seal(key, crate::rng::nonce(), &aad, &pt))
+}
+
+/// Opens a record sealed by [`seal_json`]; `key_for` maps the version in the
+/// record's header to the data key.
+pub fn open_json<T: DeserializeOwned>(
+    key_for: &mut dyn FnMut(u32) -> Result<Key>,
+    tenant: &str,
+    conversation: &str,
+    seq: u64,
+    kind: &str,
+    sealed: &[u8],
+) -> Result<T> {
+    let key_version = crypto::sealed_key_version(sealed)?;
+    let key = key_for(key_version)?;
+    let aad = RecordAad { tenant, conversation, seq, key_version, kind };
+    let pt = zeroize::Zeroizing::new(crypto::open(&key, &aad, sealed)?);
+    serde_json::from_slice(&pt).map_err(|_| Error::Core(kefu_core::Error::Decode(format!("{kind} record"))))
+}
