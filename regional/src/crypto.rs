@@ -5,8 +5,8 @@
 //! wrapping, SM3, HMAC-SM3) so the service can be built and tested. After the
 //! merge it becomes `pub use kefu_core::seal::*` and this body is deleted.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::AesGcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use hmac::{Hmac, Mac};
 use kefu_core::ids::NonceSource;
 use kefu_core::{Error, Result};
@@ -82,7 +82,13 @@ pub fn seal(key: &Key, nonce: [u8; 12], aad: &RecordAad<'_>, pt: &[u8]) -> Vec<u
     let c = Sm4Gcm::new_from_slice(&key.0).expect("16-byte key");
     let aadb = aad_bytes(aad);
     let ct = c
-        .encrypt(&nonce.into(), Payload { msg: pt, aad: &aadb })
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: pt,
+                aad: &aadb,
+            },
+        )
         .expect("gcm encrypt");
     let mut out = Vec::with_capacity(HDR + ct.len());
     out.push(1);
@@ -104,8 +110,14 @@ pub fn open(key: &Key, aad: &RecordAad<'_>, sealed: &[u8]) -> Result<Vec<u8>> {
     let mut nonce = [0u8; 12];
     nonce.copy_from_slice(&sealed[5..HDR]);
     let aadb = aad_bytes(aad);
-    c.decrypt(&nonce.into(), Payload { msg: &sealed[HDR..], aad: &aadb })
-        .map_err(|_| Error::Unseal)
+    c.decrypt(
+        &nonce.into(),
+        Payload {
+            msg: &sealed[HDR..],
+            aad: &aadb,
+        },
+    )
+    .map_err(|_| Error::Unseal)
 }
 
 /// The key version recorded in a sealed record's header.
@@ -113,18 +125,38 @@ pub fn sealed_key_version(sealed: &[u8]) -> Result<u32> {
     if sealed.len() < HDR {
         return Err(Error::Decode("sealed record too short".into()));
     }
-    Ok(u32::from_be_bytes([sealed[1], sealed[2], sealed[3], sealed[4]]))
+    Ok(u32::from_be_bytes([
+        sealed[1], sealed[2], sealed[3], sealed[4],
+    ]))
 }
 
 /// Wraps a tenant data key under the master key.
-pub fn wrap_key(master: &Key, nonce: [u8; 12], tenant: &str, key_version: u32, dk: &Key) -> Vec<u8> {
-    let aad = RecordAad { tenant, conversation: "", seq: 0, key_version, kind: "data-key" };
+pub fn wrap_key(
+    master: &Key,
+    nonce: [u8; 12],
+    tenant: &str,
+    key_version: u32,
+    dk: &Key,
+) -> Vec<u8> {
+    let aad = RecordAad {
+        tenant,
+        conversation: "",
+        seq: 0,
+        key_version,
+        kind: "data-key",
+    };
     seal(master, nonce, &aad, &dk.0)
 }
 
 /// Unwraps a key wrapped by [`wrap_key`].
 pub fn unwrap_key(master: &Key, tenant: &str, key_version: u32, wrapped: &[u8]) -> Result<Key> {
-    let aad = RecordAad { tenant, conversation: "", seq: 0, key_version, kind: "data-key" };
+    let aad = RecordAad {
+        tenant,
+        conversation: "",
+        seq: 0,
+        key_version,
+        kind: "data-key",
+    };
     let pt = open(master, &aad, wrapped)?;
     let b: [u8; 16] = pt.as_slice().try_into().map_err(|_| Error::Unseal)?;
     Ok(Key(b))

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Commit-latency bucket bounds, in seconds.
-const LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0];
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
+];
 /// Batch-size bucket bounds.
 const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
@@ -50,7 +52,11 @@ impl<const N: usize> Histogram<N> {
         }
         let count = self.count.load(Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micro.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micro.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -109,16 +115,32 @@ impl Metrics {
     /// Renders the exposition text; `conversations` is a gauge read at scrape time.
     pub fn render(&self, conversations: Option<u64>) -> String {
         let mut out = String::with_capacity(4096);
-        self.commit_seconds.render(&mut out, "kefu_commit_duration_seconds", "Duration of durable group commits.");
-        self.commit_batch.render(&mut out, "kefu_commit_batch_size", "Changes folded into one commit.");
+        self.commit_seconds.render(
+            &mut out,
+            "kefu_commit_duration_seconds",
+            "Duration of durable group commits.",
+        );
+        self.commit_batch.render(
+            &mut out,
+            "kefu_commit_batch_size",
+            "Changes folded into one commit.",
+        );
         let _ = writeln!(
             out,
             "# HELP kefu_commits_failed_total Group commits rolled back.\n# TYPE kefu_commits_failed_total counter\nkefu_commits_failed_total {}",
             self.commits_failed.load(Relaxed)
         );
-        let _ = writeln!(out, "# HELP kefu_http_responses_total HTTP responses by status class.\n# TYPE kefu_http_responses_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP kefu_http_responses_total HTTP responses by status class.\n# TYPE kefu_http_responses_total counter"
+        );
         for (i, c) in self.responses.iter().enumerate() {
-            let _ = writeln!(out, "kefu_http_responses_total{{class=\"{}xx\"}} {}", i + 1, c.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "kefu_http_responses_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                c.load(Relaxed)
+            );
         }
         let _ = writeln!(
             out,
@@ -150,9 +172,18 @@ mod tests {
         m.record_commit(3, Duration::from_millis(3), true);
         m.record_commit(1, Duration::from_micros(200), true);
         let text = m.render(Some(7));
-        assert!(text.contains("kefu_commit_duration_seconds_bucket{le=\"0.0005\"} 1"), "{text}");
-        assert!(text.contains("kefu_commit_duration_seconds_bucket{le=\"0.005\"} 2"), "{text}");
-        assert!(text.contains("kefu_commit_batch_size_bucket{le=\"4\"} 2"), "{text}");
+        assert!(
+            text.contains("kefu_commit_duration_seconds_bucket{le=\"0.0005\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kefu_commit_duration_seconds_bucket{le=\"0.005\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kefu_commit_batch_size_bucket{le=\"4\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("kefu_commit_batch_size_sum 4"), "{text}");
         assert!(text.contains("kefu_conversations 7"));
     }

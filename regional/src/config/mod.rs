@@ -46,7 +46,10 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn err(origin: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { origin: origin.into(), message: message.into() }
+    ConfigError {
+        origin: origin.into(),
+        message: message.into(),
+    }
 }
 
 /// Log output format.
@@ -152,12 +155,17 @@ pub struct Sources {
 impl Sources {
     /// Captures the process environment's `KEFU_*` variables.
     pub fn from_process(cli: CliOverrides) -> Sources {
-        let env = std::env::vars().filter(|(k, _)| k.starts_with("KEFU_")).collect();
+        let env = std::env::vars()
+            .filter(|(k, _)| k.starts_with("KEFU_"))
+            .collect();
         Sources { env, cli }
     }
 
     fn env(&self, name: &str) -> Option<&str> {
-        self.env.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -165,7 +173,10 @@ fn parse_bool(origin: &str, v: &str) -> Result<bool, ConfigError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(err(origin, format!("`{other}` is not a boolean (use 1/0, true/false)"))),
+        other => Err(err(
+            origin,
+            format!("`{other}` is not a boolean (use 1/0, true/false)"),
+        )),
     }
 }
 
@@ -195,13 +206,20 @@ pub fn parse_master_key(origin: &str, hex_key: &str) -> Result<Key, ConfigError>
             format!(
                 "must be exactly 32 hex digits (a 128-bit SM4 key); got {} characters{}",
                 s.chars().count(),
-                if s.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { ", not all hex" }
+                if s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    ""
+                } else {
+                    ", not all hex"
+                }
             ),
         ));
     }
     let key = Key::from_hex(s).map_err(|_| err(origin, "is not valid hex"))?;
     if key.expose().iter().all(|&b| b == 0) {
-        return Err(err(origin, "is all zeros; generate a random key (e.g. `openssl rand -hex 16`)"));
+        return Err(err(
+            origin,
+            "is all zeros; generate a random key (e.g. `openssl rand -hex 16`)",
+        ));
     }
     Ok(key)
 }
@@ -211,7 +229,10 @@ fn check_token(origin: &str, t: &str) -> Result<Secret, ConfigError> {
         return Err(err(origin, "operator token must be at least 16 characters"));
     }
     if !t.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(err(origin, "operator token must be printable ASCII without spaces"));
+        return Err(err(
+            origin,
+            "operator token must be printable ASCII without spaces",
+        ));
     }
     Ok(Secret::new(t.to_owned()))
 }
@@ -220,7 +241,12 @@ impl Config {
     /// Loads the config file (if any), applies environment and command-line
     /// overrides and validates the result.
     pub fn load(src: &Sources) -> Result<Config, ConfigError> {
-        let (raw, file_name) = match src.cli.config_file.clone().or_else(|| src.env("KEFU_CONFIG").map(PathBuf::from)) {
+        let (raw, file_name) = match src
+            .cli
+            .config_file
+            .clone()
+            .or_else(|| src.env("KEFU_CONFIG").map(PathBuf::from))
+        {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| err(format!("config file {}", path.display()), e.to_string()))?;
@@ -262,10 +288,18 @@ impl Config {
         } else if let Some(v) = raw.listen {
             (v, in_file("listen"))
         } else {
-            (DEFAULT_LISTEN.to_owned(), "default listen address".to_owned())
+            (
+                DEFAULT_LISTEN.to_owned(),
+                "default listen address".to_owned(),
+            )
         };
         let listen: SocketAddr = listen_s.parse().map_err(|_| {
-            err(&origin, format!("`{listen_s}` is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"))
+            err(
+                &origin,
+                format!(
+                    "`{listen_s}` is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"
+                ),
+            )
         })?;
 
         // data dir
@@ -274,7 +308,8 @@ impl Config {
         } else if let Some(v) = src.env("KEFU_DATA_DIR") {
             PathBuf::from(v)
         } else {
-            raw.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+            raw.data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
         };
         if data_dir.as_os_str().is_empty() {
             return Err(err("data dir", "is empty"));
@@ -290,7 +325,10 @@ impl Config {
         };
 
         // operator token
-        let operator_token = match (src.env("KEFU_OPERATOR_TOKEN"), src.env("KEFU_OPERATOR_TOKEN_FILE")) {
+        let operator_token = match (
+            src.env("KEFU_OPERATOR_TOKEN"),
+            src.env("KEFU_OPERATOR_TOKEN_FILE"),
+        ) {
             (Some(_), Some(_)) => {
                 return Err(err(
                     "KEFU_OPERATOR_TOKEN and KEFU_OPERATOR_TOKEN_FILE (environment)",
@@ -335,8 +373,16 @@ impl Config {
 
         let l = raw.limits;
         let limits = Limits {
-            max_body_bytes: positive(&in_file("limits.max_body_bytes"), l.max_body_bytes.unwrap_or(64 * 1024), 16 << 20)?,
-            max_message_chars: positive(&in_file("limits.max_message_chars"), l.max_message_chars.unwrap_or(8000), 1 << 20)?,
+            max_body_bytes: positive(
+                &in_file("limits.max_body_bytes"),
+                l.max_body_bytes.unwrap_or(64 * 1024),
+                16 << 20,
+            )?,
+            max_message_chars: positive(
+                &in_file("limits.max_message_chars"),
+                l.max_message_chars.unwrap_or(8000),
+                1 << 20,
+            )?,
             tenant_requests_per_minute: positive(
                 &in_file("limits.tenant_requests_per_minute"),
                 l.tenant_requests_per_minute.unwrap_or(60_000),
@@ -349,7 +395,11 @@ impl Config {
             )?,
         };
         let commit = CommitConfig {
-            max_batch: positive(&in_file("commit.max_batch"), raw.commit.max_batch.unwrap_or(256), 65_536)?,
+            max_batch: positive(
+                &in_file("commit.max_batch"),
+                raw.commit.max_batch.unwrap_or(256),
+                65_536,
+            )?,
             max_wait: Duration::from_micros(raw.commit.max_wait_us.unwrap_or(0).min(100_000)),
         };
         let audit = AuditConfig {
@@ -358,7 +408,10 @@ impl Config {
                 raw.audit.checkpoint_interval_secs.unwrap_or(60),
                 86_400,
             )?),
-            checkpoint_file: raw.audit.checkpoint_file.unwrap_or_else(|| data_dir.join("audit-checkpoints.jsonl")),
+            checkpoint_file: raw
+                .audit
+                .checkpoint_file
+                .unwrap_or_else(|| data_dir.join("audit-checkpoints.jsonl")),
         };
         let retention = RetentionConfig {
             sweep_interval: Duration::from_secs(positive(
@@ -366,17 +419,34 @@ impl Config {
                 raw.retention.sweep_interval_secs.unwrap_or(3600),
                 7 * 86_400,
             )?),
-            default_days: positive(&in_file("retention.default_days"), raw.retention.default_days.unwrap_or(365), 36_500)?,
+            default_days: positive(
+                &in_file("retention.default_days"),
+                raw.retention.default_days.unwrap_or(365),
+                36_500,
+            )?,
         };
-        let log_format = match src.env("KEFU_LOG_FORMAT").map(str::to_owned).or(raw.log.format) {
+        let log_format = match src
+            .env("KEFU_LOG_FORMAT")
+            .map(str::to_owned)
+            .or(raw.log.format)
+        {
             None => LogFormat::Text,
             Some(f) => match f.as_str() {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
-                other => return Err(err("log format (KEFU_LOG_FORMAT or log.format)", format!("`{other}` is not `text` or `json`"))),
+                other => {
+                    return Err(err(
+                        "log format (KEFU_LOG_FORMAT or log.format)",
+                        format!("`{other}` is not `text` or `json`"),
+                    ));
+                }
             },
         };
-        let log_filter = src.env("KEFU_LOG").map(str::to_owned).or(raw.log.filter).unwrap_or_else(|| "info".to_owned());
+        let log_filter = src
+            .env("KEFU_LOG")
+            .map(str::to_owned)
+            .or(raw.log.filter)
+            .unwrap_or_else(|| "info".to_owned());
 
         Ok(Config {
             listen,
@@ -431,7 +501,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> crate::Result<()> {
         opts.mode(0o600);
     }
     let mut f = opts.open(path).map_err(|e| crate::Error::io(path, e))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| crate::Error::io(path, e))
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| crate::Error::io(path, e))
 }
 
 #[cfg(test)]

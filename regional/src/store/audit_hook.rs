@@ -29,11 +29,17 @@ pub struct Actor {
 impl Actor {
     /// The retention sweeper and other service-internal tasks.
     pub fn system() -> Actor {
-        Actor { who: "system".into(), source: "internal".into() }
+        Actor {
+            who: "system".into(),
+            source: "internal".into(),
+        }
     }
     /// The command line.
     pub fn cli() -> Actor {
-        Actor { who: "cli".into(), source: "cli".into() }
+        Actor {
+            who: "cli".into(),
+            source: "cli".into(),
+        }
     }
 }
 
@@ -42,7 +48,14 @@ impl Actor {
 pub const SERVICE_LOG: &str = "_service";
 
 /// Appends one audit entry in `ctx`'s transaction.
-pub fn record(ctx: &WriteCtx<'_>, actor: &Actor, tenant: &str, action: &str, object: &str, outcome: Outcome) -> Result<()> {
+pub fn record(
+    ctx: &WriteCtx<'_>,
+    actor: &Actor,
+    tenant: &str,
+    action: &str,
+    object: &str,
+    outcome: Outcome,
+) -> Result<()> {
     // Wired to `crate::audit::append` when the audit module lands.
     let _ = (ctx, actor, tenant, action, object, outcome);
     Ok(())

@@ -8,12 +8,13 @@ use redb::{ReadTransaction, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, KeyRing};
-use super::records::{self, kind, Citation, ConversationMeta, ConversationState, Role, Source, StoredTurn};
-use super::{tables, tenants, WriteCtx};
+use super::records::{
+    self, Citation, ConversationMeta, ConversationState, Role, Source, StoredTurn, kind,
+};
+use super::{WriteCtx, tables, tenants};
 use crate::crypto::{self, Key};
 use crate::{Error, Result};
 use kefu_core::{ConversationId, VisitorId};
-
 
 /// Longest client message id, in bytes.
 pub const MAX_CLIENT_MSG_ID: usize = 128;
@@ -59,18 +60,28 @@ pub struct Conversation {
 
 fn new_conversation_id() -> Result<ConversationId> {
     // 96 random bits; server-chosen so an id never carries client content.
-    Ok(ConversationId::new(format!("c_{}", crate::rng::hex_token(12)))?)
+    Ok(ConversationId::new(format!(
+        "c_{}",
+        crate::rng::hex_token(12)
+    ))?)
 }
 
 fn current_version(ctx: &WriteCtx<'_>, tenant: &str) -> Result<u32> {
-    Ok(tenants::get_in(ctx, tenant)?.ok_or(Error::NotFound)?.data_key_version)
+    Ok(tenants::get_in(ctx, tenant)?
+        .ok_or(Error::NotFound)?
+        .data_key_version)
 }
 
 fn idempotency_tag(index_key: &Key, client_msg_id: &str) -> [u8; 32] {
     crypto::hmac_sm3(index_key.expose(), client_msg_id.as_bytes())
 }
 
-fn read_meta<T>(t: &T, ring: &mut dyn FnMut(u32) -> Result<Key>, tenant: &str, conv: &str) -> Result<Option<ConversationMeta>>
+fn read_meta<T>(
+    t: &T,
+    ring: &mut dyn FnMut(u32) -> Result<Key>,
+    tenant: &str,
+    conv: &str,
+) -> Result<Option<ConversationMeta>>
 where
     T: ReadableTable<(&'static str, &'static str), &'static [u8]>,
 {
@@ -92,28 +103,55 @@ where
     T: ReadableTable<(&'static str, &'static str, u64), &'static [u8]>,
 {
     let mut out = Vec::new();
-    let Some(from) = since.checked_add(1) else { return Ok(out) };
+    let Some(from) = since.checked_add(1) else {
+        return Ok(out);
+    };
     for row in t.range((tenant, conv, from)..=(tenant, conv, u64::MAX))? {
         if out.len() >= limit {
             break;
         }
         let (k, v) = row?;
         let seq = k.value().2;
-        out.push(records::open_json(ring, tenant, conv, seq, kind::TURN, v.value())?);
+        out.push(records::open_json(
+            ring,
+            tenant,
+            conv,
+            seq,
+            kind::TURN,
+            v.value(),
+        )?);
     }
     Ok(out)
 }
 
-fn put_meta(ctx: &WriteCtx<'_>, key: &Key, version: u32, tenant: &str, conv: &str, meta: &ConversationMeta) -> Result<()> {
+fn put_meta(
+    ctx: &WriteCtx<'_>,
+    key: &Key,
+    version: u32,
+    tenant: &str,
+    conv: &str,
+    meta: &ConversationMeta,
+) -> Result<()> {
     let sealed = records::seal_json(key, version, tenant, conv, 0, kind::META, meta)?;
-    ctx.txn.open_table(tables::CONVERSATIONS)?.insert((tenant, conv), sealed.as_slice())?;
+    ctx.txn
+        .open_table(tables::CONVERSATIONS)?
+        .insert((tenant, conv), sealed.as_slice())?;
     Ok(())
 }
 
 /// Creates a conversation.
-pub fn create(ctx: &WriteCtx<'_>, tenant: &str, visitor: Option<&VisitorId>) -> Result<Conversation> {
+pub fn create(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    visitor: Option<&VisitorId>,
+) -> Result<Conversation> {
     let version = current_version(ctx, tenant)?;
-    let key = keys::load(&ctx.txn.open_table(tables::DATA_KEYS)?, ctx.master()?, tenant, version)?;
+    let key = keys::load(
+        &ctx.txn.open_table(tables::DATA_KEYS)?,
+        ctx.master()?,
+        tenant,
+        version,
+    )?;
     let id = new_conversation_id()?;
     let meta = ConversationMeta {
         visitor: visitor.map(|v| v.as_str().to_owned()),
@@ -129,21 +167,33 @@ pub fn create(ctx: &WriteCtx<'_>, tenant: &str, visitor: Option<&VisitorId>) -> 
 fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
     let n = input.text.chars().count();
     if n > max_chars {
-        return Err(Error::TooLarge(format!("message text is {n} characters; the limit is {max_chars}")));
+        return Err(Error::TooLarge(format!(
+            "message text is {n} characters; the limit is {max_chars}"
+        )));
     }
     if input.text.trim().is_empty() {
         return Err(Error::Invalid("message text is empty".into()));
     }
     if let Some(id) = &input.client_msg_id
-        && (id.is_empty() || id.len() > MAX_CLIENT_MSG_ID || !id.bytes().all(|b| b.is_ascii_graphic()))
+        && (id.is_empty()
+            || id.len() > MAX_CLIENT_MSG_ID
+            || !id.bytes().all(|b| b.is_ascii_graphic()))
     {
-        return Err(Error::Invalid(format!("client_msg_id must be 1..={MAX_CLIENT_MSG_ID} printable ASCII characters")));
+        return Err(Error::Invalid(format!(
+            "client_msg_id must be 1..={MAX_CLIENT_MSG_ID} printable ASCII characters"
+        )));
     }
     if input.citations.len() > MAX_CITATIONS {
         return Err(Error::Invalid(format!("at most {MAX_CITATIONS} citations")));
     }
-    if input.citations.iter().any(|c| c.title.chars().count() > 500 || c.url.as_ref().is_some_and(|u| u.len() > 2000)) {
-        return Err(Error::Invalid("citation title must be <= 500 characters and url <= 2000 bytes".into()));
+    if input
+        .citations
+        .iter()
+        .any(|c| c.title.chars().count() > 500 || c.url.as_ref().is_some_and(|u| u.len() > 2000))
+    {
+        return Err(Error::Invalid(
+            "citation title must be <= 500 characters and url <= 2000 bytes".into(),
+        ));
     }
     if input.expected_seq == Some(0) {
         return Err(Error::Invalid("expected_seq starts at 1".into()));
@@ -153,27 +203,56 @@ fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
 
 /// Appends a message. Idempotent by client message id; with `expected_seq`,
 /// a conflict unless the message would get exactly that seq.
-pub fn append(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, input: AppendInput, max_chars: usize) -> Result<Appended> {
+pub fn append(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    conv: &str,
+    input: AppendInput,
+    max_chars: usize,
+) -> Result<Appended> {
     validate(&input, max_chars)?;
     let version = current_version(ctx, tenant)?;
     let master = ctx.master()?;
     let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
-    let mut meta = read_meta(&ctx.txn.open_table(tables::CONVERSATIONS)?, &mut get, tenant, conv)?.ok_or(Error::NotFound)?;
+    let mut meta = read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)?;
 
     let tag = match &input.client_msg_id {
         Some(id) => {
             let tag = idempotency_tag(&get(keys::INDEX_KEY_VERSION)?, id);
-            if let Some(seq) = ctx.txn.open_table(tables::IDEMPOTENCY)?.get((tenant, conv, tag.as_slice()))? {
+            if let Some(seq) =
+                ctx.txn
+                    .open_table(tables::IDEMPOTENCY)?
+                    .get((tenant, conv, tag.as_slice()))?
+            {
                 let seq = seq.value();
                 let at_ms = ctx
                     .txn
                     .open_table(tables::MESSAGES)?
                     .get((tenant, conv, seq))?
-                    .map(|g| records::open_json::<StoredTurn>(&mut get, tenant, conv, seq, kind::TURN, g.value()))
+                    .map(|g| {
+                        records::open_json::<StoredTurn>(
+                            &mut get,
+                            tenant,
+                            conv,
+                            seq,
+                            kind::TURN,
+                            g.value(),
+                        )
+                    })
                     .transpose()?
                     .map_or(0, |t| t.at_ms);
-                return Ok(Appended { seq, duplicate: true, at_ms });
+                return Ok(Appended {
+                    seq,
+                    duplicate: true,
+                    at_ms,
+                });
             }
             Some(tag)
         }
@@ -186,9 +265,13 @@ pub fn append(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, input: AppendInput, 
     if let Some(expected) = input.expected_seq
         && expected != seq
     {
-        return Err(Error::Conflict(format!("expected_seq {expected} conflicts: the next seq is {seq}")));
+        return Err(Error::Conflict(format!(
+            "expected_seq {expected} conflicts: the next seq is {seq}"
+        )));
     }
-    let next = seq.checked_add(1).ok_or_else(|| Error::Conflict("conversation is full".into()))?;
+    let next = seq
+        .checked_add(1)
+        .ok_or_else(|| Error::Conflict("conversation is full".into()))?;
 
     // All checks passed: write.
     let key = get(version)?;
@@ -202,26 +285,45 @@ pub fn append(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, input: AppendInput, 
         at_ms: ctx.now_ms,
     };
     let sealed = records::seal_json(&key, version, tenant, conv, seq, kind::TURN, &turn)?;
-    ctx.txn.open_table(tables::MESSAGES)?.insert((tenant, conv, seq), sealed.as_slice())?;
+    ctx.txn
+        .open_table(tables::MESSAGES)?
+        .insert((tenant, conv, seq), sealed.as_slice())?;
     if let Some(tag) = tag {
-        ctx.txn.open_table(tables::IDEMPOTENCY)?.insert((tenant, conv, tag.as_slice()), seq)?;
+        ctx.txn
+            .open_table(tables::IDEMPOTENCY)?
+            .insert((tenant, conv, tag.as_slice()), seq)?;
     }
     meta.next_seq = next;
     meta.updated_ms = ctx.now_ms;
     drop(get);
     drop(ring);
     put_meta(ctx, &key, version, tenant, conv, &meta)?;
-    Ok(Appended { seq, duplicate: false, at_ms: ctx.now_ms })
+    Ok(Appended {
+        seq,
+        duplicate: false,
+        at_ms: ctx.now_ms,
+    })
 }
 
 /// Moves a conversation to `state`. Moving to the current state changes
 /// nothing; a closed conversation cannot move.
-pub fn set_state(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, state: ConversationState) -> Result<(ConversationMeta, bool)> {
+pub fn set_state(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    conv: &str,
+    state: ConversationState,
+) -> Result<(ConversationMeta, bool)> {
     let version = current_version(ctx, tenant)?;
     let master = ctx.master()?;
     let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
-    let mut meta = read_meta(&ctx.txn.open_table(tables::CONVERSATIONS)?, &mut get, tenant, conv)?.ok_or(Error::NotFound)?;
+    let mut meta = read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)?;
     if meta.state == state {
         return Ok((meta, false));
     }
@@ -239,33 +341,88 @@ pub fn set_state(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, state: Conversati
 
 /// The full transcript, read inside a write so the read can be audited in
 /// the same transaction.
-pub fn transcript_in(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, limit: usize) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+pub fn transcript_in(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    conv: &str,
+    limit: usize,
+) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
     let master = ctx.master()?;
     let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
-    let meta = read_meta(&ctx.txn.open_table(tables::CONVERSATIONS)?, &mut get, tenant, conv)?.ok_or(Error::NotFound)?;
-    let turns = read_turns(&ctx.txn.open_table(tables::MESSAGES)?, &mut get, tenant, conv, 0, limit)?;
+    let meta = read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)?;
+    let turns = read_turns(
+        &ctx.txn.open_table(tables::MESSAGES)?,
+        &mut get,
+        tenant,
+        conv,
+        0,
+        limit,
+    )?;
     Ok((meta, turns))
 }
 
 /// Messages after `since`, from a read snapshot.
-pub fn messages_since(txn: &ReadTransaction, master: &Key, tenant: &str, conv: &str, since: u64, limit: usize) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+pub fn messages_since(
+    txn: &ReadTransaction,
+    master: &Key,
+    tenant: &str,
+    conv: &str,
+    since: u64,
+    limit: usize,
+) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
     let mut ring = KeyRing::new(txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
-    let meta = read_meta(&txn.open_table(tables::CONVERSATIONS)?, &mut get, tenant, conv)?.ok_or(Error::NotFound)?;
-    let turns = read_turns(&txn.open_table(tables::MESSAGES)?, &mut get, tenant, conv, since, limit)?;
+    let meta = read_meta(
+        &txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)?;
+    let turns = read_turns(
+        &txn.open_table(tables::MESSAGES)?,
+        &mut get,
+        tenant,
+        conv,
+        since,
+        limit,
+    )?;
     Ok((meta, turns))
 }
 
 /// One conversation's meta, from a read snapshot.
-pub fn get(txn: &ReadTransaction, master: &Key, tenant: &str, conv: &str) -> Result<ConversationMeta> {
+pub fn get(
+    txn: &ReadTransaction,
+    master: &Key,
+    tenant: &str,
+    conv: &str,
+) -> Result<ConversationMeta> {
     let mut ring = KeyRing::new(txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
-    read_meta(&txn.open_table(tables::CONVERSATIONS)?, &mut get, tenant, conv)?.ok_or(Error::NotFound)
+    read_meta(
+        &txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)
 }
 
 /// A page of the tenant's conversations, by id, after `after`.
-pub fn list(txn: &ReadTransaction, master: &Key, tenant: &str, after: Option<&str>, limit: usize) -> Result<Vec<Conversation>> {
+pub fn list(
+    txn: &ReadTransaction,
+    master: &Key,
+    tenant: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Conversation>> {
     let mut ring = KeyRing::new(txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
     let t = txn.open_table(tables::CONVERSATIONS)?;
@@ -324,7 +481,9 @@ pub fn remove(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
     for tag in &tags {
         idx.remove((tenant, conv, tag.as_slice()))?;
     }
-    ctx.txn.open_table(tables::CONVERSATIONS)?.remove((tenant, conv))?;
+    ctx.txn
+        .open_table(tables::CONVERSATIONS)?
+        .remove((tenant, conv))?;
     Ok(seqs.len() as u64)
 }
 
@@ -353,7 +512,8 @@ pub fn purge_older_than(ctx: &WriteCtx<'_>, tenant: &str, cutoff_ms: u64) -> Res
             if t_id != tenant {
                 break;
             }
-            let meta: ConversationMeta = records::open_json(&mut get, tenant, c_id, 0, kind::META, v.value())?;
+            let meta: ConversationMeta =
+                records::open_json(&mut get, tenant, c_id, 0, kind::META, v.value())?;
             if meta.updated_ms < cutoff_ms {
                 old.push(c_id.to_owned());
             }

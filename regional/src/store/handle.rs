@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use kefu_core::{ConversationId, TenantId, VisitorId};
 
+use super::Store;
 use super::audit_hook::{self, Actor, Outcome, SERVICE_LOG};
 use super::conversations::{self, AppendInput, Appended, Conversation};
 use super::records::{ConversationMeta, ConversationState, StoredTurn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::writer::Writer;
-use super::Store;
 use crate::crypto::Key;
 use crate::{Error, Result};
 
@@ -29,11 +29,16 @@ pub struct Storage {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| Error::ShuttingDown)?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::ShuttingDown)?
 }
 
 fn master(store: &Store) -> Result<Key> {
-    store.master().cloned().ok_or_else(|| Error::Invalid("the service has no master key".into()))
+    store
+        .master()
+        .cloned()
+        .ok_or_else(|| Error::Invalid("the service has no master key".into()))
 }
 
 impl Storage {
@@ -52,10 +57,9 @@ impl Storage {
         &self.writer
     }
 
-    /// Maps an API key to its tenant's handle. A failure is audited (actor
-    /// `unknown`, the caller's address) and answered as
-    /// [`Error::Unauthenticated`].
-    pub async fn authenticate(&self, api_key: String, source: String) -> Result<TenantStore> {
+    /// Maps an API key to its tenant's handle; `None` for an unknown key.
+    /// The caller audits the failure ([`Storage::audit_failed_auth`]).
+    pub async fn authenticate(&self, api_key: String) -> Result<Option<TenantStore>> {
         let store = self.store.clone();
         let found = blocking(move || {
             let txn = store.read()?;
@@ -66,25 +70,32 @@ impl Storage {
             }
         })
         .await?;
-        match found {
-            Some(tenant) => Ok(TenantStore { storage: self.clone(), tenant }),
-            None => {
-                self.audit_failed_auth(source, "authenticate").await?;
-                Err(Error::Unauthenticated)
-            }
-        }
+        Ok(found.map(|tenant| TenantStore {
+            storage: self.clone(),
+            tenant,
+        }))
     }
 
     /// Records a failed authentication attempt in the service log.
     pub async fn audit_failed_auth(&self, source: String, action: &'static str) -> Result<()> {
-        let actor = Actor { who: "unknown".into(), source };
+        let actor = Actor {
+            who: "unknown".into(),
+            source,
+        };
         self.writer
-            .run(move |ctx| audit_hook::record(ctx, &actor, SERVICE_LOG, action, "-", Outcome::Denied))
+            .run(move |ctx| {
+                audit_hook::record(ctx, &actor, SERVICE_LOG, action, "-", Outcome::Denied)
+            })
             .await
     }
 
     /// Creates a tenant; returns it and its API key (shown once).
-    pub async fn create_tenant(&self, actor: Actor, id: String, name: String) -> Result<(TenantInfo, String)> {
+    pub async fn create_tenant(
+        &self,
+        actor: Actor,
+        id: String,
+        name: String,
+    ) -> Result<(TenantInfo, String)> {
         self.writer
             .run(move |ctx| {
                 let out = tenants::create(ctx, &id, &name)?;
@@ -122,14 +133,26 @@ impl Storage {
         self.writer
             .run(move |ctx| {
                 let v = tenants::rotate_data_key(ctx, &id)?;
-                audit_hook::record(ctx, &actor, &id, "tenant.rotate_data_key", &format!("{id}/v{v}"), Outcome::Ok)?;
+                audit_hook::record(
+                    ctx,
+                    &actor,
+                    &id,
+                    "tenant.rotate_data_key",
+                    &format!("{id}/v{v}"),
+                    Outcome::Ok,
+                )?;
                 Ok(v)
             })
             .await
     }
 
     /// Changes a tenant's widget settings.
-    pub async fn update_settings(&self, actor: Actor, id: String, u: SettingsUpdate) -> Result<TenantInfo> {
+    pub async fn update_settings(
+        &self,
+        actor: Actor,
+        id: String,
+        u: SettingsUpdate,
+    ) -> Result<TenantInfo> {
         self.writer
             .run(move |ctx| {
                 let info = tenants::update_settings(ctx, &id, &u)?;
@@ -164,8 +187,16 @@ impl Storage {
                 .run(move |ctx| {
                     let (c, m) = conversations::purge_older_than(ctx, &id, cutoff)?;
                     if c > 0 {
-                        let object = format!("{c} conversations, {m} messages older than {days} days");
-                        audit_hook::record(ctx, &Actor::system(), &id, "retention.purge", &object, Outcome::Ok)?;
+                        let object =
+                            format!("{c} conversations, {m} messages older than {days} days");
+                        audit_hook::record(
+                            ctx,
+                            &Actor::system(),
+                            &id,
+                            "retention.purge",
+                            &object,
+                            Outcome::Ok,
+                        )?;
                     }
                     Ok((c, m))
                 })
@@ -195,17 +226,28 @@ impl TenantStore {
     }
 
     fn actor(&self, source: &str) -> Actor {
-        Actor { who: format!("tenant:{}", self.tenant), source: source.to_owned() }
+        Actor {
+            who: format!("tenant:{}", self.tenant),
+            source: source.to_owned(),
+        }
     }
 
     /// Starts a conversation.
     pub async fn create_conversation(&self, visitor: Option<VisitorId>) -> Result<Conversation> {
         let t = self.tenant.clone();
-        self.storage.writer.run(move |ctx| conversations::create(ctx, t.as_str(), visitor.as_ref())).await
+        self.storage
+            .writer
+            .run(move |ctx| conversations::create(ctx, t.as_str(), visitor.as_ref()))
+            .await
     }
 
     /// Appends a message; acknowledged only after its commit.
-    pub async fn append(&self, conv: ConversationId, input: AppendInput, max_chars: usize) -> Result<Appended> {
+    pub async fn append(
+        &self,
+        conv: ConversationId,
+        input: AppendInput,
+        max_chars: usize,
+    ) -> Result<Appended> {
         let t = self.tenant.clone();
         self.storage
             .writer
@@ -216,42 +258,93 @@ impl TenantStore {
     /// A page of conversations, ordered by id, after `after`.
     pub async fn list(&self, after: Option<String>, limit: usize) -> Result<Vec<Conversation>> {
         let (store, t) = (self.storage.store.clone(), self.tenant.clone());
-        blocking(move || conversations::list(&store.read()?, &master(&store)?, t.as_str(), after.as_deref(), limit)).await
+        blocking(move || {
+            conversations::list(
+                &store.read()?,
+                &master(&store)?,
+                t.as_str(),
+                after.as_deref(),
+                limit,
+            )
+        })
+        .await
     }
 
     /// The full transcript; the read is audited in the same transaction.
-    pub async fn transcript(&self, source: &str, conv: ConversationId) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+    pub async fn transcript(
+        &self,
+        source: &str,
+        conv: ConversationId,
+    ) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
         let (t, actor) = (self.tenant.clone(), self.actor(source));
         self.storage
             .writer
             .run(move |ctx| {
-                let out = conversations::transcript_in(ctx, t.as_str(), conv.as_str(), MAX_TRANSCRIPT)?;
-                audit_hook::record(ctx, &actor, t.as_str(), "conversation.read", conv.as_str(), Outcome::Ok)?;
+                let out =
+                    conversations::transcript_in(ctx, t.as_str(), conv.as_str(), MAX_TRANSCRIPT)?;
+                audit_hook::record(
+                    ctx,
+                    &actor,
+                    t.as_str(),
+                    "conversation.read",
+                    conv.as_str(),
+                    Outcome::Ok,
+                )?;
                 Ok(out)
             })
             .await
     }
 
     /// Messages after `since` (not audited: this is the live polling path).
-    pub async fn messages_since(&self, conv: ConversationId, since: u64, limit: usize) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+    pub async fn messages_since(
+        &self,
+        conv: ConversationId,
+        since: u64,
+        limit: usize,
+    ) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
         let (store, t) = (self.storage.store.clone(), self.tenant.clone());
-        blocking(move || conversations::messages_since(&store.read()?, &master(&store)?, t.as_str(), conv.as_str(), since, limit)).await
+        blocking(move || {
+            conversations::messages_since(
+                &store.read()?,
+                &master(&store)?,
+                t.as_str(),
+                conv.as_str(),
+                since,
+                limit,
+            )
+        })
+        .await
     }
 
     /// Changes the conversation's state (handoff, closing); audited.
-    pub async fn set_state(&self, source: &str, conv: ConversationId, state: ConversationState) -> Result<ConversationMeta> {
+    pub async fn set_state(
+        &self,
+        source: &str,
+        conv: ConversationId,
+        state: ConversationState,
+    ) -> Result<ConversationMeta> {
         let (t, actor) = (self.tenant.clone(), self.actor(source));
         self.storage
             .writer
             .run(move |ctx| {
-                let (meta, changed) = conversations::set_state(ctx, t.as_str(), conv.as_str(), state)?;
+                let (meta, changed) =
+                    conversations::set_state(ctx, t.as_str(), conv.as_str(), state)?;
                 if changed {
                     let action = match state {
-                        ConversationState::Queued | ConversationState::WithAgent => "conversation.handoff",
+                        ConversationState::Queued | ConversationState::WithAgent => {
+                            "conversation.handoff"
+                        }
                         ConversationState::Ai => "conversation.return_to_ai",
                         ConversationState::Closed => "conversation.close",
                     };
-                    audit_hook::record(ctx, &actor, t.as_str(), action, conv.as_str(), Outcome::Ok)?;
+                    audit_hook::record(
+                        ctx,
+                        &actor,
+                        t.as_str(),
+                        action,
+                        conv.as_str(),
+                        Outcome::Ok,
+                    )?;
                 }
                 Ok(meta)
             })

@@ -8,7 +8,7 @@
 
 use redb::ReadableTable;
 
-use super::{tables, WriteCtx};
+use super::{WriteCtx, tables};
 use crate::crypto::{self, Key};
 use crate::rng::{self, OsNonces};
 use crate::{Error, Result};
@@ -25,7 +25,9 @@ pub fn add(ctx: &WriteCtx<'_>, tenant: &str, version: u32) -> Result<()> {
     let wrapped = crypto::wrap_key(master, rng::nonce(), tenant, version, &dk);
     let mut t = ctx.txn.open_table(tables::DATA_KEYS)?;
     if t.get((tenant, version))?.is_some() {
-        return Err(Error::Conflict(format!("data key version {version} already exists")));
+        return Err(Error::Conflict(format!(
+            "data key version {version} already exists"
+        )));
     }
     t.insert((tenant, version), wrapped.as_slice())?;
     Ok(())
@@ -36,9 +38,11 @@ pub fn load<T>(table: &T, master: &Key, tenant: &str, version: u32) -> Result<Ke
 where
     T: ReadableTable<(&'static str, u32), &'static [u8]>,
 {
-    let wrapped = table
-        .get((tenant, version))?
-        .ok_or_else(|| Error::Core(kefu_core::Error::Decode(format!("no data key version {version}"))))?;
+    let wrapped = table.get((tenant, version))?.ok_or_else(|| {
+        Error::Core(kefu_core::Error::Decode(format!(
+            "no data key version {version}"
+        )))
+    })?;
     crypto::unwrap_key(master, tenant, version, wrapped.value()).map_err(|_| Error::WrongMasterKey)
 }
 
@@ -65,7 +69,9 @@ pub struct KeyRing<'a, T> {
 
 impl<T> std::fmt::Debug for KeyRing<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("tenant", &self.tenant).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +81,12 @@ where
 {
     /// A ring over an open data-keys table.
     pub fn new(table: T, master: &'a Key, tenant: &'a str) -> Self {
-        KeyRing { table, master, tenant, cache: Vec::new() }
+        KeyRing {
+            table,
+            master,
+            tenant,
+            cache: Vec::new(),
+        }
     }
 
     /// The key for `version`.

@@ -23,9 +23,12 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    WriteTransaction,
+};
 
-pub use handle::{Storage, TenantStore, MAX_TRANSCRIPT};
+pub use handle::{MAX_TRANSCRIPT, Storage, TenantStore};
 pub use records::{Citation, ConversationMeta, ConversationState, Role, Source, StoredTurn};
 pub use tenants::{TenantInfo, TenantRecord, TenantSettings};
 
@@ -79,14 +82,17 @@ pub struct WriteCtx<'a> {
 
 impl std::fmt::Debug for WriteCtx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteCtx").field("now_ms", &self.now_ms).finish_non_exhaustive()
+        f.debug_struct("WriteCtx")
+            .field("now_ms", &self.now_ms)
+            .finish_non_exhaustive()
     }
 }
 
 impl WriteCtx<'_> {
     /// The master key, or an error saying the command needs one.
     pub fn master(&self) -> Result<&Key> {
-        self.master.ok_or_else(|| Error::Invalid("this operation needs the master key".into()))
+        self.master
+            .ok_or_else(|| Error::Invalid("this operation needs the master key".into()))
     }
 }
 
@@ -110,7 +116,11 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(data_dir.to_path_buf()),
             other => Error::from(other),
         })?;
-        let store = Store { db, master, data_dir: data_dir.to_path_buf() };
+        let store = Store {
+            db,
+            master,
+            data_dir: data_dir.to_path_buf(),
+        };
         store.init()?;
         Ok(store)
     }
@@ -120,7 +130,13 @@ impl Store {
         tables::ensure(&txn)?;
         {
             let mut meta = txn.open_table(tables::META)?;
-            let aad = RecordAad { tenant: "", conversation: "", seq: 0, key_version: 0, kind: "master-check" };
+            let aad = RecordAad {
+                tenant: "",
+                conversation: "",
+                seq: 0,
+                key_version: 0,
+                kind: "master-check",
+            };
             let existing = meta.get(MASTER_CHECK)?.map(|g| g.value().to_vec());
             match (existing, &self.master) {
                 (Some(sealed), Some(k)) => {
@@ -163,7 +179,11 @@ impl Store {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        let ctx = WriteCtx { txn: &txn, master: self.master.as_ref(), now_ms: now_ms() };
+        let ctx = WriteCtx {
+            txn: &txn,
+            master: self.master.as_ref(),
+            now_ms: now_ms(),
+        };
         let out = f(&ctx);
         match out {
             Ok(v) => {

@@ -6,8 +6,8 @@
 //! another row (or another tenant) fails to open. The key version sits in the
 //! sealed header, so rotation leaves old records readable.
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::crypto::{self, Key, RecordAad};
@@ -133,7 +133,13 @@ pub fn seal_json<T: Serialize>(
     let pt = zeroize::Zeroizing::new(
         serde_json::to_vec(value).map_err(|e| Error::Invalid(format!("encode {kind}: {e}")))?,
     );
-    let aad = RecordAad { tenant, conversation, seq, key_version, kind };
+    let aad = RecordAad {
+        tenant,
+        conversation,
+        seq,
+        key_version,
+        kind,
+    };
     Ok(crypto::seal(key, crate::rng::nonce(), &aad, &pt))
 }
 
@@ -149,7 +155,14 @@ pub fn open_json<T: DeserializeOwned>(
 ) -> Result<T> {
     let key_version = crypto::sealed_key_version(sealed)?;
     let key = key_for(key_version)?;
-    let aad = RecordAad { tenant, conversation, seq, key_version, kind };
+    let aad = RecordAad {
+        tenant,
+        conversation,
+        seq,
+        key_version,
+        kind,
+    };
     let pt = zeroize::Zeroizing::new(crypto::open(&key, &aad, sealed)?);
-    serde_json::from_slice(&pt).map_err(|_| Error::Core(kefu_core::Error::Decode(format!("{kind} record"))))
+    serde_json::from_slice(&pt)
+        .map_err(|_| Error::Core(kefu_core::Error::Decode(format!("{kind} record"))))
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
-use super::{keys, records, tables, WriteCtx};
+use super::{WriteCtx, keys, records, tables};
 use crate::crypto;
 use crate::{Error, Result};
 use kefu_core::TenantId;
@@ -129,11 +129,18 @@ pub struct SettingsUpdate {
 /// `.`; not starting with `_` or `.` (reserved for the service).
 pub fn check_tenant_id(id: &str) -> Result<TenantId> {
     let t = TenantId::new(id).map_err(|e| Error::Invalid(format!("tenant id: {e}")))?;
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-        return Err(Error::Invalid("tenant id may contain only letters, digits, '-', '_' and '.'".into()));
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(Error::Invalid(
+            "tenant id may contain only letters, digits, '-', '_' and '.'".into(),
+        ));
     }
     if id.starts_with(['_', '.']) {
-        return Err(Error::Invalid("tenant id may not start with '_' or '.'".into()));
+        return Err(Error::Invalid(
+            "tenant id may not start with '_' or '.'".into(),
+        ));
     }
     Ok(t)
 }
@@ -141,22 +148,34 @@ pub fn check_tenant_id(id: &str) -> Result<TenantId> {
 fn check_name(name: &str) -> Result<()> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!("name must be 1..={MAX_NAME_CHARS} characters without control characters")));
+        return Err(Error::Invalid(format!(
+            "name must be 1..={MAX_NAME_CHARS} characters without control characters"
+        )));
     }
     Ok(())
 }
 
 fn check_origin(o: &str) -> Result<()> {
-    let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"));
     let ok = match rest {
         Some(host) => {
             !host.is_empty()
                 && host.len() <= 253
-                && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']'))
+                && host.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']')
+                })
         }
         None => false,
     };
-    if ok { Ok(()) } else { Err(Error::Invalid("allowed origins must look like https://host[:port]".into())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            "allowed origins must look like https://host[:port]".into(),
+        ))
+    }
 }
 
 fn hash_api_key(key: &str) -> [u8; 32] {
@@ -181,7 +200,9 @@ where
 
 fn put_record(ctx: &WriteCtx<'_>, id: &str, r: &TenantRecord) -> Result<()> {
     let bytes = serde_json::to_vec(r).map_err(|e| Error::Invalid(e.to_string()))?;
-    ctx.txn.open_table(tables::TENANTS)?.insert(id, bytes.as_slice())?;
+    ctx.txn
+        .open_table(tables::TENANTS)?
+        .insert(id, bytes.as_slice())?;
     Ok(())
 }
 
@@ -218,8 +239,12 @@ pub fn create(ctx: &WriteCtx<'_>, id: &str, name: &str) -> Result<(TenantInfo, S
     keys::add(ctx, tid.as_str(), keys::INDEX_KEY_VERSION)?;
     keys::add(ctx, tid.as_str(), keys::FIRST_DATA_KEY_VERSION)?;
     put_record(ctx, tid.as_str(), &rec)?;
-    ctx.txn.open_table(tables::API_KEYS)?.insert(hash_api_key(&api_key).as_slice(), tid.as_str())?;
-    ctx.txn.open_table(tables::WIDGET_KEYS)?.insert(widget_key.as_str(), tid.as_str())?;
+    ctx.txn
+        .open_table(tables::API_KEYS)?
+        .insert(hash_api_key(&api_key).as_slice(), tid.as_str())?;
+    ctx.txn
+        .open_table(tables::WIDGET_KEYS)?
+        .insert(widget_key.as_str(), tid.as_str())?;
     Ok((TenantInfo::from_record(tid.as_str(), &rec), api_key))
 }
 
@@ -238,13 +263,16 @@ pub fn list(txn: &ReadTransaction) -> Result<Vec<TenantInfo>> {
 
 /// One tenant's info.
 pub fn info(txn: &ReadTransaction, id: &str) -> Result<TenantInfo> {
-    get(txn, id)?.map(|r| TenantInfo::from_record(id, &r)).ok_or(Error::NotFound)
+    get(txn, id)?
+        .map(|r| TenantInfo::from_record(id, &r))
+        .ok_or(Error::NotFound)
 }
 
 /// Replaces the API key; the old one stops working at commit.
 pub fn rotate_api_key(ctx: &WriteCtx<'_>, id: &str) -> Result<String> {
     let mut rec = get_in(ctx, id)?.ok_or(Error::NotFound)?;
-    let old = hex::decode(&rec.api_key_hash).map_err(|_| Error::Core(kefu_core::Error::Decode("api key hash".into())))?;
+    let old = hex::decode(&rec.api_key_hash)
+        .map_err(|_| Error::Core(kefu_core::Error::Decode("api key hash".into())))?;
     let api_key = new_api_key();
     let hash = hash_api_key(&api_key);
     rec.api_key_hash = hex::encode(hash);
@@ -275,7 +303,9 @@ pub fn update_settings(ctx: &WriteCtx<'_>, id: &str, u: &SettingsUpdate) -> Resu
     let mut rec = get_in(ctx, id)?.ok_or(Error::NotFound)?;
     if let Some(origins) = &u.allowed_origins {
         if origins.len() > MAX_ORIGINS {
-            return Err(Error::Invalid(format!("at most {MAX_ORIGINS} allowed origins")));
+            return Err(Error::Invalid(format!(
+                "at most {MAX_ORIGINS} allowed origins"
+            )));
         }
         origins.iter().try_for_each(|o| check_origin(o))?;
         rec.settings.allowed_origins = origins.clone();
@@ -295,15 +325,32 @@ pub fn update_settings(ctx: &WriteCtx<'_>, id: &str, u: &SettingsUpdate) -> Resu
     if let Some(secret) = &u.identity_secret {
         let n = secret.chars().count();
         if !(16..=256).contains(&n) {
-            return Err(Error::Invalid("identity_secret must be 16..=256 characters".into()));
+            return Err(Error::Invalid(
+                "identity_secret must be 16..=256 characters".into(),
+            ));
         }
         let master = ctx.master()?;
-        let key = keys::load(&ctx.txn.open_table(tables::DATA_KEYS)?, master, id, rec.data_key_version)?;
-        let sealed = records::seal_json(&key, rec.data_key_version, id, "", 0, records::kind::IDENTITY_SECRET, secret)?;
+        let key = keys::load(
+            &ctx.txn.open_table(tables::DATA_KEYS)?,
+            master,
+            id,
+            rec.data_key_version,
+        )?;
+        let sealed = records::seal_json(
+            &key,
+            rec.data_key_version,
+            id,
+            "",
+            0,
+            records::kind::IDENTITY_SECRET,
+            secret,
+        )?;
         rec.identity_secret = Some(hex::encode(sealed));
     }
     if rec.settings.require_signed_identity && rec.identity_secret.is_none() {
-        return Err(Error::Invalid("require_signed_identity needs an identity_secret".into()));
+        return Err(Error::Invalid(
+            "require_signed_identity needs an identity_secret".into(),
+        ));
     }
     put_record(ctx, id, &rec)?;
     Ok(TenantInfo::from_record(id, &rec))
@@ -327,10 +374,18 @@ pub fn delete(ctx: &WriteCtx<'_>, id: &str) -> Result<DeleteReport> {
     let keys_destroyed = keys::shred(ctx, id)? as u64;
     let (conversations, messages) = super::conversations::remove_all(ctx, id)?;
     let hash = hex::decode(&rec.api_key_hash).unwrap_or_default();
-    ctx.txn.open_table(tables::API_KEYS)?.remove(hash.as_slice())?;
-    ctx.txn.open_table(tables::WIDGET_KEYS)?.remove(rec.widget_key.as_str())?;
+    ctx.txn
+        .open_table(tables::API_KEYS)?
+        .remove(hash.as_slice())?;
+    ctx.txn
+        .open_table(tables::WIDGET_KEYS)?
+        .remove(rec.widget_key.as_str())?;
     ctx.txn.open_table(tables::TENANTS)?.remove(id)?;
-    Ok(DeleteReport { conversations, messages, keys_destroyed })
+    Ok(DeleteReport {
+        conversations,
+        messages,
+        keys_destroyed,
+    })
 }
 
 /// Maps an API key to its tenant, or [`Error::Unauthenticated`].
@@ -353,8 +408,10 @@ pub fn authenticate(txn: &ReadTransaction, api_key: &str) -> Result<TenantId> {
 
 /// The tenant a public widget key belongs to.
 pub fn by_widget_key(txn: &ReadTransaction, widget_key: &str) -> Result<Option<TenantId>> {
-    Ok(match txn.open_table(tables::WIDGET_KEYS)?.get(widget_key)? {
-        Some(g) => TenantId::new(g.value()).ok(),
-        None => None,
-    })
+    Ok(
+        match txn.open_table(tables::WIDGET_KEYS)?.get(widget_key)? {
+            Some(g) => TenantId::new(g.value()).ok(),
+            None => None,
+        },
+    )
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{now_ms, Store, WriteCtx};
+use super::{Store, WriteCtx, now_ms};
 use crate::config::CommitConfig;
 use crate::metrics::Metrics;
 use crate::{Error, Result};
@@ -63,12 +63,19 @@ impl WriterThread {
 }
 
 fn is_fatal(e: &Error) -> bool {
-    matches!(e, Error::Storage(_) | Error::Io { .. } | Error::CommitFailed(_))
+    matches!(
+        e,
+        Error::Storage(_) | Error::Io { .. } | Error::CommitFailed(_)
+    )
 }
 
 impl Writer {
     /// Starts the writer thread over `store`.
-    pub fn start(store: Arc<Store>, cfg: CommitConfig, metrics: Arc<Metrics>) -> (Writer, WriterThread) {
+    pub fn start(
+        store: Arc<Store>,
+        cfg: CommitConfig,
+        metrics: Arc<Metrics>,
+    ) -> (Writer, WriterThread) {
         let (tx, rx) = mpsc::channel(cfg.max_batch.saturating_mul(4).max(64));
         let h = std::thread::Builder::new()
             .name("kefu-writer".into())
@@ -99,7 +106,10 @@ impl Writer {
             });
             (done, fatal)
         });
-        self.tx.send(Msg::Job(job)).await.map_err(|_| Error::ShuttingDown)?;
+        self.tx
+            .send(Msg::Job(job))
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
         orx.await.map_err(|_| Error::ShuttingDown)?
     }
 
@@ -167,7 +177,11 @@ fn commit_batch(store: &Store, metrics: &Metrics, batch: Vec<Job>) {
     if let Err(e) = txn.set_durability(redb::Durability::Immediate) {
         return fail_all(batch, &e.to_string());
     }
-    let ctx = WriteCtx { txn: &txn, master: store.master(), now_ms: now_ms() };
+    let ctx = WriteCtx {
+        txn: &txn,
+        master: store.master(),
+        now_ms: now_ms(),
+    };
     let mut done = Vec::with_capacity(size);
     let mut poisoned = false;
     for job in batch {

@@ -1,0 +1,233 @@
+//! Request and response bodies of the HTTP API, with their OpenAPI schemas.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::store::conversations::Conversation;
+use crate::store::{Citation, ConversationState, Role, Source, StoredTurn, TenantInfo};
+
+/// `POST /admin/v1/tenants`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// Letters, digits, `-`, `_`, `.`; 1..=64 bytes; not starting with `_` or `.`.
+    #[schema(example = "acme-bank")]
+    pub id: String,
+    /// Display name.
+    #[schema(example = "Acme Bank")]
+    pub name: String,
+}
+
+/// A new tenant and its credentials. The API key is shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantCreated {
+    /// Tenant id.
+    pub id: String,
+    /// Secret API key for `/v1/...` (`Authorization: Bearer ...`).
+    pub api_key: String,
+    /// Public key the widget embeds.
+    pub widget_key: String,
+}
+
+/// `GET /admin/v1/tenants`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    /// Every tenant, by id.
+    pub tenants: Vec<TenantInfo>,
+}
+
+/// A new API key; the old one no longer works.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyRotated {
+    /// Tenant id.
+    pub id: String,
+    /// The new secret API key (shown only here).
+    pub api_key: String,
+}
+
+/// A new data-key version; new records are sealed with it, old ones stay readable.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataKeyRotated {
+    /// Tenant id.
+    pub id: String,
+    /// The new current version.
+    pub data_key_version: u32,
+}
+
+/// `POST /v1/conversations`
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversation {
+    /// The visitor, as the widget or host page identifies them.
+    #[serde(default)]
+    pub visitor_id: Option<String>,
+}
+
+/// A conversation without its messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    /// Conversation id.
+    pub id: String,
+    /// State.
+    pub state: ConversationState,
+    /// Visitor id, if known.
+    pub visitor_id: Option<String>,
+    /// Seq of the last message (0: none yet). Continue with `last_seq + 1`.
+    pub last_seq: u64,
+    /// Created, ms since the epoch.
+    pub created_ms: u64,
+    /// Last change, ms since the epoch.
+    pub updated_ms: u64,
+}
+
+impl ConversationView {
+    /// From a stored conversation.
+    pub fn from_conversation(c: &Conversation) -> Self {
+        Self::new(c.id.as_str(), &c.meta)
+    }
+
+    /// From an id and its meta.
+    pub fn new(id: &str, m: &crate::store::ConversationMeta) -> Self {
+        ConversationView {
+            id: id.to_owned(),
+            state: m.state,
+            visitor_id: m.visitor.clone(),
+            last_seq: m.next_seq.saturating_sub(1),
+            created_ms: m.created_ms,
+            updated_ms: m.updated_ms,
+        }
+    }
+}
+
+/// `GET /v1/conversations`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationList {
+    /// This page, ordered by id.
+    pub conversations: Vec<ConversationView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+/// Paging for `GET /v1/conversations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Return conversations with ids after this one.
+    pub after: Option<String>,
+    /// Page size, 1..=1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+/// `POST /v1/conversations/{conversation_id}/messages`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendMessage {
+    /// Author.
+    pub role: Role,
+    /// Text (non-empty; at most the configured number of characters).
+    pub text: String,
+    /// Client message id: repeating it returns the first append's seq and writes nothing.
+    #[serde(default)]
+    pub client_msg_id: Option<String>,
+    /// If set, the append fails with 409 unless the message would get exactly this seq.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub expected_seq: Option<u64>,
+    /// Origin (default `api`).
+    #[serde(default)]
+    pub source: Option<Source>,
+    /// Cited passages.
+    #[serde(default)]
+    pub citations: Vec<Citation>,
+}
+
+/// A durable append.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Appended {
+    /// The message's seq.
+    pub seq: u64,
+    /// True if this client message id was stored before (nothing new written).
+    pub duplicate: bool,
+    /// When it was stored, ms since the epoch.
+    pub at_ms: u64,
+}
+
+/// One message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Seq, from 1.
+    pub seq: u64,
+    /// Author.
+    pub role: Role,
+    /// Text.
+    pub text: String,
+    /// Origin.
+    pub source: Source,
+    /// Cited passages.
+    pub citations: Vec<Citation>,
+    /// The client's message id, if given.
+    pub client_msg_id: Option<String>,
+    /// Stored, ms since the epoch.
+    pub at_ms: u64,
+}
+
+impl From<StoredTurn> for MessageView {
+    fn from(t: StoredTurn) -> Self {
+        MessageView {
+            seq: t.seq,
+            role: t.role,
+            text: t.text,
+            source: t.source,
+            citations: t.citations,
+            client_msg_id: t.client_msg_id,
+            at_ms: t.at_ms,
+        }
+    }
+}
+
+/// `GET /v1/conversations/{conversation_id}`: the conversation and every message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Transcript {
+    /// The conversation.
+    pub conversation: ConversationView,
+    /// Its messages, by seq.
+    pub messages: Vec<MessageView>,
+}
+
+/// `GET /v1/conversations/{conversation_id}/messages`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    /// The conversation.
+    pub conversation: ConversationView,
+    /// Messages after `since`, by seq.
+    pub messages: Vec<MessageView>,
+}
+
+/// Paging for messages.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SinceParams {
+    /// Return messages with seq greater than this (default 0: all).
+    pub since: Option<u64>,
+    /// Most messages to return, 1..=1000 (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+/// `PUT /v1/conversations/{conversation_id}/state`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeState {
+    /// The new state. A closed conversation cannot change (409).
+    pub state: ConversationState,
+}
+
+/// `/healthz`, `/readyz`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `starting`.
+    pub status: String,
+}
