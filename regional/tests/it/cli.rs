@@ -1,0 +1,102 @@
+//! The binary's command line: refusing to start without a master key,
+//! naming bad config values, and the data-dir lock.
+
+use std::process::Command;
+
+use crate::common::{Harness, MASTER_KEY};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kefu-regional"));
+    c.env_clear();
+    c
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["serve"])
+        .env("KEFU_DATA_DIR", dir.path())
+        .env("KEFU_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("without a master key") && err.contains("KEFU_MASTER_KEY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_config_values_are_named_and_secrets_not_printed() {
+    let out = bin()
+        .args(["serve"])
+        .env("KEFU_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEFU_LISTEN (environment)"));
+    let bad_key = "0123456789abcdef0123456789abcdeX";
+    let out = bin()
+        .args(["serve"])
+        .env("KEFU_MASTER_KEY", bad_key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KEFU_MASTER_KEY (environment)") && !err.contains("0123456789abcdef"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tenant_commands_work_offline_and_report_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = bin()
+        .args(["tenant", "create", "--id", "acme", "--name", "Acme"])
+        .env("KEFU_DATA_DIR", &data)
+        .env("KEFU_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["api_key"].as_str().unwrap().starts_with("kefu_sk_"));
+    let out = bin()
+        .args(["keys", "rotate", "--tenant", "acme"])
+        .env("KEFU_DATA_DIR", &data)
+        .env("KEFU_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["data_key_version"], 2);
+    let out = bin()
+        .args(["tenant", "list"])
+        .env("KEFU_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["id"], "acme");
+    assert_eq!(v[0]["data_key_version"], 2);
+}
+
+#[tokio::test]
+async fn offline_commands_fail_clearly_while_the_service_runs() {
+    let h = Harness::new().await;
+    let out = bin()
+        .args(["tenant", "list"])
+        .env("KEFU_DATA_DIR", h.data_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("in use by another kefu-regional process"),
+        "{err}"
+    );
+}

@@ -1,0 +1,11 @@
+//! Integration tests for kefu-regional: the router in-process against a real
+//! redb in a temp dir. One binary, split by area.
+
+mod append;
+mod bad_input;
+mod canary;
+mod cli;
+mod common;
+mod cross_tenant;
+mod restart;
+mod tenants;
