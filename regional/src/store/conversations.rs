@@ -295,7 +295,6 @@ pub fn append(
     }
     meta.next_seq = next;
     meta.updated_ms = ctx.now_ms;
-    drop(get);
     drop(ring);
     put_meta(ctx, &key, version, tenant, conv, &meta)?;
     Ok(Appended {
@@ -333,7 +332,6 @@ pub fn set_state(
     let key = get(version)?;
     meta.state = state;
     meta.updated_ms = ctx.now_ms;
-    drop(get);
     drop(ring);
     put_meta(ctx, &key, version, tenant, conv, &meta)?;
     Ok((meta, true))
