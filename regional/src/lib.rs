@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod json_int;
 pub mod metrics;
 pub mod rng;
 pub mod server;

@@ -11,10 +11,20 @@ use crate::store::{Citation, ConversationState, Role, Source, StoredTurn, Tenant
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// Letters, digits, `-`, `_`, `.`; 1..=64 bytes; not starting with `_` or `.`.
-    #[schema(example = "acme-bank")]
+    #[schema(
+        example = "acme-bank",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9-][A-Za-z0-9._-]*$"
+    )]
     pub id: String,
     /// Display name.
-    #[schema(example = "Acme Bank")]
+    #[schema(
+        example = "Acme Bank",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -58,8 +68,9 @@ pub struct DataKeyRotated {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversation {
-    /// The visitor, as the widget or host page identifies them.
+    /// The visitor, as the widget or host page identifies them (printable ASCII, no spaces).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub visitor_id: Option<String>,
 }
 
@@ -126,13 +137,15 @@ pub struct ListParams {
 pub struct AppendMessage {
     /// Author.
     pub role: Role,
-    /// Text (non-empty; at most the configured number of characters).
+    /// Text (not blank; at most the configured number of characters, else 413).
+    #[schema(min_length = 1, pattern = "\\S")]
     pub text: String,
     /// Client message id: repeating it returns the first append's seq and writes nothing.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
     pub client_msg_id: Option<String>,
     /// If set, the append fails with 409 unless the message would get exactly this seq.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_int::opt_u64")]
     #[schema(minimum = 1)]
     pub expected_seq: Option<u64>,
     /// Origin (default `api`).
@@ -140,6 +153,7 @@ pub struct AppendMessage {
     pub source: Option<Source>,
     /// Cited passages.
     #[serde(default)]
+    #[schema(max_items = 16)]
     pub citations: Vec<Citation>,
 }
 
@@ -211,6 +225,7 @@ pub struct MessagePage {
 #[serde(deny_unknown_fields)]
 pub struct SinceParams {
     /// Return messages with seq greater than this (default 0: all).
+    #[param(minimum = 0)]
     pub since: Option<u64>,
     /// Most messages to return, 1..=1000 (default 1000).
     #[param(minimum = 1, maximum = 1000)]

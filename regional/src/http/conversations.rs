@@ -169,10 +169,13 @@ pub async fn messages(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1..=1000".into()));
     }
-    let (meta, turns) = t
-        .store
-        .messages_since(id.clone(), p.since.unwrap_or(0), limit)
-        .await?;
+    let since = p.since.unwrap_or(0);
+    if since > crate::json_int::MAX {
+        return Err(ApiError::BadRequest(
+            "since is out of range (at most 2^63-1)".into(),
+        ));
+    }
+    let (meta, turns) = t.store.messages_since(id.clone(), since, limit).await?;
     Ok(axum::Json(MessagePage {
         conversation: ConversationView::new(id.as_str(), &meta),
         messages: turns.into_iter().map(MessageView::from).collect(),

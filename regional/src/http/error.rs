@@ -144,22 +144,3 @@ impl IntoResponse for ApiError {
         resp
     }
 }
-
-/// Maps axum's JSON body rejection onto [`ApiError`]; `limit` is the body
-/// limit to state in a 413.
-pub fn json_rejection(r: axum::extract::rejection::JsonRejection, limit: usize) -> ApiError {
-    use axum::extract::rejection::JsonRejection as J;
-    match r {
-        J::MissingJsonContentType(_) => {
-            ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
-        }
-        J::JsonSyntaxError(e) => ApiError::BadRequest(format!("malformed JSON: {}", e.body_text())),
-        J::JsonDataError(e) => {
-            ApiError::BadRequest(format!("invalid request body: {}", e.body_text()))
-        }
-        J::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
-        }
-        other => ApiError::BadRequest(other.body_text()),
-    }
-}

@@ -8,22 +8,66 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::{AppState, error::ApiError, error::json_rejection};
+use super::{AppState, error::ApiError};
 use crate::store::audit_hook::Actor;
 use crate::store::{Storage, TenantStore, now_ms};
 
-/// A JSON body; malformed → 400, wrong content type → 415, too big → 413.
+/// A JSON object body; malformed or not an object → 400, wrong content type
+/// → 415, too big → 413 stating the limit.
 #[derive(Debug)]
 pub struct Json<T>(pub T);
+
+fn is_json(parts: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = parts
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(r) => Err(json_rejection(r, state.config.limits.max_body_bytes)),
+        let limit = state.config.limits.max_body_bytes;
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!(
+                        "request body exceeds the limit of {limit} bytes"
+                    ))
+                } else {
+                    ApiError::BadRequest("could not read the request body".into())
+                }
+            })?;
+        // serde would also read a struct from a JSON array; the API takes objects only.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::BadRequest(
+                "the request body must be a JSON object".into(),
+            ));
+        }
+        serde_json::from_slice(&bytes).map(Json).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                ApiError::BadRequest(format!("malformed JSON: {e}"))
+            } else {
+                ApiError::BadRequest(format!("invalid request body: {e}"))
+            }
+        })
     }
 }
 

@@ -171,7 +171,7 @@ fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
             "message text is {n} characters; the limit is {max_chars}"
         )));
     }
-    if input.text.trim().is_empty() {
+    if input.text.chars().all(records::is_blank) {
         return Err(Error::Invalid("message text is empty".into()));
     }
     if let Some(id) = &input.client_msg_id
@@ -186,13 +186,11 @@ fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
     if input.citations.len() > MAX_CITATIONS {
         return Err(Error::Invalid(format!("at most {MAX_CITATIONS} citations")));
     }
-    if input
-        .citations
-        .iter()
-        .any(|c| c.title.chars().count() > 500 || c.url.as_ref().is_some_and(|u| u.len() > 2000))
-    {
+    if input.citations.iter().any(|c| {
+        c.title.chars().count() > 500 || c.url.as_ref().is_some_and(|u| u.chars().count() > 2000)
+    }) {
         return Err(Error::Invalid(
-            "citation title must be <= 500 characters and url <= 2000 bytes".into(),
+            "citation title must be <= 500 characters and url <= 2000 characters".into(),
         ));
     }
     if input.expected_seq == Some(0) {

@@ -13,6 +13,22 @@ use utoipa::ToSchema;
 use crate::crypto::{self, Key, RecordAad};
 use crate::{Error, Result};
 
+/// Whitespace as JSON Schema's (ECMAScript) `\s` defines it, so the API's
+/// "not blank" rule and its OpenAPI pattern agree exactly.
+pub fn is_blank(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
 /// Record kinds, part of the AAD.
 pub mod kind {
     /// Conversation meta.
@@ -58,9 +74,11 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Citation {
     /// Document title.
+    #[schema(max_length = 500)]
     pub title: String,
     /// Where to read more, if public.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
     pub url: Option<String>,
 }
 

@@ -113,17 +113,27 @@ impl TenantInfo {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsUpdate {
-    /// New allowed origins.
-    pub allowed_origins: Option<Vec<String>>,
+    /// New allowed origins (`https://host[:port]`).
+    #[schema(max_items = 32, inline)]
+    pub allowed_origins: Option<Vec<Origin>>,
     /// Require a signed visitor identity.
     pub require_signed_identity: Option<bool>,
     /// Retention in days (1..=36500).
+    #[serde(default, deserialize_with = "crate::json_int::opt_u32")]
+    #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<u32>,
     /// Allow the semantic cache.
     pub semantic_cache_allowed: Option<bool>,
     /// New visitor-identity secret (16..=256 characters); write-only.
+    #[schema(min_length = 16, max_length = 256)]
     pub identity_secret: Option<String>,
 }
+
+/// A web origin, `http(s)://host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, pattern = "^https?://[A-Za-z0-9.:\\[\\]-]{1,253}$")]
+pub struct Origin(pub String);
 
 /// Checks a tenant id for use in URLs and keys: letters, digits, `-`, `_`,
 /// `.`; not starting with `_` or `.` (reserved for the service).
@@ -146,10 +156,13 @@ pub fn check_tenant_id(id: &str) -> Result<TenantId> {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
+    let bad = |c: char| c.is_control();
+    if name.chars().all(super::records::is_blank)
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(bad)
+    {
         return Err(Error::Invalid(format!(
-            "name must be 1..={MAX_NAME_CHARS} characters without control characters"
+            "name must be 1..={MAX_NAME_CHARS} characters, not blank, without control characters"
         )));
     }
     Ok(())
@@ -307,8 +320,8 @@ pub fn update_settings(ctx: &WriteCtx<'_>, id: &str, u: &SettingsUpdate) -> Resu
                 "at most {MAX_ORIGINS} allowed origins"
             )));
         }
-        origins.iter().try_for_each(|o| check_origin(o))?;
-        rec.settings.allowed_origins = origins.clone();
+        origins.iter().try_for_each(|o| check_origin(&o.0))?;
+        rec.settings.allowed_origins = origins.iter().map(|o| o.0.clone()).collect();
     }
     if let Some(days) = u.retention_days {
         if !(1..=36_500).contains(&days) {

@@ -8,4 +8,5 @@ mod cli;
 mod common;
 mod cross_tenant;
 mod restart;
+mod retention;
 mod tenants;
