@@ -47,7 +47,9 @@ impl Actor {
 /// with an unknown key). Tenant ids may not start with `_`, so it cannot clash.
 pub const SERVICE_LOG: &str = "_service";
 
-/// Appends one audit entry in `ctx`'s transaction.
+/// Appends one audit entry in `ctx`'s transaction. The object is passed
+/// through kefu-core's PII masking first, so an id that happens to be a phone
+/// number or e-mail address is not written in clear.
 pub fn record(
     ctx: &WriteCtx<'_>,
     actor: &Actor,
@@ -56,6 +58,7 @@ pub fn record(
     object: &str,
     outcome: Outcome,
 ) -> Result<()> {
+    let object = kefu_core::pii::redact(object).text;
     // Wired to `crate::audit::append` when the audit module lands.
     let _ = (ctx, actor, tenant, action, object, outcome);
     Ok(())

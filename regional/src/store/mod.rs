@@ -20,6 +20,9 @@ pub mod tables;
 pub mod tenants;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -211,3 +211,74 @@ fn commit_batch(store: &Store, metrics: &Metrics, batch: Vec<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Key;
+    use crate::store::{tables, tenants};
+    use redb::ReadableTableMetadata;
+
+    fn setup(max_wait_ms: u64) -> (tempfile::TempDir, Arc<Store>, Writer, WriterThread) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), Some(Key::from_bytes([9; 16]))).unwrap());
+        let cfg = CommitConfig {
+            max_batch: 64,
+            max_wait: Duration::from_millis(max_wait_ms),
+        };
+        let (w, t) = Writer::start(store.clone(), cfg, Arc::new(Metrics::default()));
+        (dir, store, w, t)
+    }
+
+    fn tenant_count(store: &Store) -> u64 {
+        store
+            .read()
+            .unwrap()
+            .open_table(tables::TENANTS)
+            .unwrap()
+            .len()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_logical_error_fails_only_its_own_change() {
+        let (_d, store, w, t) = setup(50);
+        let a = w.run(|ctx| tenants::create(ctx, "a", "A"));
+        let bad = w.run(|ctx| tenants::rotate_api_key(ctx, "missing"));
+        let b = w.run(|ctx| tenants::create(ctx, "b", "B"));
+        let (a, bad, b) = tokio::join!(a, bad, b);
+        assert!(a.is_ok() && b.is_ok());
+        assert!(matches!(bad, Err(Error::NotFound)));
+        assert_eq!(tenant_count(&store), 2);
+        w.close().await;
+        t.join();
+    }
+
+    #[tokio::test]
+    async fn a_storage_error_rolls_back_the_whole_batch_and_acknowledges_nothing() {
+        let (_d, store, w, t) = setup(50);
+        let a = w.run(|ctx| tenants::create(ctx, "a", "A"));
+        let fatal =
+            w.run(|_ctx| -> Result<()> { Err(Error::io("disk", std::io::Error::other("full"))) });
+        let b = w.run(|ctx| tenants::create(ctx, "b", "B"));
+        let (a, fatal, b) = tokio::join!(a, fatal, b);
+        assert!(matches!(a, Err(Error::CommitFailed(_))), "{a:?}");
+        assert!(matches!(b, Err(Error::CommitFailed(_))), "{b:?}");
+        assert!(fatal.is_err());
+        assert_eq!(tenant_count(&store), 0, "a rolled-back batch left rows");
+        // The writer carries on with the next batch.
+        w.run(|ctx| tenants::create(ctx, "c", "C")).await.unwrap();
+        assert_eq!(tenant_count(&store), 1);
+        w.close().await;
+        t.join();
+    }
+
+    #[tokio::test]
+    async fn after_close_changes_are_refused() {
+        let (_d, _store, w, t) = setup(0);
+        w.close().await;
+        t.join();
+        let r = w.run(|ctx| tenants::create(ctx, "late", "L")).await;
+        assert!(matches!(r, Err(Error::ShuttingDown)));
+    }
+}
