@@ -1,8 +1,6 @@
 //! Store-level properties that the HTTP tests cannot reach: records are bound
 //! to their row, and a deleted tenant's records stay unreadable.
 
-use redb::ReadableTable;
-
 use super::conversations::{self, AppendInput};
 use super::records::{Role, Source};
 use super::{Store, tables, tenants};
