@@ -9,4 +9,5 @@ mod common;
 mod cross_tenant;
 mod restart;
 mod retention;
+mod serve;
 mod tenants;
