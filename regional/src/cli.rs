@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use crate::audit;
 use crate::config::{CliOverrides, Config};
 use crate::store::audit_hook::{self, Actor, Outcome};
 use crate::store::{Store, tenants};
@@ -213,11 +214,54 @@ pub fn run_offline(config: &Config, command: &Command) -> Result<i32> {
             print(&json!({"id": tenant, "data_key_version": v}));
             Ok(0)
         }
-        Command::Audit(AuditCmd::Verify { tenant }) => {
-            let _ = tenant;
-            Err(Error::Invalid(
-                "audit verify arrives with the audit module".into(),
-            ))
-        }
+        Command::Audit(AuditCmd::Verify { tenant }) => audit_verify(config, tenant.as_deref()),
     }
+}
+
+/// Verifies audit chains against the checkpoint file; exit code 1 if any fails.
+fn audit_verify(config: &Config, only: Option<&str>) -> Result<i32> {
+    let store = Store::open(&config.data_dir, None)?;
+    let txn = store.read()?;
+    let file = if config.audit.checkpoint_file.exists() {
+        Some(audit::CheckpointFile::open(&config.audit.checkpoint_file)?)
+    } else {
+        None
+    };
+    let latest = match &file {
+        Some(f) => f.latest_all()?,
+        None => Default::default(),
+    };
+    let names: Vec<String> = match only {
+        Some(t) => vec![t.to_owned()],
+        None => {
+            let mut all: std::collections::BTreeSet<String> =
+                audit::tenants(&txn)?.into_iter().collect();
+            all.extend(latest.keys().cloned());
+            all.into_iter().collect()
+        }
+    };
+    let mut failed = 0;
+    for t in &names {
+        let cp = latest.get(t);
+        let r = audit::verify(&txn, t, cp)?;
+        if !r.ok {
+            failed += 1;
+        }
+        print(&json!({
+            "tenant": r.tenant,
+            "entries": r.entries,
+            "ok": r.ok,
+            "first_bad": r.first_bad,
+            "problem": r.problem,
+            "head_hash": hex::encode(r.head_hash),
+            "checkpoint_count": cp.map(|c| c.count),
+        }));
+    }
+    if file.is_none() {
+        eprintln!(
+            "note: no checkpoint file at {}; truncation and rewrites cannot be detected",
+            config.audit.checkpoint_file.display()
+        );
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
 }

@@ -40,6 +40,9 @@ pub enum Error {
         "the data dir {0} is in use by another kefu-regional process; stop the server before running this command"
     )]
     Locked(PathBuf),
+    /// The audit log failed; the change it records is rolled back with it.
+    #[error("{0}")]
+    Audit(#[from] crate::audit::Error),
     /// A stored record failed to decode or authenticate.
     #[error("record: {0}")]
     Core(#[from] kefu_core::Error),

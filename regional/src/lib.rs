@@ -6,8 +6,10 @@
 //!   the tenant's SM4 data key; tenant-scoped handles ([`store::TenantStore`]).
 //! - [`store::writer`]: the group-commit writer every change goes through.
 //! - [`http`]: the axum router, its one error type and the OpenAPI document.
+//! - [`audit`]: the SM3 hash-chained, per-tenant audit log and its checkpoints.
 //! - [`server`]: wiring, background tasks and graceful shutdown.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -10,6 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::audit::CheckpointFile;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -53,18 +54,28 @@ impl App {
             .await
             .map_err(|_| Error::ShuttingDown)??;
         let store = Arc::new(store);
+        let cp_path = config.audit.checkpoint_file.clone();
+        if let Some(parent) = cp_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::store::ensure_dir(parent)?;
+        }
+        let checkpoints = tokio::task::spawn_blocking(move || CheckpointFile::open(&cp_path))
+            .await
+            .map_err(|_| Error::ShuttingDown)??;
         let (writer, writer_thread) =
             Writer::start(store.clone(), config.commit.clone(), state.metrics.clone());
-        let storage = Storage::new(store, writer);
+        let storage = Storage::new(store, writer).with_checkpoints(Arc::new(checkpoints));
         state.set_storage(storage.clone());
         tracing::info!(data_dir = %config.data_dir.display(), ms = started.elapsed().as_millis() as u64, "storage open; ready");
 
         let (stop, stop_rx) = watch::channel(false);
-        let tasks = vec![tokio::spawn(retention_task(
-            storage.clone(),
-            config.clone(),
-            stop_rx,
-        ))];
+        let tasks = vec![
+            tokio::spawn(retention_task(
+                storage.clone(),
+                config.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(checkpoint_task(storage.clone(), config.clone(), stop_rx)),
+        ];
         Ok(App {
             state,
             storage,
@@ -95,6 +106,15 @@ impl App {
         if let Some(w) = self.writer_thread.take() {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
+        // The writer has committed its last batch: checkpoint the final heads.
+        match self.storage.checkpoint_all().await {
+            Ok(bad) if bad.is_empty() => {}
+            Ok(bad) => tracing::error!(
+                chains = bad.len(),
+                "audit chains failed verification at shutdown"
+            ),
+            Err(e) => tracing::error!(error = %e, "final audit checkpoint failed"),
+        }
         tracing::info!("storage closed");
     }
 }
@@ -113,6 +133,28 @@ async fn retention_task(storage: Storage, config: Arc<Config>, mut stop: watch::
             Ok((0, _)) => {}
             Ok((c, m)) => tracing::info!(conversations = c, messages = m, "retention sweep purged"),
             Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+        }
+    }
+}
+
+/// Verifies the audit chains and appends checkpoints: once shortly after
+/// start (catching tampering done while the service was down), then every
+/// `audit.checkpoint_interval`.
+async fn checkpoint_task(storage: Storage, config: Arc<Config>, mut stop: watch::Receiver<bool>) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = config.audit.checkpoint_interval;
+        match storage.checkpoint_all().await {
+            Ok(bad) if bad.is_empty() => tracing::debug!("audit checkpoint written"),
+            Ok(bad) => tracing::error!(
+                chains = bad.len(),
+                "audit chains failed verification; not checkpointed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "audit checkpoint failed"),
         }
     }
 }

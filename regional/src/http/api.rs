@@ -246,3 +246,47 @@ pub struct Health {
     /// `ok`, `ready` or `starting`.
     pub status: String,
 }
+
+/// A saved state of an audit chain: keep it outside kefu to detect a later
+/// truncation or rewrite.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointView {
+    /// The chain's tenant.
+    pub tenant: String,
+    /// Entries in the chain at that moment.
+    pub count: u64,
+    /// SM3 hash of the last entry (hex); the genesis hash when empty.
+    pub head_hash: String,
+    /// When it was taken, ms since the epoch.
+    pub at_ms: u64,
+}
+
+impl From<crate::audit::Checkpoint> for CheckpointView {
+    fn from(c: crate::audit::Checkpoint) -> Self {
+        CheckpointView {
+            tenant: c.tenant,
+            count: c.count,
+            head_hash: hex::encode(c.head_hash),
+            at_ms: c.at_ms,
+        }
+    }
+}
+
+/// The result of recomputing the tenant's audit chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditVerifyView {
+    /// The chain's tenant.
+    pub tenant: String,
+    /// Entries in the chain.
+    pub entries: u64,
+    /// Whether the chain, its head and the checkpoint agree.
+    pub ok: bool,
+    /// The first entry the log can no longer vouch for.
+    pub first_bad: Option<u64>,
+    /// What is wrong, in words.
+    pub problem: Option<String>,
+    /// Hash of the last entry of the verified prefix (hex).
+    pub head_hash: String,
+    /// The service's saved checkpoint the chain was checked against, if any.
+    pub checkpoint: Option<CheckpointView>,
+}

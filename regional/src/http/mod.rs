@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod conversations;
 pub mod error;
 pub mod extract;

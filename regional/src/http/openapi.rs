@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, conversations, error, ops};
+use super::{admin, api, audit, conversations, error, ops};
 use crate::store;
 
 /// The API description.
@@ -17,6 +17,7 @@ use crate::store;
         admin::rotate_api_key, admin::rotate_data_key, admin::get_settings, admin::update_settings,
         conversations::create, conversations::list, conversations::transcript,
         conversations::append, conversations::messages, conversations::set_state,
+        audit::verify, audit::checkpoint,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, api::Health,
@@ -24,6 +25,7 @@ use crate::store;
         store::TenantInfo, store::TenantSettings, store::tenants::SettingsUpdate, store::tenants::DeleteReport,
         api::CreateConversation, api::ConversationView, api::ConversationList, api::AppendMessage, api::Appended,
         api::MessageView, api::Transcript, api::MessagePage, api::ChangeState,
+        api::CheckpointView, api::AuditVerifyView,
         store::Role, store::Source, store::Citation, store::ConversationState,
     )),
     modifiers(&Security),

@@ -7,7 +7,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::{AppState, admin, conversations, ops};
+use super::{AppState, admin, audit, conversations, ops};
 
 /// One row of the table.
 #[derive(Debug)]
@@ -98,6 +98,17 @@ pub fn table() -> Vec<Route> {
             Method::PUT,
             "/v1/conversations/{conversation_id}/state",
             put(conversations::set_state),
+        ),
+        // audit: read-only; any other method is answered 405 and audited.
+        r(
+            Method::GET,
+            "/v1/audit/verify",
+            get(audit::verify).fallback(audit::tamper_attempt),
+        ),
+        r(
+            Method::GET,
+            "/v1/audit/checkpoint",
+            get(audit::checkpoint).fallback(audit::tamper_attempt),
         ),
     ]
 }

@@ -1,4 +1,4 @@
-//! The one place store changes record audit entries.
+//! The one place store changes record audit entries ([`crate::audit`]).
 //!
 //! Every sensitive change calls [`record`] inside its own write transaction,
 //! so the entry commits with the change or not at all.
@@ -6,16 +6,7 @@
 use super::WriteCtx;
 use crate::Result;
 
-/// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Done.
-    Ok,
-    /// Refused (authentication, authorisation).
-    Denied,
-    /// Attempted and failed.
-    Failed,
-}
+pub use crate::audit::Outcome;
 
 /// Who did something, and from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +49,15 @@ pub fn record(
     object: &str,
     outcome: Outcome,
 ) -> Result<()> {
-    let object = kefu_core::pii::redact(object).text;
-    // Wired to `crate::audit::append` when the audit module lands.
-    let _ = (ctx, actor, tenant, action, object, outcome);
+    let entry = crate::audit::AuditEntry {
+        actor: crate::audit::sanitize(&actor.who),
+        tenant: tenant.to_owned(),
+        action: action.to_owned(),
+        object: crate::audit::sanitize(&kefu_core::pii::redact(object).text),
+        at_ms: ctx.now_ms,
+        source: crate::audit::sanitize(&actor.source),
+        outcome,
+    };
+    crate::audit::append(ctx.txn, &entry)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::conversations::{self, AppendInput, Appended, Conversation};
 use super::records::{ConversationMeta, ConversationState, StoredTurn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::writer::Writer;
+use crate::audit::{self, Checkpoint, CheckpointFile, VerifyReport};
 use crate::crypto::Key;
 use crate::{Error, Result};
 
@@ -26,6 +27,7 @@ pub const MAX_TRANSCRIPT: usize = 10_000;
 pub struct Storage {
     store: Arc<Store>,
     writer: Writer,
+    checkpoints: Option<Arc<CheckpointFile>>,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -44,7 +46,53 @@ fn master(store: &Store) -> Result<Key> {
 impl Storage {
     /// Joins an open store and its writer.
     pub fn new(store: Arc<Store>, writer: Writer) -> Storage {
-        Storage { store, writer }
+        Storage {
+            store,
+            writer,
+            checkpoints: None,
+        }
+    }
+
+    /// Adds the audit checkpoint file: verification checks against it and
+    /// [`Storage::checkpoint_all`] appends to it.
+    pub fn with_checkpoints(mut self, file: Arc<CheckpointFile>) -> Storage {
+        self.checkpoints = Some(file);
+        self
+    }
+
+    /// Verifies every audit chain (each tenant's and the service log, plus any
+    /// tenant the checkpoint file names) against its latest checkpoint, and
+    /// records a new checkpoint for each chain that verifies. A chain that
+    /// fails is reported and never checkpointed, so a tampered log is not
+    /// blessed. Returns the reports of the chains that failed.
+    pub async fn checkpoint_all(&self) -> Result<Vec<VerifyReport>> {
+        let (store, file) = (self.store.clone(), self.checkpoints.clone());
+        blocking(move || {
+            let txn = store.read()?;
+            let mut names: std::collections::BTreeSet<String> = audit::tenants(&txn)?.into_iter().collect();
+            let latest = match &file {
+                Some(f) => f.latest_all()?,
+                None => Default::default(),
+            };
+            names.extend(latest.keys().cloned());
+            let mut bad = Vec::new();
+            for t in names {
+                let report = audit::verify(&txn, &t, latest.get(&t))?;
+                if !report.ok {
+                    tracing::error!(tenant = %t, first_bad = ?report.first_bad, problem = ?report.problem, "audit chain does not verify");
+                    bad.push(report);
+                    continue;
+                }
+                if let Some(f) = &file {
+                    let cp = audit::checkpoint(&txn, &t, super::now_ms())?;
+                    if latest.get(&t).is_none_or(|old| old.count != cp.count || old.head_hash != cp.head_hash) {
+                        f.append(&cp)?;
+                    }
+                }
+            }
+            Ok(bad)
+        })
+        .await
     }
 
     /// The store.
@@ -314,6 +362,58 @@ impl TenantStore {
             )
         })
         .await
+    }
+
+    /// Recomputes this tenant's audit chain, against its latest checkpoint
+    /// when there is one. Returns the report and the checkpoint used.
+    pub async fn audit_verify(&self) -> Result<(VerifyReport, Option<Checkpoint>)> {
+        let (store, file, t) = (
+            self.storage.store.clone(),
+            self.storage.checkpoints.clone(),
+            self.tenant.clone(),
+        );
+        blocking(move || {
+            let cp = match &file {
+                Some(f) => f.latest(t.as_str())?,
+                None => None,
+            };
+            let report = audit::verify(&store.read()?, t.as_str(), cp.as_ref())?;
+            Ok((report, cp))
+        })
+        .await
+    }
+
+    /// The current head of this tenant's audit chain, for the tenant to keep
+    /// outside kefu (a later [`TenantStore::audit_verify`] can't detect a
+    /// rewrite without some saved checkpoint).
+    pub async fn audit_checkpoint(&self) -> Result<Checkpoint> {
+        let (store, t) = (self.storage.store.clone(), self.tenant.clone());
+        blocking(move || {
+            Ok(audit::checkpoint(
+                &store.read()?,
+                t.as_str(),
+                super::now_ms(),
+            )?)
+        })
+        .await
+    }
+
+    /// Records an attempt to change the audit log (there is no such route).
+    pub async fn audit_tamper_attempt(&self, source: &str, what: String) -> Result<()> {
+        let (t, actor) = (self.tenant.clone(), self.actor(source));
+        self.storage
+            .writer
+            .run(move |ctx| {
+                audit_hook::record(
+                    ctx,
+                    &actor,
+                    t.as_str(),
+                    "audit.tamper_attempt",
+                    &what,
+                    Outcome::Denied,
+                )
+            })
+            .await
     }
 
     /// Changes the conversation's state (handoff, closing); audited.

@@ -131,6 +131,7 @@ impl Store {
     fn init(&self) -> Result<()> {
         let txn = self.db.begin_write()?;
         tables::ensure(&txn)?;
+        crate::audit::ensure_tables(&txn)?;
         {
             let mut meta = txn.open_table(tables::META)?;
             let aad = RecordAad {
