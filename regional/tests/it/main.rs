@@ -2,6 +2,7 @@
 //! redb in a temp dir. One binary, split by area.
 
 mod append;
+mod audit;
 mod bad_input;
 mod canary;
 mod cli;
