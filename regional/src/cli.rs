@@ -133,8 +133,20 @@ fn open_with_key(config: &Config) -> Result<Store> {
     Store::open(&config.data_dir, Some(key))
 }
 
+/// Prints pretty JSON; a closed stdout (`| head`) is not an error worth a panic.
 fn print(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    );
+}
+
+/// Prints one compact JSON line.
+fn print_line(v: &serde_json::Value) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{v}");
 }
 
 /// Runs a non-`serve` command. Returns the process exit code.
@@ -247,7 +259,7 @@ fn audit_verify(config: &Config, only: Option<&str>) -> Result<i32> {
         if !r.ok {
             failed += 1;
         }
-        print(&json!({
+        print_line(&json!({
             "tenant": r.tenant,
             "entries": r.entries,
             "ok": r.ok,

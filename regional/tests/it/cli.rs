@@ -100,3 +100,65 @@ async fn offline_commands_fail_clearly_while_the_service_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn audit_verify_exits_nonzero_on_a_tampered_chain() {
+    use redb::{ReadableTable, TableDefinition};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .env("KEFU_DATA_DIR", &data)
+            .env("KEFU_MASTER_KEY", MASTER_KEY)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&["tenant", "create", "--id", "acme", "--name", "Acme"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["keys", "rotate", "--tenant", "acme"])
+            .status
+            .success()
+    );
+    let ok = run(&["audit", "verify", "--tenant", "acme"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(
+        (line["ok"].as_bool(), line["entries"].as_u64()),
+        (Some(true), Some(2))
+    );
+
+    const ENTRIES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("audit_entries");
+    let store = kefu_regional::store::Store::open(&data, None).unwrap();
+    store
+        .write_now(|ctx| {
+            let mut t = ctx.txn.open_table(ENTRIES)?;
+            let mut v = t.get(("acme", 0))?.unwrap().value().to_vec();
+            v[10] ^= 0x20;
+            t.insert(("acme", 0), v.as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let bad = run(&["audit", "verify"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let line: serde_json::Value =
+        serde_json::from_slice(bad.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (
+            line["tenant"].as_str(),
+            line["ok"].as_bool(),
+            line["first_bad"].as_u64()
+        ),
+        (Some("acme"), Some(false), Some(0))
+    );
+}
