@@ -36,5 +36,9 @@ pub mod session;
 pub mod types;
 pub mod wire;
 
+pub use cache::{AnswerCache, CacheKey};
 pub use error::{Error, Result};
+pub use overload::{BrownoutLevel, CircuitBreaker};
+pub use ratelimit::{Limit, SlidingWindow};
+pub use session::{Citation, ConversationState, Role, Session, Source, Turn};
 pub use types::{ConversationId, KbVersion, Locale, TenantId, VisitorId};

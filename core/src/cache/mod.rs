@@ -23,8 +23,7 @@ use crate::types::{KbVersion, Locale, TenantId};
 
 pub use normalize::normalize_question;
 pub use policy::{
-    AnswerSource, CacheCandidate, Cacheable, HandoffState, NotCacheable, cacheability,
-    is_standalone,
+    CacheCandidate, Cacheable, NotCacheable, cacheability, is_standalone, source_cacheable,
 };
 pub use store::AnswerCache;
 

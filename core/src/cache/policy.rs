@@ -11,46 +11,16 @@
 //! else's conversation.
 
 use crate::pii;
+use crate::session::Source;
+use crate::wire::HandoffState;
 
 use super::normalize::{normalize_question, without_greetings, words};
 
-/// Who produced an answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AnswerSource {
-    /// A curated FAQ entry matched by the regional service.
-    Faq,
-    /// Retrieval over the tenant's knowledge base.
-    Kb,
-    /// The language model, grounded on the knowledge base.
-    Llm,
-    /// A canned fallback ("sorry, I could not find that").
-    Fallback,
-    /// An acknowledgement ("got it, connecting you to an agent").
-    Ack,
-    /// A human agent.
-    Agent,
-}
-
-impl AnswerSource {
-    /// Whether answers from this source may ever be cached.
-    pub fn cacheable(self) -> bool {
-        matches!(
-            self,
-            AnswerSource::Faq | AnswerSource::Kb | AnswerSource::Llm
-        )
-    }
-}
-
-/// Where a conversation stands with respect to human agents.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum HandoffState {
-    /// The bot is answering.
-    #[default]
-    None,
-    /// Waiting in a queue for an agent.
-    Queued,
-    /// An agent has the conversation.
-    WithAgent,
+/// Whether answers from this source may ever be cached: only what the
+/// regional FAQ, KB or LLM pipeline produced. A cache hit is not re-cached;
+/// fallbacks, acknowledgements and agent replies belong to one conversation.
+pub fn source_cacheable(source: Source) -> bool {
+    matches!(source, Source::Faq | Source::Kb | Source::Llm)
 }
 
 /// One answered turn, as the cache policy sees it.
@@ -63,7 +33,7 @@ pub struct CacheCandidate<'a> {
     /// 0 for the first visitor turn of the conversation.
     pub turn_index: u32,
     /// Who produced the answer.
-    pub source: AnswerSource,
+    pub source: Source,
     /// The conversation's handoff state.
     pub handoff: HandoffState,
     /// The tenant's setting.
@@ -79,7 +49,7 @@ pub enum NotCacheable {
     /// The conversation is queued for or with a human agent.
     InHandoff,
     /// A fallback, acknowledgement or agent answer.
-    Source(AnswerSource),
+    Source(Source),
     /// Nothing left of the question after normalisation.
     EmptyQuestion,
     /// The question leans on earlier turns ("那这个呢", "what about it").
@@ -121,7 +91,7 @@ pub fn cacheability(c: &CacheCandidate<'_>) -> Cacheable {
         TenantOptOut
     } else if c.handoff != HandoffState::None {
         InHandoff
-    } else if !c.source.cacheable() {
+    } else if !source_cacheable(c.source) {
         Source(c.source)
     } else if normalize_question(c.question).is_empty() {
         EmptyQuestion
@@ -405,7 +375,7 @@ mod tests {
             question: q,
             answer: a,
             turn_index: 1,
-            source: AnswerSource::Kb,
+            source: Source::Kb,
             handoff: HandoffState::None,
             tenant_allows_caching: true,
         }
@@ -415,23 +385,23 @@ mod tests {
     fn cacheability_rules() {
         let ok = candidate("怎么申请退款？", "在订单页点击“申请退款”即可。");
         assert_eq!(cacheability(&ok), Cacheable::Yes);
-        for src in [AnswerSource::Faq, AnswerSource::Llm] {
+        for src in [Source::Faq, Source::Llm] {
             assert_eq!(
                 cacheability(&CacheCandidate { source: src, ..ok }),
                 Cacheable::Yes
             );
         }
-        for src in [
-            AnswerSource::Fallback,
-            AnswerSource::Ack,
-            AnswerSource::Agent,
-        ] {
+        for src in [Source::Cache, Source::Fallback, Source::Ack, Source::Agent] {
             assert_eq!(
                 cacheability(&CacheCandidate { source: src, ..ok }),
                 Cacheable::No(NotCacheable::Source(src))
             );
         }
-        for h in [HandoffState::Queued, HandoffState::WithAgent] {
+        for h in [
+            HandoffState::Offered,
+            HandoffState::Queued,
+            HandoffState::WithAgent,
+        ] {
             assert_eq!(
                 cacheability(&CacheCandidate { handoff: h, ..ok }),
                 Cacheable::No(NotCacheable::InHandoff)

@@ -1,0 +1,119 @@
+//! Session record speed: kefu's bounded MessagePack codec against
+//! `serde_json` on the same `Session` (10 turns of realistic Chinese and
+//! English customer-service text, with citations).
+//!
+//! `msgpack/decode` is the full `Session::decode`: bounds pre-scan, version
+//! dispatch, serde decode and invariant checks. `json/decode` is a bare
+//! `serde_json::from_slice`, which checks none of that. `msgpack/scan` is
+//! the pre-scan alone. The `messagepack-serde/*` rows are the no_std crate
+//! the codec first used, kept as the baseline that justified replacing it.
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use kefu_core::codec;
+use kefu_core::session::{Citation, Role, SESSION_LIMITS, Session, Source, Turn};
+use kefu_core::{ConversationId, KbVersion, TenantId, VisitorId};
+
+const T0: u64 = 1_717_200_000_000;
+
+fn realistic_session() -> Session {
+    let mut s = Session::new(
+        TenantId::new("acme-bank").unwrap(),
+        ConversationId::new("c-20240601-0001").unwrap(),
+        VisitorId::new("v-8f3a2c").unwrap(),
+        T0,
+    );
+    let cite = |id: &str, title: &str| Citation {
+        id: id.into(),
+        title: title.into(),
+        url: Some(format!("https://help.example.com/kb/{id}")),
+        snippet: Some("信用卡账单日后第20天为到期还款日，逾期将产生利息。".into()),
+    };
+    let turns: [(Role, &str, Option<Source>); 10] = [
+        (Role::Visitor, "你好，我的信用卡账单怎么查？", None),
+        (
+            Role::Bot,
+            "您可以登录手机银行，在“信用卡”页面点击“账单查询”查看本期和历史账单。也可以关注官方微信公众号，回复“账单”获取。",
+            Some(Source::Faq),
+        ),
+        (Role::Visitor, "还款日是哪天？我上个月好像逾期了", None),
+        (
+            Role::Bot,
+            "到期还款日为账单日后第20天。如果逾期，会按日计收利息，并可能影响征信。建议您尽快全额还款，如有特殊情况可申请延期。",
+            Some(Source::Llm),
+        ),
+        (
+            Role::Visitor,
+            "Can I set up automatic repayment from my debit card?",
+            None,
+        ),
+        (
+            Role::Bot,
+            "Yes. In the mobile app go to Credit Card > Repayment > Auto-repay, choose your linked debit card and whether to repay the full or minimum amount. It takes effect from the next statement.",
+            Some(Source::Kb),
+        ),
+        (Role::Visitor, "自动还款失败了会怎样", None),
+        (
+            Role::Bot,
+            "若扣款时借记卡余额不足，自动还款将失败，系统会短信提醒您。请在到期还款日前手动补足还款，以免产生逾期记录。",
+            Some(Source::Cache),
+        ),
+        (Role::Visitor, "我要投诉，昨天被多扣了一笔年费！！", None),
+        (Role::System, "正在为您转接人工客服，请稍候。", None),
+    ];
+    for (i, (role, text, source)) in turns.into_iter().enumerate() {
+        let mut t = Turn::new(role, text);
+        if let Some(src) = source {
+            t = t
+                .with_source(src)
+                .with_citations(vec![cite("kb-cc-101", "信用卡还款说明")]);
+        } else {
+            t = t.with_client_msg_id(format!("m-{i:04}"));
+        }
+        s.push_turn(t, T0 + 15_000 * i as u64).unwrap();
+    }
+    s.kb_version = KbVersion(42);
+    s.set_escalation(640, T0 + 200_000);
+    s
+}
+
+fn bench(c: &mut Criterion) {
+    let s = realistic_session();
+    let mp = s.encode().unwrap();
+    let js = serde_json::to_vec(&s).unwrap();
+    eprintln!(
+        "session: {} bytes MessagePack, {} bytes JSON",
+        mp.len(),
+        js.len()
+    );
+    assert_eq!(Session::decode(&mp).unwrap(), s);
+    assert_eq!(serde_json::from_slice::<Session>(&js).unwrap(), s);
+
+    let mut g = c.benchmark_group("session");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("msgpack/encode", |b| {
+        b.iter(|| black_box(&s).encode().unwrap())
+    });
+    g.bench_function("json/encode", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&s)).unwrap())
+    });
+    g.bench_function("msgpack/decode", |b| {
+        b.iter(|| Session::decode(black_box(&mp)).unwrap())
+    });
+    g.bench_function("msgpack/scan", |b| {
+        b.iter(|| codec::scan(black_box(&mp), &SESSION_LIMITS).unwrap())
+    });
+    g.bench_function("json/decode", |b| {
+        b.iter(|| serde_json::from_slice::<Session>(black_box(&js)).unwrap())
+    });
+    g.bench_function("messagepack-serde/encode", |b| {
+        b.iter(|| messagepack_serde::to_vec(black_box(&s)).unwrap())
+    });
+    g.bench_function("messagepack-serde/decode", |b| {
+        b.iter(|| messagepack_serde::from_slice::<Session>(black_box(&mp)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
