@@ -380,8 +380,9 @@ impl Config {
             )?,
             max_message_chars: positive(
                 &in_file("limits.max_message_chars"),
-                l.max_message_chars.unwrap_or(8000),
-                1 << 20,
+                l.max_message_chars
+                    .unwrap_or(crate::store::conversations::MAX_TEXT_CHARS),
+                crate::store::conversations::MAX_TEXT_CHARS,
             )?,
             tenant_requests_per_minute: positive(
                 &in_file("limits.tenant_requests_per_minute"),

@@ -4,7 +4,122 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::store::conversations::Conversation;
-use crate::store::{Citation, ConversationState, Role, Source, StoredTurn, TenantInfo};
+use crate::store::{Citation, ConversationState, Role, Source, TenantInfo, Turn};
+
+// The API mirrors kefu-core's session types (which, being `no_std`, carry no
+// OpenAPI derives) with the same JSON names, converting at this boundary.
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Role)]
+pub enum RoleDto {
+    /// The visitor.
+    Visitor,
+    /// kefu's automatic answerer.
+    Bot,
+    /// A human agent.
+    Agent,
+    /// kefu itself (queue notices, handoff messages).
+    System,
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Source)]
+pub enum SourceDto {
+    /// The answer cache.
+    Cache,
+    /// A curated FAQ entry.
+    Faq,
+    /// Knowledge-base passages, without an LLM.
+    Kb,
+    /// An LLM answer grounded in the knowledge base.
+    Llm,
+    /// A human agent.
+    Agent,
+    /// The canned "I don't know" answer.
+    Fallback,
+    /// The edge's store-and-forward acknowledgement.
+    Ack,
+}
+
+/// Who the visitor is talking to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = ConversationState)]
+pub enum StateDto {
+    /// The bot answers.
+    Ai,
+    /// Waiting for a human agent.
+    QueuedForHuman,
+    /// A human agent answers.
+    WithAgent,
+    /// Finished; no more messages.
+    Closed,
+}
+
+/// A knowledge-base passage an answer rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Citation)]
+pub struct CitationDto {
+    /// The passage's id in the knowledge base.
+    #[schema(max_length = 256)]
+    pub id: String,
+    /// The document title.
+    #[schema(max_length = 256)]
+    pub title: String,
+    /// Where to read more.
+    #[serde(default)]
+    #[schema(max_length = 256)]
+    pub url: Option<String>,
+    /// The quoted text.
+    #[serde(default)]
+    #[schema(max_length = 256)]
+    pub snippet: Option<String>,
+}
+
+macro_rules! mirror {
+    ($dto:ident <=> $core:ident { $($v:ident),* }) => {
+        impl From<$dto> for $core {
+            fn from(d: $dto) -> $core {
+                match d { $($dto::$v => $core::$v),* }
+            }
+        }
+        impl From<$core> for $dto {
+            fn from(c: $core) -> $dto {
+                match c { $($core::$v => $dto::$v),* }
+            }
+        }
+    };
+}
+mirror!(RoleDto <=> Role { Visitor, Bot, Agent, System });
+mirror!(SourceDto <=> Source { Cache, Faq, Kb, Llm, Agent, Fallback, Ack });
+mirror!(StateDto <=> ConversationState { Ai, QueuedForHuman, WithAgent, Closed });
+
+impl From<CitationDto> for Citation {
+    fn from(c: CitationDto) -> Citation {
+        Citation {
+            id: c.id,
+            title: c.title,
+            url: c.url,
+            snippet: c.snippet,
+        }
+    }
+}
+
+impl From<Citation> for CitationDto {
+    fn from(c: Citation) -> CitationDto {
+        CitationDto {
+            id: c.id,
+            title: c.title,
+            url: c.url,
+            snippet: c.snippet,
+        }
+    }
+}
 
 /// `POST /admin/v1/tenants`
 #[derive(Debug, Deserialize, ToSchema)]
@@ -80,7 +195,7 @@ pub struct ConversationView {
     /// Conversation id.
     pub id: String,
     /// State.
-    pub state: ConversationState,
+    pub state: StateDto,
     /// Visitor id, if known.
     pub visitor_id: Option<String>,
     /// Seq of the last message (0: none yet). Continue with `last_seq + 1`.
@@ -101,7 +216,7 @@ impl ConversationView {
     pub fn new(id: &str, m: &crate::store::ConversationMeta) -> Self {
         ConversationView {
             id: id.to_owned(),
-            state: m.state,
+            state: m.state.into(),
             visitor_id: m.visitor.clone(),
             last_seq: m.next_seq.saturating_sub(1),
             created_ms: m.created_ms,
@@ -136,25 +251,25 @@ pub struct ListParams {
 #[serde(deny_unknown_fields)]
 pub struct AppendMessage {
     /// Author.
-    pub role: Role,
+    pub role: RoleDto,
     /// Text (not blank; at most the configured number of characters, else 413).
-    #[schema(min_length = 1, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     pub text: String,
     /// Client message id: repeating it returns the first append's seq and writes nothing.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub client_msg_id: Option<String>,
     /// If set, the append fails with 409 unless the message would get exactly this seq.
     #[serde(default, deserialize_with = "crate::json_int::opt_u64")]
     #[schema(minimum = 1)]
     pub expected_seq: Option<u64>,
-    /// Origin (default `api`).
+    /// Where an answer came from; absent for visitor messages.
     #[serde(default)]
-    pub source: Option<Source>,
+    pub source: Option<SourceDto>,
     /// Cited passages.
     #[serde(default)]
-    #[schema(max_items = 16)]
-    pub citations: Vec<Citation>,
+    #[schema(max_items = 8)]
+    pub citations: Vec<CitationDto>,
 }
 
 /// A durable append.
@@ -174,27 +289,27 @@ pub struct MessageView {
     /// Seq, from 1.
     pub seq: u64,
     /// Author.
-    pub role: Role,
+    pub role: RoleDto,
     /// Text.
     pub text: String,
-    /// Origin.
-    pub source: Source,
+    /// Where an answer came from.
+    pub source: Option<SourceDto>,
     /// Cited passages.
-    pub citations: Vec<Citation>,
+    pub citations: Vec<CitationDto>,
     /// The client's message id, if given.
     pub client_msg_id: Option<String>,
     /// Stored, ms since the epoch.
     pub at_ms: u64,
 }
 
-impl From<StoredTurn> for MessageView {
-    fn from(t: StoredTurn) -> Self {
+impl From<Turn> for MessageView {
+    fn from(t: Turn) -> Self {
         MessageView {
             seq: t.seq,
-            role: t.role,
+            role: t.role.into(),
             text: t.text,
-            source: t.source,
-            citations: t.citations,
+            source: t.source.map(Into::into),
+            citations: t.citations.into_iter().map(Into::into).collect(),
             client_msg_id: t.client_msg_id,
             at_ms: t.at_ms,
         }
@@ -237,7 +352,7 @@ pub struct SinceParams {
 #[serde(deny_unknown_fields)]
 pub struct ChangeState {
     /// The new state. A closed conversation cannot change (409).
-    pub state: ConversationState,
+    pub state: StateDto,
 }
 
 /// `/healthz`, `/readyz`

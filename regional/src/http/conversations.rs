@@ -122,10 +122,10 @@ pub async fn append(
 ) -> Result<(StatusCode, axum::Json<Appended>)> {
     let id = conversation_id(id)?;
     let input = AppendInput {
-        role: m.role,
+        role: m.role.into(),
         text: m.text,
-        source: m.source.unwrap_or_default(),
-        citations: m.citations,
+        source: m.source.map(Into::into),
+        citations: m.citations.into_iter().map(Into::into).collect(),
         client_msg_id: m.client_msg_id,
         expected_seq: m.expected_seq,
     };
@@ -203,6 +203,9 @@ pub async fn set_state(
     Json(c): Json<ChangeState>,
 ) -> Result<axum::Json<ConversationView>> {
     let id = conversation_id(id)?;
-    let meta = t.store.set_state(&t.source.0, id.clone(), c.state).await?;
+    let meta = t
+        .store
+        .set_state(&t.source.0, id.clone(), c.state.into())
+        .await?;
     Ok(axum::Json(ConversationView::new(id.as_str(), &meta)))
 }

@@ -26,7 +26,7 @@ use crate::store;
         api::CreateConversation, api::ConversationView, api::ConversationList, api::AppendMessage, api::Appended,
         api::MessageView, api::Transcript, api::MessagePage, api::ChangeState,
         api::CheckpointView, api::AuditVerifyView,
-        store::Role, store::Source, store::Citation, store::ConversationState,
+        api::RoleDto, api::SourceDto, api::CitationDto, api::StateDto,
     )),
     modifiers(&Security),
     tags(

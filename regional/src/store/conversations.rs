@@ -9,17 +9,22 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, KeyRing};
 use super::records::{
-    self, Citation, ConversationMeta, ConversationState, Role, Source, StoredTurn, kind,
+    self, Citation, ConversationMeta, ConversationState, Role, Source, Turn, kind,
 };
 use super::{WriteCtx, tables, tenants};
 use crate::crypto::{self, Key};
 use crate::{Error, Result};
 use kefu_core::{ConversationId, VisitorId};
 
-/// Longest client message id, in bytes.
-pub const MAX_CLIENT_MSG_ID: usize = 128;
-/// Most citations on one message.
-pub const MAX_CITATIONS: usize = 16;
+/// Longest client message id, in bytes (kefu-core's bound).
+pub const MAX_CLIENT_MSG_ID: usize = kefu_core::session::MAX_CLIENT_MSG_ID_BYTES;
+/// Most citations on one message (kefu-core's bound).
+pub const MAX_CITATIONS: usize = kefu_core::session::MAX_CITATIONS;
+/// Longest citation field, in characters: 4 bytes each at most, so within
+/// kefu-core's 1024-byte field bound whatever the script.
+pub const MAX_CITATION_FIELD_CHARS: usize = kefu_core::session::MAX_CITATION_FIELD_BYTES / 4;
+/// Longest message text, in characters: within kefu-core's byte bound for any script.
+pub const MAX_TEXT_CHARS: usize = kefu_core::session::MAX_TURN_TEXT_BYTES / 4;
 
 /// A message to append.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,8 +33,8 @@ pub struct AppendInput {
     pub role: Role,
     /// The text.
     pub text: String,
-    /// Origin.
-    pub source: Source,
+    /// Where an answer came from (`None` for visitor messages).
+    pub source: Option<Source>,
     /// Cited passages.
     pub citations: Vec<Citation>,
     /// The client's id; a repeat returns the first append's seq.
@@ -98,7 +103,7 @@ fn read_turns<T>(
     conv: &str,
     since: u64,
     limit: usize,
-) -> Result<Vec<StoredTurn>>
+) -> Result<Vec<Turn>>
 where
     T: ReadableTable<(&'static str, &'static str, u64), &'static [u8]>,
 {
@@ -165,6 +170,7 @@ pub fn create(
 }
 
 fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
+    let max_chars = max_chars.min(MAX_TEXT_CHARS);
     let n = input.text.chars().count();
     if n > max_chars {
         return Err(Error::TooLarge(format!(
@@ -186,12 +192,16 @@ fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
     if input.citations.len() > MAX_CITATIONS {
         return Err(Error::Invalid(format!("at most {MAX_CITATIONS} citations")));
     }
+    let long = |s: &str| s.chars().count() > MAX_CITATION_FIELD_CHARS;
     if input.citations.iter().any(|c| {
-        c.title.chars().count() > 500 || c.url.as_ref().is_some_and(|u| u.chars().count() > 2000)
+        long(&c.id)
+            || long(&c.title)
+            || c.url.as_deref().is_some_and(long)
+            || c.snippet.as_deref().is_some_and(long)
     }) {
-        return Err(Error::Invalid(
-            "citation title must be <= 500 characters and url <= 2000 characters".into(),
-        ));
+        return Err(Error::Invalid(format!(
+            "citation fields must be at most {MAX_CITATION_FIELD_CHARS} characters"
+        )));
     }
     if input.expected_seq == Some(0) {
         return Err(Error::Invalid("expected_seq starts at 1".into()));
@@ -235,7 +245,7 @@ pub fn append(
                     .open_table(tables::MESSAGES)?
                     .get((tenant, conv, seq))?
                     .map(|g| {
-                        records::open_json::<StoredTurn>(
+                        records::open_json::<Turn>(
                             &mut get,
                             tenant,
                             conv,
@@ -273,7 +283,7 @@ pub fn append(
 
     // All checks passed: write.
     let key = get(version)?;
-    let turn = StoredTurn {
+    let turn = Turn {
         seq,
         role: input.role,
         text: input.text,
@@ -324,7 +334,7 @@ pub fn set_state(
     if meta.state == state {
         return Ok((meta, false));
     }
-    if !meta.state.can_move_to(state) {
+    if !records::can_move(meta.state, state) {
         return Err(Error::Conflict("the conversation is closed".into()));
     }
     let key = get(version)?;
@@ -342,7 +352,7 @@ pub fn transcript_in(
     tenant: &str,
     conv: &str,
     limit: usize,
-) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+) -> Result<(ConversationMeta, Vec<Turn>)> {
     let master = ctx.master()?;
     let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
@@ -372,7 +382,7 @@ pub fn messages_since(
     conv: &str,
     since: u64,
     limit: usize,
-) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+) -> Result<(ConversationMeta, Vec<Turn>)> {
     let mut ring = KeyRing::new(txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
     let meta = read_meta(

@@ -12,7 +12,7 @@ use kefu_core::{ConversationId, TenantId, VisitorId};
 use super::Store;
 use super::audit_hook::{self, Actor, Outcome, SERVICE_LOG};
 use super::conversations::{self, AppendInput, Appended, Conversation};
-use super::records::{ConversationMeta, ConversationState, StoredTurn};
+use super::records::{ConversationMeta, ConversationState, Turn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::writer::Writer;
 use crate::audit::{self, Checkpoint, CheckpointFile, VerifyReport};
@@ -323,7 +323,7 @@ impl TenantStore {
         &self,
         source: &str,
         conv: ConversationId,
-    ) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+    ) -> Result<(ConversationMeta, Vec<Turn>)> {
         let (t, actor) = (self.tenant.clone(), self.actor(source));
         self.storage
             .writer
@@ -349,7 +349,7 @@ impl TenantStore {
         conv: ConversationId,
         since: u64,
         limit: usize,
-    ) -> Result<(ConversationMeta, Vec<StoredTurn>)> {
+    ) -> Result<(ConversationMeta, Vec<Turn>)> {
         let (store, t) = (self.storage.store.clone(), self.tenant.clone());
         blocking(move || {
             conversations::messages_since(
@@ -431,7 +431,7 @@ impl TenantStore {
                     conversations::set_state(ctx, t.as_str(), conv.as_str(), state)?;
                 if changed {
                     let action = match state {
-                        ConversationState::Queued | ConversationState::WithAgent => {
+                        ConversationState::QueuedForHuman | ConversationState::WithAgent => {
                             "conversation.handoff"
                         }
                         ConversationState::Ai => "conversation.return_to_ai",

@@ -32,7 +32,7 @@ use redb::{
 };
 
 pub use handle::{MAX_TRANSCRIPT, Storage, TenantStore};
-pub use records::{Citation, ConversationMeta, ConversationState, Role, Source, StoredTurn};
+pub use records::{Citation, ConversationMeta, ConversationState, Role, Source, Turn};
 pub use tenants::{TenantInfo, TenantRecord, TenantSettings};
 
 use crate::crypto::{self, Key, RecordAad};

@@ -8,7 +8,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::crypto::{self, Key, RecordAad};
 use crate::{Error, Result};
@@ -39,69 +38,12 @@ pub mod kind {
     pub const IDENTITY_SECRET: &str = "identity-secret";
 }
 
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// The visitor, through the widget.
-    Visitor,
-    /// The AI assistant.
-    Bot,
-    /// A human agent.
-    Agent,
-    /// A system notice (handoff, closing).
-    System,
-}
+pub use kefu_core::session::{Citation, ConversationState, Role, Source, Turn};
 
-/// Where a message came from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// Written through this service's API.
-    #[default]
-    Api,
-    /// Reported by the edge (served or taken there).
-    Edge,
-    /// Answered from the edge's answer cache.
-    Cache,
-    /// A labelled fallback, not a generated answer.
-    Fallback,
-    /// Generated from the knowledge base.
-    Generated,
-}
-
-/// A knowledge-base passage an answer rests on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Citation {
-    /// Document title.
-    #[schema(max_length = 500)]
-    pub title: String,
-    /// Where to read more, if public.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 2000)]
-    pub url: Option<String>,
-}
-
-/// Where a conversation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConversationState {
-    /// The AI answers.
-    Ai,
-    /// Waiting for a human agent.
-    Queued,
-    /// A human agent has it.
-    WithAgent,
-    /// Finished; no more messages.
-    Closed,
-}
-
-impl ConversationState {
-    /// Whether moving from `self` to `to` is allowed. A closed conversation
-    /// stays closed; anything else may move to any other state.
-    pub fn can_move_to(self, to: ConversationState) -> bool {
-        self != ConversationState::Closed && self != to
-    }
+/// Whether a conversation may move from `from` to `to`: a closed
+/// conversation stays closed; anything else may move to any other state.
+pub fn can_move(from: ConversationState, to: ConversationState) -> bool {
+    from != ConversationState::Closed && from != to
 }
 
 /// The sealed meta of one conversation.
@@ -117,25 +59,6 @@ pub struct ConversationMeta {
     pub created_ms: u64,
     /// Last change, ms since the epoch.
     pub updated_ms: u64,
-}
-
-/// One sealed message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredTurn {
-    /// Position in the conversation, from 1.
-    pub seq: u64,
-    /// Author.
-    pub role: Role,
-    /// The text.
-    pub text: String,
-    /// Origin.
-    pub source: Source,
-    /// Passages cited.
-    pub citations: Vec<Citation>,
-    /// The client's id for idempotent appends.
-    pub client_msg_id: Option<String>,
-    /// Stored, ms since the epoch.
-    pub at_ms: u64,
 }
 
 /// Seals `value` as a record of `kind` under `key`/`key_version`.

@@ -2,7 +2,7 @@
 //! to their row, and a deleted tenant's records stay unreadable.
 
 use super::conversations::{self, AppendInput};
-use super::records::{Role, Source};
+use super::records::Role;
 use super::{Store, tables, tenants};
 use crate::Error;
 use crate::crypto::Key;
@@ -17,7 +17,7 @@ fn say(text: &str) -> AppendInput {
     AppendInput {
         role: Role::Visitor,
         text: text.into(),
-        source: Source::Api,
+        source: None,
         citations: vec![],
         client_msg_id: None,
         expected_seq: None,

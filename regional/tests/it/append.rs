@@ -224,3 +224,51 @@ pub async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output
     .await;
     outs.into_iter().map(|o| o.unwrap()).collect()
 }
+
+#[tokio::test]
+async fn answers_keep_their_source_and_citations_within_kefu_core_bounds() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let conv = h.conversation(&key).await;
+    let path = format!("/v1/conversations/{conv}/messages");
+    let cite = json!({"id": "kb-1", "title": "退款政策", "url": "https://kb.example/refunds", "snippet": "7 天无理由"});
+    let body = json!({"role": "bot", "text": "可以退款", "source": "llm", "citations": [cite]});
+    assert_eq!(
+        h.call(Method::POST, &path, Some(&key), Some(body))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let r = h.call(Method::GET, &path, Some(&key), None).await;
+    let m = &r.body["messages"][0];
+    assert_eq!(
+        (m["role"].as_str(), m["source"].as_str()),
+        (Some("bot"), Some("llm"))
+    );
+    assert_eq!(m["citations"][0], cite);
+    let visitor = h.say(&key, &conv, "谢谢", None).await;
+    assert_eq!(visitor.status, StatusCode::CREATED);
+    let r = h
+        .call(Method::GET, &format!("{path}?since=1"), Some(&key), None)
+        .await;
+    assert!(
+        r.body["messages"][0]["source"].is_null(),
+        "a visitor message has no source"
+    );
+
+    let nine = vec![json!({"id": "k", "title": "t"}); 9];
+    for bad in [
+        json!({"role": "bot", "text": "x", "citations": nine}),
+        json!({"role": "bot", "text": "x", "citations": [{"id": "k", "title": "t".repeat(257)}]}),
+        json!({"role": "visitor", "text": "x", "client_msg_id": "m".repeat(65)}),
+        json!({"role": "bot", "text": "x", "source": "guess"}),
+    ] {
+        assert_eq!(
+            h.call(Method::POST, &path, Some(&key), Some(bad.clone()))
+                .await
+                .status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}

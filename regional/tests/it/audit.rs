@@ -40,7 +40,7 @@ async fn sensitive_actions_are_audited_in_their_tenants_chain() {
         Method::PUT,
         &format!("/v1/conversations/{conv}/state"),
         Some(&key),
-        Some(json!({"state": "queued"})),
+        Some(json!({"state": "queued_for_human"})),
     )
     .await;
     h.call(

@@ -207,11 +207,16 @@ async fn a_closed_conversation_refuses_messages_and_state_changes() {
     let state = |s: &str| json!({"state": s});
     let path = format!("/v1/conversations/{conv}/state");
     let r = h
-        .call(Method::PUT, &path, Some(&key), Some(state("queued")))
+        .call(
+            Method::PUT,
+            &path,
+            Some(&key),
+            Some(state("queued_for_human")),
+        )
         .await;
     assert_eq!(
         (r.status, r.body["state"].as_str()),
-        (StatusCode::OK, Some("queued"))
+        (StatusCode::OK, Some("queued_for_human"))
     );
     let r = h
         .call(Method::PUT, &path, Some(&key), Some(state("with_agent")))

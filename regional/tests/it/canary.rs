@@ -50,7 +50,7 @@ async fn canaries_never_reach_disk_or_logs() {
         .enumerate()
     {
         let body = json!({"role": "visitor", "text": text, "client_msg_id": format!("{CLIENT_ID}{i}"),
-            "citations": [{"title": format!("{CHINESE} {ASCII}"), "url": format!("https://kb.example/{ASCII}")}]});
+            "source": "llm", "citations": [{"id": format!("kb-{ASCII}"), "title": format!("{CHINESE} {ASCII}"), "url": format!("https://kb.example/{ASCII}"), "snippet": CHINESE}]});
         let r = h
             .call(
                 Method::POST,
