@@ -13,6 +13,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod json_int;

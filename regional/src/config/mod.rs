@@ -113,6 +113,8 @@ pub struct Config {
     pub operator_token: Option<Secret>,
     /// The master key, if one was given.
     pub master_key: Option<Key>,
+    /// The key the edge signs its frames with; `None` closes the edge door.
+    pub edge_key: Option<Secret>,
     /// Dev/demo mode.
     pub dev: bool,
     /// Limits.
@@ -371,6 +373,37 @@ impl Config {
             },
         };
 
+        // edge signing key
+        let check_edge = |origin: &str, k: &str| -> Result<Secret, ConfigError> {
+            if k.len() < kefu_core::wire::MIN_KEY_LEN {
+                return Err(err(
+                    origin,
+                    format!("must be at least {} bytes", kefu_core::wire::MIN_KEY_LEN),
+                ));
+            }
+            Ok(Secret::new(k.to_owned()))
+        };
+        let edge_key = match (src.env("KEFU_EDGE_KEY"), src.env("KEFU_EDGE_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "KEFU_EDGE_KEY and KEFU_EDGE_KEY_FILE (environment)",
+                    "set only one of them",
+                ));
+            }
+            (Some(k), None) => Some(check_edge("KEFU_EDGE_KEY (environment)", k)?),
+            (None, Some(p)) => {
+                let o = "KEFU_EDGE_KEY_FILE (environment)";
+                Some(check_edge(o, &read_secret_file(o, Path::new(p))?)?)
+            }
+            (None, None) => match raw.edge_key_file {
+                Some(p) => {
+                    let o = in_file("edge_key_file");
+                    Some(check_edge(&o, &read_secret_file(&o, &p)?)?)
+                }
+                None => None,
+            },
+        };
+
         let l = raw.limits;
         let limits = Limits {
             max_body_bytes: positive(
@@ -454,6 +487,7 @@ impl Config {
             data_dir,
             operator_token,
             master_key,
+            edge_key,
             dev,
             limits,
             commit,

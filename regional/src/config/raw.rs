@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub operator_token_file: Option<PathBuf>,
     /// File holding the 128-bit master key as 32 hex digits.
     pub master_key_file: Option<PathBuf>,
+    /// File holding the key the edge signs its frames with.
+    pub edge_key_file: Option<PathBuf>,
     /// Dev/demo mode: generate a master key into the data dir if none is given.
     pub dev: Option<bool>,
     /// Request and content limits.

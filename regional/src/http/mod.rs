@@ -11,6 +11,7 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod conversations;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod limit;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Request counters for 429s.
     pub limiter: Arc<Limiter>,
+    /// The edge's door, if an edge key is configured.
+    pub edge: Option<Arc<crate::edge::EdgeDoor>>,
     storage: Arc<OnceLock<Storage>>,
 }
 
@@ -48,10 +51,15 @@ impl AppState {
     /// A state whose storage is not open yet (`/readyz` answers 503 until
     /// [`AppState::set_storage`]).
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> AppState {
+        let edge = config
+            .edge_key
+            .clone()
+            .map(|k| Arc::new(crate::edge::EdgeDoor::new(k)));
         AppState {
             config,
             metrics,
             limiter: Arc::default(),
+            edge,
             storage: Arc::default(),
         }
     }

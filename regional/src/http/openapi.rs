@@ -1,10 +1,10 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]`
 //! annotations and the body types' `ToSchema` derives.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, audit, conversations, error, ops};
+use super::{admin, api, audit, conversations, edge, error, ops};
 use crate::store;
 
 /// The API description.
@@ -18,6 +18,7 @@ use crate::store;
         conversations::create, conversations::list, conversations::transcript,
         conversations::append, conversations::messages, conversations::set_state,
         audit::verify, audit::checkpoint,
+        edge::turn, edge::report, edge::health,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, api::Health,
@@ -25,7 +26,7 @@ use crate::store;
         store::TenantInfo, store::TenantSettings, store::tenants::SettingsUpdate, store::tenants::DeleteReport,
         api::CreateConversation, api::ConversationView, api::ConversationList, api::AppendMessage, api::Appended,
         api::MessageView, api::Transcript, api::MessagePage, api::ChangeState,
-        api::CheckpointView, api::AuditVerifyView,
+        api::CheckpointView, api::AuditVerifyView, crate::edge::ReportOutcome,
         api::RoleDto, api::SourceDto, api::CitationDto, api::StateDto,
     )),
     modifiers(&Security),
@@ -34,6 +35,7 @@ use crate::store;
         (name = "admin", description = "Operator routes (Bearer KEFU_OPERATOR_TOKEN)"),
         (name = "conversations", description = "Tenant routes (Bearer API key)"),
         (name = "audit", description = "The tenant's audit log"),
+        (name = "edge", description = "Signed MessagePack frames from kefu-edge (x-kefu-signature)"),
     )
 )]
 #[derive(Debug)]
@@ -51,6 +53,13 @@ impl Modify for Security {
         c.add_security_scheme(
             "tenant_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "edge_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                kefu_core::wire::SIGNATURE_HEADER,
+                "v1,t=<ms>,n=<nonce hex>,s=<HMAC-SM3 hex> over the path tag, time, nonce and body SM3",
+            ))),
         );
     }
 }

@@ -7,7 +7,10 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::{AppState, admin, audit, conversations, ops};
+use axum::extract::DefaultBodyLimit;
+use kefu_core::wire;
+
+use super::{AppState, admin, audit, conversations, edge, ops};
 
 /// One row of the table.
 #[derive(Debug)]
@@ -99,6 +102,18 @@ pub fn table() -> Vec<Route> {
             "/v1/conversations/{conversation_id}/state",
             put(conversations::set_state),
         ),
+        // the edge's door: signed MessagePack frames on kefu-core's wire paths
+        r(
+            Method::POST,
+            wire::paths::TURN,
+            post(edge::turn).layer(DefaultBodyLimit::max(edge::wire_limit(wire::paths::TURN))),
+        ),
+        r(
+            Method::POST,
+            wire::paths::REPORT,
+            post(edge::report).layer(DefaultBodyLimit::max(edge::wire_limit(wire::paths::REPORT))),
+        ),
+        r(Method::GET, wire::paths::HEALTH, get(edge::health)),
         // audit: read-only; any other method is answered 405 and audited.
         r(
             Method::GET,

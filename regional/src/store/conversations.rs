@@ -144,6 +144,73 @@ fn put_meta(
     Ok(())
 }
 
+/// Creates a conversation with a caller-chosen id (the edge opens
+/// conversations itself while the regional service is away). Creating an id
+/// that exists returns the stored one unchanged.
+pub fn create_with_id(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    id: &ConversationId,
+    visitor: Option<&VisitorId>,
+) -> Result<Conversation> {
+    let version = current_version(ctx, tenant)?;
+    let master = ctx.master()?;
+    let key = {
+        let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+        let mut get = |v: u32| ring.get(v);
+        let existing = read_meta(
+            &ctx.txn.open_table(tables::CONVERSATIONS)?,
+            &mut get,
+            tenant,
+            id.as_str(),
+        )?;
+        if let Some(meta) = existing {
+            return Ok(Conversation {
+                id: id.clone(),
+                meta,
+            });
+        }
+        get(version)?
+    };
+    let meta = ConversationMeta {
+        visitor: visitor.map(|v| v.as_str().to_owned()),
+        state: ConversationState::Ai,
+        next_seq: 1,
+        created_ms: ctx.now_ms,
+        updated_ms: ctx.now_ms,
+    };
+    put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
+    Ok(Conversation {
+        id: id.clone(),
+        meta,
+    })
+}
+
+/// One message by seq, inside a write.
+pub fn turn_at(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, seq: u64) -> Result<Option<Turn>> {
+    let master = ctx.master()?;
+    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    let t = ctx.txn.open_table(tables::MESSAGES)?;
+    let Some(g) = t.get((tenant, conv, seq))? else {
+        return Ok(None);
+    };
+    records::open_json(&mut get, tenant, conv, seq, kind::TURN, g.value()).map(Some)
+}
+
+/// One conversation's meta, inside a write.
+pub fn meta_in(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<Option<ConversationMeta>> {
+    let master = ctx.master()?;
+    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )
+}
+
 /// Creates a conversation.
 pub fn create(
     ctx: &WriteCtx<'_>,
@@ -169,7 +236,7 @@ pub fn create(
     Ok(Conversation { id, meta })
 }
 
-fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
+pub(crate) fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
     let max_chars = max_chars.min(MAX_TEXT_CHARS);
     let n = input.text.chars().count();
     if n > max_chars {

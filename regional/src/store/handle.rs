@@ -12,6 +12,7 @@ use kefu_core::{ConversationId, TenantId, VisitorId};
 use super::Store;
 use super::audit_hook::{self, Actor, Outcome, SERVICE_LOG};
 use super::conversations::{self, AppendInput, Appended, Conversation};
+use super::exchange;
 use super::records::{ConversationMeta, ConversationState, Turn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::writer::Writer;
@@ -122,6 +123,24 @@ impl Storage {
             storage: self.clone(),
             tenant,
         }))
+    }
+
+    /// The handle for a tenant named in a frame the edge signed. The caller
+    /// must have verified the signature: the edge is trusted for every
+    /// tenant, and this is its only way in. An unknown tenant is
+    /// [`Error::NotFound`].
+    pub async fn for_signed_edge_frame(&self, tenant: TenantId) -> Result<TenantStore> {
+        let store = self.store.clone();
+        let t = tenant.clone();
+        let exists =
+            blocking(move || Ok(tenants::get(&store.read()?, t.as_str())?.is_some())).await?;
+        if !exists {
+            return Err(Error::NotFound);
+        }
+        Ok(TenantStore {
+            storage: self.clone(),
+            tenant,
+        })
     }
 
     /// Records a failed authentication attempt in the service log.
@@ -413,6 +432,21 @@ impl TenantStore {
                     Outcome::Denied,
                 )
             })
+            .await
+    }
+
+    /// Stores a visitor question and its answer in one transaction;
+    /// idempotent by the question's client message id.
+    pub async fn exchange(
+        &self,
+        q: exchange::Question,
+        max_chars: usize,
+        answer: impl FnOnce(ConversationState) -> Turn + Send + 'static,
+    ) -> Result<exchange::Exchange> {
+        let t = self.tenant.clone();
+        self.storage
+            .writer
+            .run(move |ctx| exchange::record(ctx, t.as_str(), &q, max_chars, answer))
             .await
     }
 

@@ -13,6 +13,7 @@
 
 pub mod audit_hook;
 pub mod conversations;
+pub mod exchange;
 mod handle;
 pub mod keys;
 pub mod records;

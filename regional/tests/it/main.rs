@@ -8,6 +8,7 @@ mod canary;
 mod cli;
 mod common;
 mod cross_tenant;
+mod edge;
 mod restart;
 mod retention;
 mod serve;
