@@ -237,8 +237,14 @@ pub fn create(
 }
 
 pub(crate) fn validate(input: &AppendInput, max_chars: usize) -> Result<()> {
-    let max_chars = max_chars.min(MAX_TEXT_CHARS);
     let n = input.text.chars().count();
+    // Past kefu-core's bound the message is malformed (the API schema says
+    // so); past a stricter configured limit it is too large for this service.
+    if n > MAX_TEXT_CHARS {
+        return Err(Error::Invalid(format!(
+            "message text is {n} characters; at most {MAX_TEXT_CHARS}"
+        )));
+    }
     if n > max_chars {
         return Err(Error::TooLarge(format!(
             "message text is {n} characters; the limit is {max_chars}"

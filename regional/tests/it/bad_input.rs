@@ -237,3 +237,23 @@ async fn a_closed_conversation_refuses_messages_and_state_changes() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn text_past_kefu_cores_bound_is_invalid_input() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let conv = h.conversation(&key).await;
+    // 4096 four-byte characters fill kefu-core's 16 KiB turn bound exactly.
+    assert_eq!(
+        h.say(&key, &conv, &"😀".repeat(4096), None).await.status,
+        StatusCode::CREATED
+    );
+    let r = h.say(&key, &conv, &"a".repeat(4097), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4096")
+    );
+}
