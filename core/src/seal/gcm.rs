@@ -3,8 +3,9 @@
 //!
 //! GCM itself ([NIST SP 800-38D]) comes from RustCrypto's `aes-gcm`, whose
 //! `AesGcm<C, U12>` is generic over any 128-bit block cipher speaking
-//! `cipher` 0.5; the cipher is this module's 8-way SM4 backend
-//! (`sm4_block.rs`, checked against RustCrypto `sm4`).
+//! `cipher` 0.5. The block cipher is RustCrypto `sm4` by default; with the
+//! `sm4-par8` feature it is kefu's 8-way table backend (`sm4_block.rs`,
+//! checked against `sm4`), about twice as fast (see BENCHMARKS.md).
 //!
 //! [RFC 8998]: https://www.rfc-editor.org/rfc/rfc8998
 //! [NIST SP 800-38D]: https://csrc.nist.gov/pubs/sp/800/38/d/final
@@ -16,9 +17,12 @@ use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::{AesGcm, KeyInit};
 
+#[cfg(feature = "sm4-par8")]
 use super::sm4_block::Sm4Cipher;
 use super::{Key, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
+#[cfg(not(feature = "sm4-par8"))]
+use sm4::Sm4 as Sm4Cipher;
 
 /// GCM's upper bound on one message: 2^36 - 32 bytes (NIST SP 800-38D 5.2.1.1),
 /// where the 32-bit block counter would wrap.

@@ -45,6 +45,7 @@
 mod gcm;
 mod hash;
 mod key;
+#[cfg(feature = "sm4-par8")]
 mod sm4_block;
 
 #[cfg(test)]
