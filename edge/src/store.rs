@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `Tenants` | widget key | [`TenantEntry`]: a [`TenantConfig`] frame or "unknown", and when it was fetched |
 //! | `Sessions` | conversation id | [`Session`] record (kefu-core's MessagePack) |
+//! | `Sessions` | `first {tenant} {visitor} {client_msg_id}` | the conversation id a first message opened (1 h), so its retry does not open another |
 //! | `Limits` | `{kind}:{subject}` | [`SlidingWindow`] (three integers) |
 //! | `Cache` | [`kefu_core::CacheKey::encode`] | [`CachedAnswer`] |
 //! | `Outbox` | `o/{conversation}/{at_ms:013}-{client_msg_id}` | an [`EdgeReport`] frame of one turn |

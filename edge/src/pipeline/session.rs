@@ -66,6 +66,53 @@ pub async fn fetch<P: Platform>(
     Ok(resp.session)
 }
 
+/// The store key remembering which conversation a visitor's first message
+/// opened. It holds spaces, so it can never be a conversation id.
+fn first_turn_key(config: &TenantConfig, visitor: &VisitorId, cmid: &str) -> String {
+    format!("first {} {visitor} {cmid}", config.tenant)
+}
+
+/// How long a first message's conversation is remembered for retries.
+pub const FIRST_TURN_TTL_MS: u64 = 3_600_000;
+
+/// The session a first message (no conversation id yet) with this client
+/// message id already opened, if it is remembered: a widget that lost the
+/// answer and retries gets the same conversation, not a second one.
+pub async fn first_turn<P: Platform>(
+    edge: &Edge<P>,
+    config: &TenantConfig,
+    visitor: &VisitorId,
+    cmid: &str,
+) -> Option<Session> {
+    let key = first_turn_key(config, visitor, cmid);
+    let bytes = edge
+        .platform
+        .kv_get(KvBucket::Sessions, &key)
+        .await
+        .ok()??;
+    let conv = ConversationId::new(String::from_utf8(bytes).ok()?).ok()?;
+    match load(edge, config, &conv, visitor).await.ok()? {
+        Lookup::Found(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Remembers which conversation a first message opened (best effort).
+pub async fn remember_first_turn<P: Platform>(
+    edge: &Edge<P>,
+    config: &TenantConfig,
+    visitor: &VisitorId,
+    cmid: &str,
+    conv: &ConversationId,
+) {
+    let key = first_turn_key(config, visitor, cmid);
+    let value = conv.as_str().as_bytes();
+    let _ = edge
+        .platform
+        .kv_put(KvBucket::Sessions, &key, value, Some(FIRST_TURN_TTL_MS))
+        .await;
+}
+
 /// Keeps `s` in the store.
 pub async fn save<P: Platform>(edge: &Edge<P>, s: &Session) -> Result<(), Error> {
     store::put_session(&edge.platform, s, edge.config.session_ttl_ms).await?;

@@ -126,12 +126,37 @@ pub async fn chat<P: Platform>(
     if let Some(reply) = session.as_ref().and_then(|s| replay(s, &cmid)) {
         return Ok(reply);
     }
+    let first = input.conversation.is_none();
+    if first
+        && input.client_msg_id.is_some()
+        && let Some(s) = sessions::first_turn(edge, config, &input.visitor, &cmid).await
+        && let Some(reply) = replay(&s, &cmid)
+    {
+        return Ok(reply);
+    }
+    let reply = answer(edge, config, &input, session, &cmid).await?;
+    if first {
+        sessions::remember_first_turn(edge, config, &input.visitor, &cmid, &reply.conversation)
+            .await;
+    }
+    Ok(reply)
+}
+
+/// Answers a turn past the checks: from the cache, else the regional
+/// service, else with an acknowledgement.
+async fn answer<P: Platform>(
+    edge: &Edge<P>,
+    config: &TenantConfig,
+    input: &ChatInput,
+    session: Option<Session>,
+    cmid: &str,
+) -> Result<ChatReply, Error> {
     let locale = Locale::detect(&input.message);
     let t = Local {
         edge,
         config,
-        input: &input,
-        cmid: &cmid,
+        input,
+        cmid,
         locale,
     };
     if answers::may_use_cache(config, session.as_ref(), &input.message)
@@ -154,7 +179,7 @@ pub async fn chat<P: Platform>(
     if outbox::deliver(edge, conv.as_ref()).await.is_err() {
         return t.ack(session).await;
     }
-    match forward(edge, config, session.as_ref(), &input, &cmid, locale).await {
+    match forward(edge, config, session.as_ref(), input, cmid, locale).await {
         Ok(resp) => t.regional_answer(session, resp).await,
         Err(_) => t.ack(session).await,
     }

@@ -83,6 +83,27 @@ async fn a_retried_message_gets_the_same_answer_without_a_second_regional_turn()
 }
 
 #[tokio::test]
+async fn a_retried_first_message_does_not_open_a_second_conversation() {
+    let h = Harness::new();
+    let first = h.ask("v-1", None, "Where is my parcel?", "m-1").await;
+    let retry = h.ask("v-1", None, "Where is my parcel?", "m-1").await;
+    assert_eq!(retry, first);
+    assert_eq!(h.fake.turn_count(), 1);
+    // Also when the edge answered the first message itself (a cache hit).
+    h.ask("v-2", None, "How do I get a refund?", "m-1").await;
+    let hit = h.ask("v-3", None, "How do I get a refund?", "m-1").await;
+    assert_eq!(hit["source"], "cache");
+    assert_eq!(
+        h.ask("v-3", None, "How do I get a refund?", "m-1").await,
+        hit
+    );
+    assert_eq!(h.platform().keys(kefu_edge::KvBucket::Outbox).len(), 1);
+    // A new client message id is a new message.
+    let other = h.ask("v-1", None, "Where is my parcel?", "m-2").await;
+    assert_ne!(other["conversation_id"], first["conversation_id"]);
+}
+
+#[tokio::test]
 async fn event_stream_clients_get_meta_delta_done() {
     let h = Harness::new();
     let body =
