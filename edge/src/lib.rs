@@ -22,7 +22,7 @@
 //! - [`store`]: the records kept in the platform's key-value store.
 //! - [`config`]: [`EdgeConfig`], validated once; [`error`]: [`Error`] and
 //!   its one mapping to status codes.
-//! - `memory` (feature `native`): [`memory::MemoryPlatform`], for tests and
+//! - `memory` (feature `native`): `memory::MemoryPlatform`, for tests and
 //!   the regional binary's in-process mode.
 //!
 //! # The public API
@@ -44,7 +44,7 @@
 //!
 //! [`Platform`]'s I/O methods return `impl Future` with no `Send` bound,
 //! because the wasm platforms' futures are not `Send`. The native
-//! [`memory::MemoryPlatform`]'s futures are, and for a concrete platform the
+//! `memory::MemoryPlatform`'s futures are, and for a concrete platform the
 //! compiler knows that, so `Edge<MemoryPlatform>::handle` is a `Send` future
 //! (asserted in the tests) that runs on tokio's multi-threaded runtime
 //! directly — no `LocalSet`, no `spawn_blocking`. No lock is held across an
@@ -78,7 +78,25 @@
 //! session. The regional service assigns the same numbers when it applies
 //! the report, unless it recorded turns of its own (an agent message) in the
 //! meantime; then the widget's next catch-up shows the regional numbering.
-//! Widgets should de-duplicate their own messages by `client_msg_id`.
+//! Widgets should de-duplicate their own messages by `client_msg_id`, and
+//! let a catch-up message replace what they show under the same `seq` (a
+//! turn acknowledged at a deadline may have been answered regionally after
+//! all; the report of the acknowledgement is then a no-op there).
+//!
+//! # What the regional service answers
+//!
+//! Every call is `POST {regional_url}{path}` with a signed MessagePack frame
+//! (`content-type: application/msgpack`, [`kefu_core::wire::SIGNATURE_HEADER`]):
+//!
+//! | path | frame | answer |
+//! |---|---|---|
+//! | [`paths::TENANT_CONFIG`](kefu_core::wire::paths::TENANT_CONFIG) | `TenantConfigRequest` | `TenantConfig`, or 404 for an unknown widget key |
+//! | [`paths::TURN`](kefu_core::wire::paths::TURN) | `TurnRequest` | `TurnResponse`; `conversation: None` opens one; a known `client_msg_id` returns the recorded answer |
+//! | [`paths::REPORT`](kefu_core::wire::paths::REPORT) | `EdgeReport` | any 2xx once applied; must open a conversation it does not know (the edge opened it), and apply idempotently |
+//! | [`paths::SESSION`](kefu_core::wire::paths::SESSION) | `SessionRequest` | `SessionResponse`, held up to `wait_ms` until a turn after `since` exists |
+//!
+//! Any other status, a timeout or an undecodable answer counts as a failure
+//! for the circuit breaker (404 excepted on the tenant-config path).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;

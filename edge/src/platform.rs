@@ -2,7 +2,7 @@
 //! small trait: key-value storage, a clock, randomness, the outbound call to
 //! the regional service, and settings (config and secrets).
 //!
-//! Each shim (Spin, Workers, the in-process [`crate::memory`] platform)
+//! Each shim (Spin, Workers, the in-process `memory` platform)
 //! implements [`Platform`] over its own bindings; nothing above this module
 //! names a platform type.
 //!
@@ -11,7 +11,7 @@
 //! The I/O methods return `impl Future` *without* a `Send` bound: Spin's and
 //! workers-rs's futures are not `Send` (wasm is single-threaded), and a bound
 //! here would shut them out. For a concrete platform whose futures are `Send`
-//! (the native [`crate::memory::MemoryPlatform`]), the compiler sees through
+//! (the native `memory::MemoryPlatform`), the compiler sees through
 //! the concrete types, so `Edge<MemoryPlatform>::handle(..)` is itself a
 //! `Send` future that a multi-threaded tokio runtime can spawn; the crate's
 //! tests assert that at compile time. The edge never holds a lock across an

@@ -58,7 +58,11 @@ async fn missing_or_bad_signatures_get_401_and_leave_no_state() {
         .await;
     assert_eq!(status, 200, "{v}");
     let conv = v["conversation_id"].as_str().unwrap();
-    assert!(h.platform().keys(KvBucket::Sessions).contains(&conv.to_owned()));
+    assert!(
+        h.platform()
+            .keys(KvBucket::Sessions)
+            .contains(&conv.to_owned())
+    );
 }
 
 #[tokio::test]
