@@ -18,6 +18,7 @@ step() {
 if [ -z "${KEFU_SKIP_LINT:-}" ]; then
   step "cargo fmt --check" cargo fmt --all -- --check
   step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+  step "cargo clippy (kefu-core, sm4-par8)" cargo clippy -p kefu-core --all-targets --locked --features sm4-par8 -- -D warnings
 fi
 
 # no_std proof and the edge targets.
@@ -31,6 +32,7 @@ printf '\n== cargo nextest run --workspace\n'
 cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 nextest_rc=${PIPESTATUS[0]}
 [ "$nextest_rc" -eq 0 ] || failed_steps+=("cargo nextest")
+step "seal with the sm4-par8 backend" cargo test -p kefu-core --locked --features sm4-par8 -- seal
 step "doctests" cargo test --workspace --locked --doc
 
 summary=$(grep -E '^ *Summary \[' "$log" | tail -n1)

@@ -95,8 +95,8 @@
 //! | [`paths::REPORT`](kefu_core::wire::paths::REPORT) | `EdgeReport` | any 2xx once applied; must open a conversation it does not know (the edge opened it), and apply idempotently |
 //! | [`paths::SESSION`](kefu_core::wire::paths::SESSION) | `SessionRequest` | `SessionResponse`, held up to `wait_ms` until a turn after `since` exists |
 //!
-//! Any other status, a timeout or an undecodable answer counts as a failure
-//! for the circuit breaker (404 excepted on the tenant-config path).
+//! For the circuit breaker, a timeout, a failed connection, a 5xx or a 429
+//! is a failure; any other answer shows a live service.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;

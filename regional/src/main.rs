@@ -1,6 +1,65 @@
-//! The `kefu-regional` binary. Until the regional-service issue lands it says
-//! so and exits non-zero, rather than pretending to serve.
-fn main() {
-    eprintln!("kefu-regional: the service is not built yet (see the regional-service issue)");
-    std::process::exit(2);
+//! The `kefu-regional` binary: parse the command line, load the config, set
+//! up logging, run the command.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use kefu_regional::cli::{Cli, Command};
+use kefu_regional::config::{Config, LogFormat, Sources};
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&Sources::from_process(cli.overrides())) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("kefu-regional: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let result = match &cli.command {
+        Command::Serve { .. } => serve(config),
+        other => kefu_regional::cli::run_offline(&config, other).map_err(anyhow::Error::from),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("kefu-regional: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Arc<Config>) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        if config.master_key.is_none() && !config.dev {
+            anyhow::bail!(
+                "refusing to start without a master key: set KEFU_MASTER_KEY or KEFU_MASTER_KEY_FILE (32 hex digits), or use --dev / KEFU_DEV=1 for a throwaway demo"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        kefu_regional::server::serve(config, listener, kefu_regional::server::shutdown_signal()).await?;
+        Ok(0)
+    })
 }

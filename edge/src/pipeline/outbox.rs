@@ -12,7 +12,7 @@
 //! [`ReportedTurn::apply`]), so each turn is recorded exactly once.
 //!
 //! Entries have no TTL: they leave only by delivery. One the regional
-//! service refuses as malformed (400/413/422, alone in its report) moves to
+//! service refuses for good (400/409/413/422, alone in its report) moves to
 //! `d/...` (dead letters) instead of blocking the queue.
 
 use kefu_core::ConversationId;
@@ -112,9 +112,11 @@ pub async fn deliver<P: Platform>(
     send(edge, batch).await
 }
 
-/// Whether the regional service refused a report as malformed.
+/// Whether the regional service refused a report for good: malformed (400,
+/// 413, 422) or conflicting (409: a turn for a closed conversation; replays
+/// cannot happen, every request has a fresh nonce).
 fn malformed(e: &CallError) -> bool {
-    matches!(e, CallError::Status(400 | 413 | 422))
+    matches!(e, CallError::Status(400 | 409 | 413 | 422))
 }
 
 /// Sends `batch` as one report and deletes its keys once taken. On a

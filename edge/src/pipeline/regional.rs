@@ -106,7 +106,10 @@ pub async fn call<P: Platform, F: Frame>(
     let result = p.fetch(req).await;
     let done = p.now_ms();
     let answered = matches!(&result, Ok(r) if (200..300).contains(&r.status) || r.status == 404);
-    let outcome = match (answered, kind) {
+    // For the breaker, any answer but 5xx and 429 shows a live service: a
+    // refused frame is the frame's problem, not an outage.
+    let alive = matches!(&result, Ok(r) if r.status < 500 && r.status != 429);
+    let outcome = match (alive, kind) {
         (true, CallKind::Normal) => Outcome::Success {
             latency_ms: done.saturating_sub(now),
         },

@@ -118,6 +118,35 @@ async fn a_lost_delivery_answer_is_resent_and_recorded_once() {
 }
 
 #[tokio::test]
+async fn a_turn_the_regional_service_refuses_for_good_is_set_aside_not_blocking() {
+    let h = warmed().await;
+    h.fake.set_mode(Mode::Down);
+    h.ask("v-1", None, "我的订单什么时候发货？", "m-bad").await;
+    h.ask("v-2", None, "When will my order ship?", "m-1").await;
+    recover(&h);
+    h.fake.state().refuse_cmid = Some("m-bad".to_owned());
+    let v = h
+        .ask("v-3", None, "Is the shop open on Sunday?", "m-1")
+        .await;
+    assert_eq!(v["source"], "fallback", "the queue did not block the turn");
+    assert_eq!(
+        (received(&h, "v-1", "m-bad"), received(&h, "v-2", "m-1")),
+        (0, 1)
+    );
+    let keys = h.platform().keys(KvBucket::Outbox);
+    assert_eq!(keys.len(), 1);
+    assert!(
+        keys[0].starts_with("d/") && keys[0].ends_with("-m-bad"),
+        "{keys:?}"
+    );
+    // Dead letters are not sent again.
+    let reports = h.fake.state().reports;
+    h.ask("v-4", None, "Is the shop open on Monday?", "m-1")
+        .await;
+    assert_eq!(h.fake.state().reports, reports);
+}
+
+#[tokio::test]
 async fn a_slow_regional_service_is_acknowledged_at_the_deadline() {
     let h = warmed().await;
     h.fake.set_mode(Mode::Slow(2_000));

@@ -74,6 +74,9 @@ pub struct FakeState {
     pub bad_signatures: usize,
     /// Apply the next report but answer 500 (the answer is "lost").
     pub lose_next_report_answer: bool,
+    /// Refuse (409, applying nothing) any report holding this client
+    /// message id, as the regional service does for a closed conversation.
+    pub refuse_cmid: Option<String>,
 }
 
 pub struct FakeRegional {
@@ -152,6 +155,7 @@ impl FakeRegional {
                 calls: Vec::new(),
                 bad_signatures: 0,
                 lose_next_report_answer: false,
+                refuse_cmid: None,
             }),
             changed: Notify::new(),
         }
@@ -313,6 +317,11 @@ impl FakeRegional {
         let now = self.clock.now_ms();
         let mut st = self.state();
         st.reports += 1;
+        if let Some(bad) = &st.refuse_cmid
+            && report.turns.iter().any(|t| &t.client_msg_id == bad)
+        {
+            return reply(409, Vec::new());
+        }
         for t in &report.turns {
             st.reported.push(t.clone());
             let s = st

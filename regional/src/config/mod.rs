@@ -1,0 +1,545 @@
+//! Two-phase configuration: a TOML [`RawConfig`] (unknown fields rejected),
+//! overridden by `KEFU_*` environment variables and command-line flags, then
+//! validated once into an immutable [`Config`].
+//!
+//! Precedence, lowest first: defaults, the file (`KEFU_CONFIG` or `--config`),
+//! the environment, command-line flags. Every error names where the bad value
+//! came from (`KEFU_LISTEN (environment)`, `listen in kefu.toml`, ...) and
+//! never repeats a secret.
+
+mod raw;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use raw::RawConfig;
+pub use secret::Secret;
+
+use crate::crypto::Key;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default data dir (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = "kefu-data";
+/// The file dev mode keeps its generated master key in, inside the data dir.
+pub const DEV_MASTER_KEY_FILE: &str = "dev-master.key";
+
+/// A config value that failed validation, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where the value came from, e.g. `KEFU_LISTEN (environment)`.
+    pub origin: String,
+    /// What is wrong with it (never the secret itself).
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(origin: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        origin: origin.into(),
+        message: message.into(),
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Request and content limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Longest message text, in characters (longer: 413).
+    pub max_message_chars: usize,
+    /// Requests per minute per tenant (more: 429).
+    pub tenant_requests_per_minute: u32,
+    /// Failed authentications per minute per source address (more: 429).
+    pub failed_auth_per_minute: u32,
+}
+
+/// Group-commit tuning.
+#[derive(Debug, Clone)]
+pub struct CommitConfig {
+    /// Most write requests folded into one transaction.
+    pub max_batch: usize,
+    /// How long the writer lingers for more requests after the first.
+    pub max_wait: Duration,
+}
+
+/// Audit checkpoint settings.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
+    /// The checkpoint file.
+    pub checkpoint_file: PathBuf,
+}
+
+/// Retention sweeper settings.
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Time between sweeps.
+    pub sweep_interval: Duration,
+    /// Retention for tenants that set none, in days.
+    pub default_days: u32,
+}
+
+/// The validated, immutable service configuration. `Debug` is safe to log:
+/// the operator token and master key print as `<redacted>`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Operator bearer token; `None` disables the operator API.
+    pub operator_token: Option<Secret>,
+    /// The master key, if one was given.
+    pub master_key: Option<Key>,
+    /// The key the edge signs its frames with; `None` closes the edge door.
+    pub edge_key: Option<Secret>,
+    /// Dev/demo mode.
+    pub dev: bool,
+    /// Limits.
+    pub limits: Limits,
+    /// Group commit.
+    pub commit: CommitConfig,
+    /// Audit checkpoints.
+    pub audit: AuditConfig,
+    /// Retention.
+    pub retention: RetentionConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter directive.
+    pub log_filter: String,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    /// `--config`
+    pub config_file: Option<PathBuf>,
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--dev`
+    pub dev: bool,
+}
+
+/// Where config comes from: the environment (captured, so tests can inject
+/// one) and the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `KEFU_*` variables.
+    pub env: BTreeMap<String, String>,
+    /// Command-line flags.
+    pub cli: CliOverrides,
+}
+
+impl Sources {
+    /// Captures the process environment's `KEFU_*` variables.
+    pub fn from_process(cli: CliOverrides) -> Sources {
+        let env = std::env::vars()
+            .filter(|(k, _)| k.starts_with("KEFU_"))
+            .collect();
+        Sources { env, cli }
+    }
+
+    fn env(&self, name: &str) -> Option<&str> {
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn parse_bool(origin: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(err(
+            origin,
+            format!("`{other}` is not a boolean (use 1/0, true/false)"),
+        )),
+    }
+}
+
+fn positive<T: PartialOrd + Default + fmt::Display>(
+    origin: &str,
+    v: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    if v <= T::default() || v > max {
+        return Err(err(origin, format!("{v} is out of range (1..={max})")));
+    }
+    Ok(v)
+}
+
+fn read_secret_file(origin: &str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| err(origin, format!("cannot read {}: {e}", path.display())))
+}
+
+/// Parses a master key given as 32 hex digits; the message never echoes it.
+pub fn parse_master_key(origin: &str, hex_key: &str) -> Result<Key, ConfigError> {
+    let s = hex_key.trim();
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(err(
+            origin,
+            format!(
+                "must be exactly 32 hex digits (a 128-bit SM4 key); got {} characters{}",
+                s.chars().count(),
+                if s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    ""
+                } else {
+                    ", not all hex"
+                }
+            ),
+        ));
+    }
+    let key = Key::from_hex(s).map_err(|_| err(origin, "is not valid hex"))?;
+    if key.expose().iter().all(|&b| b == 0) {
+        return Err(err(
+            origin,
+            "is all zeros; generate a random key (e.g. `openssl rand -hex 16`)",
+        ));
+    }
+    Ok(key)
+}
+
+fn check_token(origin: &str, t: &str) -> Result<Secret, ConfigError> {
+    if t.chars().count() < 16 {
+        return Err(err(origin, "operator token must be at least 16 characters"));
+    }
+    if !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(err(
+            origin,
+            "operator token must be printable ASCII without spaces",
+        ));
+    }
+    Ok(Secret::new(t.to_owned()))
+}
+
+impl Config {
+    /// Loads the config file (if any), applies environment and command-line
+    /// overrides and validates the result.
+    pub fn load(src: &Sources) -> Result<Config, ConfigError> {
+        let (raw, file_name) = match src
+            .cli
+            .config_file
+            .clone()
+            .or_else(|| src.env("KEFU_CONFIG").map(PathBuf::from))
+        {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| err(format!("config file {}", path.display()), e.to_string()))?;
+                (Self::parse_file(&path, &text)?, path.display().to_string())
+            }
+            None => (RawConfig::default(), String::new()),
+        };
+        Self::validate(raw, &file_name, src)
+    }
+
+    /// Parses TOML text into a [`RawConfig`], naming the file in errors.
+    pub fn parse_file(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
+        let origin = format!("config file {}", path.display());
+        if let Ok(table) = text.parse::<toml::Table>() {
+            for secret in ["master_key", "operator_token"] {
+                if table.contains_key(secret) {
+                    return Err(err(
+                        origin,
+                        format!(
+                            "`{secret}` may not be written in the config file; use the environment (KEFU_{}) or `{secret}_file`",
+                            secret.to_ascii_uppercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        toml::from_str(text).map_err(|e| err(origin, e.to_string().trim().to_owned()))
+    }
+
+    /// Validates a parsed file against the overrides in `src`.
+    pub fn validate(raw: RawConfig, file: &str, src: &Sources) -> Result<Config, ConfigError> {
+        let in_file = |field: &str| format!("{field} in {file}");
+
+        // listen
+        let (listen_s, origin) = if let Some(v) = &src.cli.listen {
+            (v.clone(), "--listen (command line)".to_owned())
+        } else if let Some(v) = src.env("KEFU_LISTEN") {
+            (v.to_owned(), "KEFU_LISTEN (environment)".to_owned())
+        } else if let Some(v) = raw.listen {
+            (v, in_file("listen"))
+        } else {
+            (
+                DEFAULT_LISTEN.to_owned(),
+                "default listen address".to_owned(),
+            )
+        };
+        let listen: SocketAddr = listen_s.parse().map_err(|_| {
+            err(
+                &origin,
+                format!(
+                    "`{listen_s}` is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"
+                ),
+            )
+        })?;
+
+        // data dir
+        let data_dir = if let Some(v) = &src.cli.data_dir {
+            v.clone()
+        } else if let Some(v) = src.env("KEFU_DATA_DIR") {
+            PathBuf::from(v)
+        } else {
+            raw.data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        };
+        if data_dir.as_os_str().is_empty() {
+            return Err(err("data dir", "is empty"));
+        }
+
+        // dev mode
+        let dev = if src.cli.dev {
+            true
+        } else if let Some(v) = src.env("KEFU_DEV") {
+            parse_bool("KEFU_DEV (environment)", v)?
+        } else {
+            raw.dev.unwrap_or(false)
+        };
+
+        // operator token
+        let operator_token = match (
+            src.env("KEFU_OPERATOR_TOKEN"),
+            src.env("KEFU_OPERATOR_TOKEN_FILE"),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "KEFU_OPERATOR_TOKEN and KEFU_OPERATOR_TOKEN_FILE (environment)",
+                    "set only one of them",
+                ));
+            }
+            (Some(t), None) => Some(check_token("KEFU_OPERATOR_TOKEN (environment)", t)?),
+            (None, Some(p)) => {
+                let o = "KEFU_OPERATOR_TOKEN_FILE (environment)";
+                Some(check_token(o, &read_secret_file(o, Path::new(p))?)?)
+            }
+            (None, None) => match raw.operator_token_file {
+                Some(p) => {
+                    let o = in_file("operator_token_file");
+                    Some(check_token(&o, &read_secret_file(&o, &p)?)?)
+                }
+                None => None,
+            },
+        };
+
+        // master key
+        let master_key = match (src.env("KEFU_MASTER_KEY"), src.env("KEFU_MASTER_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "KEFU_MASTER_KEY and KEFU_MASTER_KEY_FILE (environment)",
+                    "set only one of them",
+                ));
+            }
+            (Some(k), None) => Some(parse_master_key("KEFU_MASTER_KEY (environment)", k)?),
+            (None, Some(p)) => {
+                let o = format!("KEFU_MASTER_KEY_FILE (environment) {p}");
+                Some(parse_master_key(&o, &read_secret_file(&o, Path::new(p))?)?)
+            }
+            (None, None) => match raw.master_key_file {
+                Some(p) => {
+                    let o = format!("master_key_file in {file} ({})", p.display());
+                    Some(parse_master_key(&o, &read_secret_file(&o, &p)?)?)
+                }
+                None => None,
+            },
+        };
+
+        // edge signing key
+        let check_edge = |origin: &str, k: &str| -> Result<Secret, ConfigError> {
+            if k.len() < kefu_core::wire::MIN_KEY_LEN {
+                return Err(err(
+                    origin,
+                    format!("must be at least {} bytes", kefu_core::wire::MIN_KEY_LEN),
+                ));
+            }
+            Ok(Secret::new(k.to_owned()))
+        };
+        let edge_key = match (src.env("KEFU_EDGE_KEY"), src.env("KEFU_EDGE_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "KEFU_EDGE_KEY and KEFU_EDGE_KEY_FILE (environment)",
+                    "set only one of them",
+                ));
+            }
+            (Some(k), None) => Some(check_edge("KEFU_EDGE_KEY (environment)", k)?),
+            (None, Some(p)) => {
+                let o = "KEFU_EDGE_KEY_FILE (environment)";
+                Some(check_edge(o, &read_secret_file(o, Path::new(p))?)?)
+            }
+            (None, None) => match raw.edge_key_file {
+                Some(p) => {
+                    let o = in_file("edge_key_file");
+                    Some(check_edge(&o, &read_secret_file(&o, &p)?)?)
+                }
+                None => None,
+            },
+        };
+
+        let l = raw.limits;
+        let limits = Limits {
+            max_body_bytes: positive(
+                &in_file("limits.max_body_bytes"),
+                l.max_body_bytes.unwrap_or(64 * 1024),
+                16 << 20,
+            )?,
+            max_message_chars: positive(
+                &in_file("limits.max_message_chars"),
+                l.max_message_chars
+                    .unwrap_or(crate::store::conversations::MAX_TEXT_CHARS),
+                crate::store::conversations::MAX_TEXT_CHARS,
+            )?,
+            tenant_requests_per_minute: positive(
+                &in_file("limits.tenant_requests_per_minute"),
+                l.tenant_requests_per_minute.unwrap_or(60_000),
+                u32::MAX,
+            )?,
+            failed_auth_per_minute: positive(
+                &in_file("limits.failed_auth_per_minute"),
+                l.failed_auth_per_minute.unwrap_or(30),
+                u32::MAX,
+            )?,
+        };
+        let commit = CommitConfig {
+            max_batch: positive(
+                &in_file("commit.max_batch"),
+                raw.commit.max_batch.unwrap_or(256),
+                65_536,
+            )?,
+            max_wait: Duration::from_micros(raw.commit.max_wait_us.unwrap_or(0).min(100_000)),
+        };
+        let audit = AuditConfig {
+            checkpoint_interval: Duration::from_secs(positive(
+                &in_file("audit.checkpoint_interval_secs"),
+                raw.audit.checkpoint_interval_secs.unwrap_or(60),
+                86_400,
+            )?),
+            checkpoint_file: raw
+                .audit
+                .checkpoint_file
+                .unwrap_or_else(|| data_dir.join("audit-checkpoints.jsonl")),
+        };
+        let retention = RetentionConfig {
+            sweep_interval: Duration::from_secs(positive(
+                &in_file("retention.sweep_interval_secs"),
+                raw.retention.sweep_interval_secs.unwrap_or(3600),
+                7 * 86_400,
+            )?),
+            default_days: positive(
+                &in_file("retention.default_days"),
+                raw.retention.default_days.unwrap_or(365),
+                36_500,
+            )?,
+        };
+        let log_format = match src
+            .env("KEFU_LOG_FORMAT")
+            .map(str::to_owned)
+            .or(raw.log.format)
+        {
+            None => LogFormat::Text,
+            Some(f) => match f.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(err(
+                        "log format (KEFU_LOG_FORMAT or log.format)",
+                        format!("`{other}` is not `text` or `json`"),
+                    ));
+                }
+            },
+        };
+        let log_filter = src
+            .env("KEFU_LOG")
+            .map(str::to_owned)
+            .or(raw.log.filter)
+            .unwrap_or_else(|| "info".to_owned());
+
+        Ok(Config {
+            listen,
+            data_dir,
+            operator_token,
+            master_key,
+            edge_key,
+            dev,
+            limits,
+            commit,
+            audit,
+            retention,
+            log_format,
+            log_filter,
+        })
+    }
+
+    /// The master key `serve` and the key-handling commands run with: the
+    /// configured one, or in dev mode the key in `<data_dir>/dev-master.key`,
+    /// generated (mode 0600) on first use. Returns whether it is a dev key so
+    /// the caller can warn loudly.
+    pub fn master_key_or_dev(&self) -> crate::Result<(Key, bool)> {
+        if let Some(k) = &self.master_key {
+            return Ok((k.clone(), false));
+        }
+        if !self.dev {
+            return Err(crate::Error::Invalid(
+                "no master key: set KEFU_MASTER_KEY or KEFU_MASTER_KEY_FILE (32 hex digits), or run with --dev / KEFU_DEV=1 for a throwaway demo key".into(),
+            ));
+        }
+        crate::store::ensure_dir(&self.data_dir)?;
+        let path = self.data_dir.join(DEV_MASTER_KEY_FILE);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|e| crate::Error::io(&path, e))?;
+            let key = parse_master_key(&path.display().to_string(), &text)
+                .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+            return Ok((key, true));
+        }
+        let key = Key::generate(&mut crate::rng::OsNonces);
+        write_private(&path, format!("{}\n", hex::encode(key.expose())).as_bytes())?;
+        Ok((key, true))
+    }
+}
+
+/// Writes a file readable only by its owner (0600), failing if it exists.
+fn write_private(path: &Path, bytes: &[u8]) -> crate::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| crate::Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| crate::Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+use super::*;
+
+fn sources(env: &[(&str, &str)]) -> Sources {
+    Sources {
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        cli: CliOverrides::default(),
+    }
+}
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn defaults_apply_without_file_or_env() {
+    let c = Config::load(&sources(&[])).unwrap();
+    assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    assert!(c.master_key.is_none() && c.operator_token.is_none() && !c.dev);
+}
+
+#[test]
+fn env_overrides_file_and_cli_overrides_env() {
+    let raw = Config::parse_file(
+        Path::new("k.toml"),
+        "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\n",
+    )
+    .unwrap();
+    let mut s = sources(&[("KEFU_LISTEN", "0.0.0.0:9001")]);
+    let c = Config::validate(raw, "k.toml", &s).unwrap();
+    assert_eq!(c.listen.port(), 9001);
+    assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    s.cli.listen = Some("127.0.0.1:9002".into());
+    let raw = Config::parse_file(Path::new("k.toml"), "listen = \"127.0.0.1:9000\"\n").unwrap();
+    assert_eq!(
+        Config::validate(raw, "k.toml", &s).unwrap().listen.port(),
+        9002
+    );
+}
+
+#[test]
+fn bad_listen_names_its_source() {
+    let e = Config::load(&sources(&[("KEFU_LISTEN", "localhost")])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_LISTEN (environment)");
+    assert!(e.message.contains("`localhost`"), "{e}");
+    let raw = Config::parse_file(Path::new("k.toml"), "listen = \"nope\"\n").unwrap();
+    let e = Config::validate(raw, "k.toml", &sources(&[])).unwrap_err();
+    assert_eq!(e.origin, "listen in k.toml");
+}
+
+#[test]
+fn unknown_fields_and_inline_secrets_are_rejected() {
+    let e = Config::parse_file(Path::new("k.toml"), "lisen = \"x\"\n").unwrap_err();
+    assert!(e.message.contains("lisen"), "{e}");
+    let e = Config::parse_file(Path::new("k.toml"), "[limits]\nmax_body = 1\n").unwrap_err();
+    assert!(e.message.contains("max_body"), "{e}");
+    let e =
+        Config::parse_file(Path::new("k.toml"), &format!("master_key = \"{KEY}\"\n")).unwrap_err();
+    assert!(e.message.contains("KEFU_MASTER_KEY"), "{e}");
+    assert!(
+        !e.to_string().contains(KEY),
+        "the secret leaked into the error"
+    );
+}
+
+#[test]
+fn master_key_errors_never_echo_the_key() {
+    let bad = "0123456789abcdef0123456789abcdeZ";
+    let e = Config::load(&sources(&[("KEFU_MASTER_KEY", bad)])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_MASTER_KEY (environment)");
+    assert!(
+        !e.to_string().contains(bad) && !e.to_string().contains("0123456789"),
+        "{e}"
+    );
+    let e = Config::load(&sources(&[("KEFU_MASTER_KEY", "abcd")])).unwrap_err();
+    assert!(
+        e.message.contains("32 hex digits") && e.message.contains("got 4"),
+        "{e}"
+    );
+    let e = Config::load(&sources(&[("KEFU_MASTER_KEY", &"0".repeat(32))])).unwrap_err();
+    assert!(e.message.contains("all zeros"), "{e}");
+    let e = Config::load(&sources(&[
+        ("KEFU_MASTER_KEY", KEY),
+        ("KEFU_MASTER_KEY_FILE", "/x"),
+    ]))
+    .unwrap_err();
+    assert!(e.message.contains("only one"), "{e}");
+}
+
+#[test]
+fn master_key_file_and_debug_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mk");
+    std::fs::write(&p, format!("{KEY}\n")).unwrap();
+    let c = Config::load(&sources(&[
+        ("KEFU_MASTER_KEY_FILE", p.to_str().unwrap()),
+        ("KEFU_OPERATOR_TOKEN", "operator-token-0123456789"),
+    ]))
+    .unwrap();
+    assert_eq!(hex::encode(c.master_key.as_ref().unwrap().expose()), KEY);
+    let dbg = format!("{c:?}");
+    assert!(
+        !dbg.contains(KEY) && !dbg.contains("operator-token-0123456789"),
+        "{dbg}"
+    );
+    let e = Config::load(&sources(&[("KEFU_MASTER_KEY_FILE", "/nonexistent/mk")])).unwrap_err();
+    assert!(
+        e.origin.contains("KEFU_MASTER_KEY_FILE") && e.message.contains("cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn short_operator_token_is_rejected() {
+    let e = Config::load(&sources(&[("KEFU_OPERATOR_TOKEN", "short")])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_OPERATOR_TOKEN (environment)");
+    assert!(!e.to_string().contains("short"));
+}
+
+#[test]
+fn no_master_key_refuses_unless_dev_and_dev_key_is_private_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let c = Config::load(&sources(&[("KEFU_DATA_DIR", d.to_str().unwrap())])).unwrap();
+    assert!(c.master_key_or_dev().is_err());
+    let c = Config::load(&sources(&[
+        ("KEFU_DATA_DIR", d.to_str().unwrap()),
+        ("KEFU_DEV", "1"),
+    ]))
+    .unwrap();
+    let (k1, dev) = c.master_key_or_dev().unwrap();
+    assert!(dev);
+    let (k2, _) = c.master_key_or_dev().unwrap();
+    assert_eq!(
+        k1.expose(),
+        k2.expose(),
+        "the dev key must survive restarts"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join(DEV_MASTER_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let e = Config::load(&sources(&[("KEFU_DEV", "maybe")])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_DEV (environment)");
+}
+
+#[test]
+fn out_of_range_limits_name_the_field() {
+    let raw = Config::parse_file(Path::new("k.toml"), "[commit]\nmax_batch = 0\n").unwrap();
+    let e = Config::validate(raw, "k.toml", &sources(&[])).unwrap_err();
+    assert_eq!(e.origin, "commit.max_batch in k.toml");
+}

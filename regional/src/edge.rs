@@ -1,0 +1,193 @@
+//! The edge's door: signed MessagePack frames from kefu-edge
+//! ([`kefu_core::wire`]).
+//!
+//! Every request carries an HMAC-SM3 signature over its path tag, timestamp,
+//! nonce and body ([`kefu_core::wire::verify`]); stale timestamps and
+//! replayed nonces are refused. The tenant comes from the signed frame — the
+//! edge holds the shared key and speaks for every tenant — and is looked up
+//! like any other ([`Storage::for_signed_edge_frame`]).
+//!
+//! Until a knowledge base exists, a forwarded question gets a labelled
+//! fallback ([`Source::Fallback`]), never something dressed up as an answer.
+
+use std::sync::Mutex;
+
+use kefu_core::wire::{
+    self, EdgeReport, HandoffState, Health, ReplayGuard, TurnRequest, TurnResponse, WIRE_VERSION,
+};
+use kefu_core::{Locale, Source};
+
+use crate::config::Secret;
+use crate::store::exchange::{Exchange, Question};
+use crate::store::{ConversationState, Role, Storage, Turn};
+use crate::{Error, Result};
+
+/// Why a signed request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No, malformed or wrong signature, or a stale timestamp.
+    Unauthenticated,
+    /// The nonce was seen before.
+    Replay,
+    /// The replay guard is full of live nonces; try again shortly.
+    Busy,
+}
+
+/// The shared key and the replay memory.
+#[derive(Debug)]
+pub struct EdgeDoor {
+    key: Secret,
+    window_ms: u64,
+    replay: Mutex<ReplayGuard>,
+}
+
+impl EdgeDoor {
+    /// A door for `key` (at least [`wire::MIN_KEY_LEN`] bytes).
+    pub fn new(key: Secret) -> EdgeDoor {
+        EdgeDoor {
+            key,
+            window_ms: wire::DEFAULT_WINDOW_MS,
+            replay: Mutex::new(ReplayGuard::new(wire::DEFAULT_REPLAY_CAPACITY)),
+        }
+    }
+
+    /// Checks the signature header for a request to `path_tag` with `body`.
+    pub fn verify(
+        &self,
+        header: Option<&str>,
+        path_tag: &str,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        let header = header.ok_or(Refusal::Unauthenticated)?;
+        let mut guard = self.replay.lock().unwrap_or_else(|p| p.into_inner());
+        match wire::verify(
+            self.key.expose().as_bytes(),
+            header,
+            path_tag,
+            body,
+            now_ms,
+            self.window_ms,
+            &mut guard,
+        ) {
+            Ok(()) => Ok(()),
+            Err(kefu_core::Error::Replay) => Err(Refusal::Replay),
+            Err(kefu_core::Error::TooLarge(_)) => Err(Refusal::Busy),
+            Err(_) => Err(Refusal::Unauthenticated),
+        }
+    }
+}
+
+fn handoff(state: ConversationState) -> HandoffState {
+    match state {
+        ConversationState::QueuedForHuman => HandoffState::Queued,
+        ConversationState::WithAgent => HandoffState::WithAgent,
+        ConversationState::Ai | ConversationState::Closed => HandoffState::None,
+    }
+}
+
+/// The labelled answer while no knowledge base exists, or while a human has
+/// the conversation.
+pub fn fallback(locale: Locale, state: ConversationState) -> Turn {
+    let human = matches!(
+        state,
+        ConversationState::QueuedForHuman | ConversationState::WithAgent
+    );
+    let (role, text) = match (human, locale) {
+        (false, Locale::Zh) => (Role::Bot, "抱歉，知识库尚未发布，我暂时无法回答这个问题。"),
+        (false, Locale::En) => (
+            Role::Bot,
+            "Sorry, no knowledge base has been published yet, so I cannot answer this.",
+        ),
+        (true, Locale::Zh) => (
+            Role::System,
+            "已为您转接人工客服，客服会在这里回复您，请稍候。",
+        ),
+        (true, Locale::En) => (
+            Role::System,
+            "A human agent has this conversation and will reply here shortly.",
+        ),
+    };
+    Turn::new(role, text).with_source(Source::Fallback)
+}
+
+/// Stores a forwarded question and answers it (for now, with the labelled
+/// fallback). Repeating a client message id returns the stored answer.
+pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Result<TurnResponse> {
+    let tenant = storage.for_signed_edge_frame(req.tenant.clone()).await?;
+    let locale = req.locale;
+    let q = Question {
+        conversation: req.conversation,
+        create_missing: false,
+        visitor: req.visitor,
+        client_msg_id: req.client_msg_id,
+        text: req.text,
+    };
+    let ex: Exchange = tenant
+        .exchange(q, max_chars, move |state| fallback(locale, state))
+        .await?;
+    Ok(TurnResponse {
+        v: WIRE_VERSION,
+        conversation: ex.conversation,
+        seq: ex.answer.seq,
+        answer: ex.answer.text,
+        source: ex.answer.source.unwrap_or(Source::Fallback),
+        citations: ex.answer.citations,
+        cacheable: None,
+        handoff: handoff(ex.state),
+        brownout: 0,
+    })
+}
+
+/// What applying an edge report did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ReportOutcome {
+    /// Turns stored now.
+    pub applied: u32,
+    /// Turns already stored (same conversation and client message id).
+    pub duplicates: u32,
+    /// Turns for tenants that do not exist (dropped).
+    pub unknown_tenant: u32,
+}
+
+/// Stores the turns the edge served itself, each exactly once.
+pub async fn report(storage: &Storage, rep: EdgeReport, max_chars: usize) -> Result<ReportOutcome> {
+    let mut out = ReportOutcome::default();
+    for t in rep.turns {
+        let tenant = match storage.for_signed_edge_frame(t.tenant.clone()).await {
+            Ok(s) => s,
+            Err(Error::NotFound) => {
+                out.unknown_tenant += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let answer = Turn::new(Role::Bot, t.answer)
+            .with_source(t.source)
+            .with_citations(t.citations);
+        let q = Question {
+            conversation: Some(t.conversation),
+            create_missing: true,
+            visitor: t.visitor,
+            client_msg_id: t.client_msg_id,
+            text: t.question,
+        };
+        let ex = tenant.exchange(q, max_chars, move |_| answer).await?;
+        if ex.duplicate {
+            out.duplicates += 1;
+        } else {
+            out.applied += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The readiness frame the edge polls.
+pub fn health(ready: bool) -> Health {
+    Health {
+        v: WIRE_VERSION,
+        brownout: 0,
+        kb_version: kefu_core::KbVersion(0),
+        ready,
+    }
+}

@@ -1,0 +1,219 @@
+//! The edge's routes: signed MessagePack frames ([`kefu_core::wire`]) on the
+//! paths the wire module names. Thin: check the content type and signature,
+//! decode, call [`crate::edge`], encode.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kefu_core::wire::{self, EdgeReport, Frame, TurnRequest};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::Source;
+use crate::edge::{self, Refusal, ReportOutcome};
+use crate::store::now_ms;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The MessagePack media type the frames travel as.
+pub const MSGPACK: &str = "application/msgpack";
+
+/// A raw MessagePack body; wrong content type → 415, too big → 413.
+#[derive(Debug)]
+pub struct MsgpackBody(pub Bytes);
+
+impl FromRequest<AppState> for MsgpackBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            essence.as_str(),
+            "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack"
+        ) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected Content-Type: {MSGPACK}"
+            )));
+        }
+        let limit = wire_limit(req.uri().path());
+        Bytes::from_request(req, state)
+            .await
+            .map(MsgpackBody)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!("frame exceeds the limit of {limit} bytes"))
+                } else {
+                    ApiError::BadRequest("could not read the request body".into())
+                }
+            })
+    }
+}
+
+/// The body limit of an edge route: its frame's own bound.
+pub fn wire_limit(path: &str) -> usize {
+    if path == wire::paths::REPORT {
+        EdgeReport::LIMITS.max_bytes
+    } else {
+        TurnRequest::LIMITS.max_bytes
+    }
+}
+
+async fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    src: &Source,
+    tag: &str,
+    body: &[u8],
+) -> Result<()> {
+    let door = state.edge.as_ref().ok_or_else(|| {
+        ApiError::Forbidden("the edge door is closed: KEFU_EDGE_KEY is not set".into())
+    })?;
+    let sig = headers
+        .get(wire::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match door.verify(sig, tag, body, now_ms()) {
+        Ok(()) => Ok(()),
+        Err(Refusal::Replay) => Err(ApiError::Conflict("replayed request".into())),
+        Err(Refusal::Busy) => Err(ApiError::Unavailable(
+            "too many signed requests in flight; retry".into(),
+        )),
+        Err(Refusal::Unauthenticated) => {
+            state.metrics.record_auth_failure();
+            if let Some(s) = state.storage()
+                && let Err(e) = s
+                    .audit_failed_auth(src.0.clone(), "edge.authenticate")
+                    .await
+            {
+                tracing::warn!(error = %e, "could not audit a failed edge signature");
+            }
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+fn decode_error(e: kefu_core::Error, limit: usize) -> ApiError {
+    match e {
+        kefu_core::Error::TooLarge(what) => {
+            ApiError::PayloadTooLarge(format!("{what} (frame limit {limit} bytes)"))
+        }
+        other => ApiError::BadRequest(format!("malformed frame: {other}")),
+    }
+}
+
+fn msgpack(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, MSGPACK)], bytes).into_response()
+}
+
+fn storage(state: &AppState) -> Result<crate::store::Storage> {
+    state
+        .storage()
+        .ok_or_else(|| ApiError::Unavailable("storage is not open yet".into()))
+}
+
+/// A visitor message the edge could not answer: stored with its answer
+/// (a labelled fallback until a knowledge base exists).
+#[utoipa::path(post, path = "/v1/turn", tag = "edge",
+    request_body(content = Vec<u8>, content_type = "application/msgpack", description = "A kefu-core wire TurnRequest frame"),
+    params(("x-kefu-signature" = String, Header, description = "HMAC-SM3 request signature (kefu-core wire::sign)")),
+    security(("edge_signature" = [])),
+    responses(
+        (status = 200, description = "A TurnResponse frame", content_type = "application/msgpack", body = Vec<u8>),
+        (status = 400, description = "Malformed frame", body = ErrorBody),
+        (status = 401, description = "Missing, wrong or stale signature", body = ErrorBody),
+        (status = 403, description = "Edge door closed", body = ErrorBody),
+        (status = 404, description = "Unknown tenant or conversation", body = ErrorBody),
+        (status = 409, description = "Replayed request", body = ErrorBody),
+        (status = 413, description = "Frame too large", body = ErrorBody),
+        (status = 415, description = "Not application/msgpack", body = ErrorBody),
+        (status = 503, description = "Not ready, or replay memory full", body = ErrorBody),
+    ))]
+pub async fn turn(
+    State(state): State<AppState>,
+    src: Source,
+    headers: HeaderMap,
+    MsgpackBody(body): MsgpackBody,
+) -> Result<Response> {
+    check(&state, &headers, &src, wire::paths::TURN, &body).await?;
+    let req =
+        TurnRequest::decode(&body).map_err(|e| decode_error(e, TurnRequest::LIMITS.max_bytes))?;
+    let resp = edge::turn(
+        &storage(&state)?,
+        req,
+        state.config.limits.max_message_chars,
+    )
+    .await?;
+    let bytes = resp.encode().map_err(|e| {
+        tracing::error!(error = %e, "cannot encode a TurnResponse");
+        ApiError::Internal
+    })?;
+    Ok(msgpack(bytes))
+}
+
+/// Turns the edge served itself (cache hits, store-and-forward acks); each
+/// is stored exactly once.
+#[utoipa::path(post, path = "/v1/report", tag = "edge",
+    request_body(content = Vec<u8>, content_type = "application/msgpack", description = "A kefu-core wire EdgeReport frame"),
+    params(("x-kefu-signature" = String, Header, description = "HMAC-SM3 request signature (kefu-core wire::sign)")),
+    security(("edge_signature" = [])),
+    responses(
+        (status = 200, description = "What was stored", body = ReportOutcome),
+        (status = 400, description = "Malformed frame", body = ErrorBody),
+        (status = 401, description = "Missing, wrong or stale signature", body = ErrorBody),
+        (status = 403, description = "Edge door closed", body = ErrorBody),
+        (status = 409, description = "Replayed request, or a turn for a closed conversation", body = ErrorBody),
+        (status = 413, description = "Frame too large", body = ErrorBody),
+        (status = 415, description = "Not application/msgpack", body = ErrorBody),
+        (status = 503, description = "Not ready, or replay memory full", body = ErrorBody),
+    ))]
+pub async fn report(
+    State(state): State<AppState>,
+    src: Source,
+    headers: HeaderMap,
+    MsgpackBody(body): MsgpackBody,
+) -> Result<axum::Json<ReportOutcome>> {
+    check(&state, &headers, &src, wire::paths::REPORT, &body).await?;
+    let rep =
+        EdgeReport::decode(&body).map_err(|e| decode_error(e, EdgeReport::LIMITS.max_bytes))?;
+    Ok(axum::Json(
+        edge::report(
+            &storage(&state)?,
+            rep,
+            state.config.limits.max_message_chars,
+        )
+        .await?,
+    ))
+}
+
+/// Readiness for the edge (a signed GET with an empty body).
+#[utoipa::path(get, path = "/v1/health", tag = "edge",
+    params(("x-kefu-signature" = String, Header, description = "HMAC-SM3 request signature over an empty body")),
+    security(("edge_signature" = [])),
+    responses(
+        (status = 200, description = "A Health frame", content_type = "application/msgpack", body = Vec<u8>),
+        (status = 401, description = "Missing, wrong or stale signature", body = ErrorBody),
+        (status = 403, description = "Edge door closed", body = ErrorBody),
+        (status = 409, description = "Replayed request", body = ErrorBody),
+        (status = 503, description = "Replay memory full", body = ErrorBody),
+    ))]
+pub async fn health(
+    State(state): State<AppState>,
+    src: Source,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check(&state, &headers, &src, wire::paths::HEALTH, &[]).await?;
+    let bytes = edge::health(state.storage().is_some())
+        .encode()
+        .map_err(|_| ApiError::Internal)?;
+    Ok(msgpack(bytes))
+}

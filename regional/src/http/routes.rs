@@ -1,0 +1,129 @@
+//! The route table: method + path -> handler, and nothing else.
+//!
+//! Tests compare this table with the OpenAPI document, so a route cannot be
+//! added without being described (and the cross-tenant test walks every row
+//! whose path takes an id).
+
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+
+use axum::extract::DefaultBodyLimit;
+use kefu_core::wire;
+
+use super::{AppState, admin, audit, conversations, edge, ops};
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template (axum/OpenAPI `{param}` syntax).
+    pub path: &'static str,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+fn r(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route the service serves.
+pub fn table() -> Vec<Route> {
+    vec![
+        r(Method::GET, "/healthz", get(ops::healthz)),
+        r(Method::GET, "/readyz", get(ops::readyz)),
+        r(Method::GET, "/metrics", get(ops::metrics)),
+        r(Method::GET, "/openapi.json", get(ops::openapi)),
+        // operator
+        r(
+            Method::POST,
+            "/admin/v1/tenants",
+            post(admin::create_tenant),
+        ),
+        r(Method::GET, "/admin/v1/tenants", get(admin::list_tenants)),
+        r(
+            Method::GET,
+            "/admin/v1/tenants/{tenant_id}",
+            get(admin::get_tenant),
+        ),
+        r(
+            Method::DELETE,
+            "/admin/v1/tenants/{tenant_id}",
+            delete(admin::delete_tenant),
+        ),
+        r(
+            Method::POST,
+            "/admin/v1/tenants/{tenant_id}/api-key",
+            post(admin::rotate_api_key),
+        ),
+        r(
+            Method::POST,
+            "/admin/v1/tenants/{tenant_id}/data-key",
+            post(admin::rotate_data_key),
+        ),
+        r(
+            Method::GET,
+            "/admin/v1/tenants/{tenant_id}/settings",
+            get(admin::get_settings),
+        ),
+        r(
+            Method::PATCH,
+            "/admin/v1/tenants/{tenant_id}/settings",
+            patch(admin::update_settings),
+        ),
+        // tenant
+        r(
+            Method::POST,
+            "/v1/conversations",
+            post(conversations::create),
+        ),
+        r(Method::GET, "/v1/conversations", get(conversations::list)),
+        r(
+            Method::GET,
+            "/v1/conversations/{conversation_id}",
+            get(conversations::transcript),
+        ),
+        r(
+            Method::POST,
+            "/v1/conversations/{conversation_id}/messages",
+            post(conversations::append),
+        ),
+        r(
+            Method::GET,
+            "/v1/conversations/{conversation_id}/messages",
+            get(conversations::messages),
+        ),
+        r(
+            Method::PUT,
+            "/v1/conversations/{conversation_id}/state",
+            put(conversations::set_state),
+        ),
+        // the edge's door: signed MessagePack frames on kefu-core's wire paths
+        r(
+            Method::POST,
+            wire::paths::TURN,
+            post(edge::turn).layer(DefaultBodyLimit::max(edge::wire_limit(wire::paths::TURN))),
+        ),
+        r(
+            Method::POST,
+            wire::paths::REPORT,
+            post(edge::report).layer(DefaultBodyLimit::max(edge::wire_limit(wire::paths::REPORT))),
+        ),
+        r(Method::GET, wire::paths::HEALTH, get(edge::health)),
+        // audit: read-only; any other method is answered 405 and audited.
+        r(
+            Method::GET,
+            "/v1/audit/verify",
+            get(audit::verify).fallback(audit::tamper_attempt),
+        ),
+        r(
+            Method::GET,
+            "/v1/audit/checkpoint",
+            get(audit::checkpoint).fallback(audit::tamper_attempt),
+        ),
+    ]
+}

@@ -1,0 +1,120 @@
+//! A visitor question and its answer, stored together: both turns commit in
+//! one transaction or neither does, and repeating the question's client
+//! message id returns the stored exchange instead of writing a second one.
+//! The edge door ([`crate::edge`]) is built on this.
+
+use kefu_core::{ConversationId, VisitorId};
+
+use super::WriteCtx;
+use super::conversations::{self, AppendInput};
+use super::records::{ConversationState, Role, Turn};
+use crate::{Error, Result};
+
+/// A question to record, with how to answer it.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// The conversation, if the caller has one.
+    pub conversation: Option<ConversationId>,
+    /// Open the conversation under this id if it does not exist (edge
+    /// reports); otherwise a missing conversation is [`Error::NotFound`].
+    pub create_missing: bool,
+    /// The visitor.
+    pub visitor: VisitorId,
+    /// The widget's message id (the idempotency key).
+    pub client_msg_id: String,
+    /// The visitor's text.
+    pub text: String,
+}
+
+/// What was stored (or found stored).
+#[derive(Debug)]
+pub struct Exchange {
+    /// The conversation (new if the question opened one).
+    pub conversation: ConversationId,
+    /// The conversation's state after the exchange.
+    pub state: ConversationState,
+    /// The answer turn, with its seq.
+    pub answer: Turn,
+    /// True if this client message id was already stored: nothing was written.
+    pub duplicate: bool,
+}
+
+/// Records `q` and the answer `answer` makes for the conversation's state.
+/// A closed conversation (or none) gets a new one, unless `create_missing`
+/// names the id to use.
+pub fn record(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    q: &Question,
+    max_chars: usize,
+    answer: impl FnOnce(ConversationState) -> Turn,
+) -> Result<Exchange> {
+    // Which conversation: the given one if it is open, else a new one.
+    let existing = match &q.conversation {
+        Some(id) => conversations::meta_in(ctx, tenant, id.as_str())?.map(|m| (id.clone(), m)),
+        None => None,
+    };
+    let (conv, meta) = match (existing, &q.conversation) {
+        (Some((id, meta)), _) if meta.state != ConversationState::Closed || q.create_missing => {
+            (id, meta)
+        }
+        (None, Some(id)) if q.create_missing => {
+            let c = conversations::create_with_id(ctx, tenant, id, Some(&q.visitor))?;
+            (c.id, c.meta)
+        }
+        (None, Some(_)) => return Err(Error::NotFound),
+        _ => {
+            let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
+            (c.id, c.meta)
+        }
+    };
+    let question = AppendInput {
+        role: Role::Visitor,
+        text: q.text.clone(),
+        source: None,
+        citations: Vec::new(),
+        client_msg_id: Some(q.client_msg_id.clone()),
+        expected_seq: None,
+    };
+    let reply = answer(meta.state);
+    let reply_input = AppendInput {
+        role: reply.role,
+        text: reply.text.clone(),
+        source: reply.source,
+        citations: reply.citations.clone(),
+        client_msg_id: None,
+        expected_seq: None,
+    };
+    // Check both before writing either (the WriteCtx contract).
+    conversations::validate(&question, max_chars)?;
+    conversations::validate(&reply_input, max_chars)?;
+    if meta.state == ConversationState::Closed {
+        return Err(Error::Conflict("the conversation is closed".into()));
+    }
+
+    let asked = conversations::append(ctx, tenant, conv.as_str(), question, max_chars)?;
+    if asked.duplicate {
+        // The answer stored right after the question, if any.
+        let stored = match asked.seq.checked_add(1) {
+            Some(next) => conversations::turn_at(ctx, tenant, conv.as_str(), next)?,
+            None => None,
+        };
+        let answer = stored.filter(|t| t.role != Role::Visitor).unwrap_or(reply);
+        return Ok(Exchange {
+            conversation: conv,
+            state: meta.state,
+            answer,
+            duplicate: true,
+        });
+    }
+    let answered = conversations::append(ctx, tenant, conv.as_str(), reply_input, max_chars)?;
+    let mut turn = reply;
+    turn.seq = answered.seq;
+    turn.at_ms = answered.at_ms;
+    Ok(Exchange {
+        conversation: conv,
+        state: meta.state,
+        answer: turn,
+        duplicate: false,
+    })
+}

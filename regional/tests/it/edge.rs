@@ -1,0 +1,415 @@
+//! The edge's door: signed MessagePack frames in, labelled answers out,
+//! replays refused, reports stored exactly once.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use kefu_core::wire::{
+    self, EdgeReport, Frame, HandoffState, Health, ReportedTurn, TurnRequest, TurnResponse,
+};
+use kefu_core::{ConversationId, KbVersion, Locale, Source, TenantId, VisitorId};
+use serde_json::json;
+
+use crate::common::{Harness, Resp};
+
+const EDGE_KEY: &str = "edge-shared-signing-key-0123456789";
+
+async fn harness() -> Harness {
+    Harness::with_config(
+        "[limits]\nfailed_auth_per_minute = 100000\n",
+        &[("KEFU_EDGE_KEY", EDGE_KEY)],
+    )
+    .await
+}
+
+fn nonce(n: u8) -> [u8; 16] {
+    [n; 16]
+}
+
+fn turn_request(conv: Option<&str>, client_msg_id: &str, text: &str, locale: Locale) -> Vec<u8> {
+    TurnRequest {
+        v: wire::WIRE_VERSION,
+        tenant: TenantId::new("acme").unwrap(),
+        conversation: conv.map(|c| ConversationId::new(c).unwrap()),
+        visitor: VisitorId::new("visitor-1").unwrap(),
+        client_msg_id: client_msg_id.into(),
+        text: text.into(),
+        locale,
+        edge_seq: None,
+        edge_kb: None,
+        at_ms: kefu_regional::store::now_ms(),
+    }
+    .encode()
+    .unwrap()
+}
+
+async fn signed(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    nonce: [u8; 16],
+    ts_ms: u64,
+    key: &str,
+) -> (StatusCode, Vec<u8>) {
+    let sig = wire::sign(key.as_bytes(), ts_ms, &nonce, path, &body)
+        .unwrap()
+        .to_header();
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/msgpack")
+        .header(wire::SIGNATURE_HEADER, sig)
+        .body(Body::from(body))
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(h.router.clone(), req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, bytes)
+}
+
+async fn send_turn(h: &Harness, body: Vec<u8>, n: u8) -> (StatusCode, Vec<u8>) {
+    signed(
+        h,
+        Method::POST,
+        wire::paths::TURN,
+        body,
+        nonce(n),
+        kefu_regional::store::now_ms(),
+        EDGE_KEY,
+    )
+    .await
+}
+
+async fn transcript(h: &Harness, key: &str, conv: &str) -> Resp {
+    h.call(
+        Method::GET,
+        &format!("/v1/conversations/{conv}/messages"),
+        Some(key),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_forwarded_question_is_stored_and_answered_with_a_labelled_fallback() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let (st, body) = send_turn(&h, turn_request(None, "cm-1", "怎么退款？", Locale::Zh), 1).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let resp = TurnResponse::decode(&body).unwrap();
+    assert_eq!(resp.source, Source::Fallback);
+    assert!(resp.answer.contains("知识库尚未发布"), "{}", resp.answer);
+    assert_eq!(
+        (resp.seq, resp.handoff, resp.cacheable),
+        (2, HandoffState::None, None)
+    );
+    let t = transcript(&h, &key, resp.conversation.as_str()).await;
+    let msgs = t.body["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(
+        (msgs[0]["role"].as_str(), msgs[0]["client_msg_id"].as_str()),
+        (Some("visitor"), Some("cm-1"))
+    );
+    assert_eq!(
+        (msgs[1]["role"].as_str(), msgs[1]["source"].as_str()),
+        (Some("bot"), Some("fallback"))
+    );
+
+    // A retry of the same message (fresh signature) returns the same answer and writes nothing.
+    let conv = resp.conversation.as_str().to_owned();
+    let (st, body) = send_turn(
+        &h,
+        turn_request(Some(&conv), "cm-1", "怎么退款？", Locale::Zh),
+        2,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let again = TurnResponse::decode(&body).unwrap();
+    assert_eq!(
+        (again.seq, again.answer.as_str()),
+        (2, resp.answer.as_str())
+    );
+    assert_eq!(
+        transcript(&h, &key, &conv).await.body["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The next message continues the conversation, in English this time.
+    let (_, body) = send_turn(
+        &h,
+        turn_request(Some(&conv), "cm-2", "refund?", Locale::En),
+        3,
+    )
+    .await;
+    let next = TurnResponse::decode(&body).unwrap();
+    assert_eq!((next.conversation.as_str(), next.seq), (conv.as_str(), 4));
+    assert!(next.answer.starts_with("Sorry, no knowledge base"));
+}
+
+#[tokio::test]
+async fn a_human_handled_conversation_gets_a_handoff_notice_not_a_bot_answer() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let (_, body) = send_turn(&h, turn_request(None, "a", "人工", Locale::Zh), 1).await;
+    let conv = TurnResponse::decode(&body)
+        .unwrap()
+        .conversation
+        .as_str()
+        .to_owned();
+    h.call(
+        Method::PUT,
+        &format!("/v1/conversations/{conv}/state"),
+        Some(&key),
+        Some(json!({"state": "with_agent"})),
+    )
+    .await;
+    let (_, body) = send_turn(&h, turn_request(Some(&conv), "b", "在吗", Locale::Zh), 2).await;
+    let r = TurnResponse::decode(&body).unwrap();
+    assert_eq!(r.handoff, HandoffState::WithAgent);
+    let t = transcript(&h, &key, &conv).await;
+    assert_eq!(t.body["messages"][3]["role"], "system");
+}
+
+#[tokio::test]
+async fn signatures_timestamps_and_replays_are_checked() {
+    let h = harness().await;
+    h.tenant("acme").await;
+    let now = kefu_regional::store::now_ms();
+    let body = turn_request(None, "x", "hello", Locale::En);
+    let path = wire::paths::TURN;
+    assert_eq!(
+        signed(
+            &h,
+            Method::POST,
+            path,
+            body.clone(),
+            nonce(1),
+            now,
+            "another-key-0123456789abcdef"
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        signed(
+            &h,
+            Method::POST,
+            path,
+            body.clone(),
+            nonce(2),
+            now - 120_000,
+            EDGE_KEY
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Signed for another path: refused.
+    let sig = wire::sign(
+        EDGE_KEY.as_bytes(),
+        now,
+        &nonce(3),
+        wire::paths::REPORT,
+        &body,
+    )
+    .unwrap()
+    .to_header();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/msgpack")
+        .header(wire::SIGNATURE_HEADER, sig)
+        .body(Body::from(body.clone()))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED);
+    // No signature at all.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/msgpack")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED);
+    // Good, then the very same request again: a replay.
+    assert_eq!(
+        signed(
+            &h,
+            Method::POST,
+            path,
+            body.clone(),
+            nonce(4),
+            now,
+            EDGE_KEY
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (st, bytes) = signed(&h, Method::POST, path, body, nonce(4), now, EDGE_KEY).await;
+    assert_eq!(
+        st,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+}
+
+#[tokio::test]
+async fn bad_frames_get_json_errors() {
+    let h = harness().await;
+    h.tenant("acme").await;
+    let (st, body) = send_turn(&h, b"\x81\xa1v\x01 not a frame".to_vec(), 1).await;
+    assert_eq!(
+        st,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let err: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(err["error"]["code"], "bad_request");
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(wire::paths::TURN)
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (st, _) = send_turn(&h, vec![0xc1; 20_000], 2).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    // A signed frame for a tenant that does not exist.
+    let other = TurnRequest::decode(&turn_request(None, "z", "hi", Locale::En)).map(|mut r| {
+        r.tenant = TenantId::new("nobody").unwrap();
+        r.encode().unwrap()
+    });
+    assert_eq!(
+        send_turn(&h, other.unwrap(), 3).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Without a configured key the door is closed.
+    let closed = Harness::new().await;
+    assert_eq!(
+        send_turn(&closed, turn_request(None, "x", "hi", Locale::En), 4)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn edge_reports_are_stored_exactly_once() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let conv = "c_edge00000000000000000001";
+    let reported = |id: &str, q: &str, a: &str, source: Source| ReportedTurn {
+        tenant: TenantId::new("acme").unwrap(),
+        conversation: ConversationId::new(conv).unwrap(),
+        visitor: VisitorId::new("v-9").unwrap(),
+        client_msg_id: id.into(),
+        question: q.into(),
+        answer: a.into(),
+        source,
+        citations: vec![],
+        kb_version: KbVersion(0),
+        at_ms: kefu_regional::store::now_ms(),
+    };
+    let mut rep = EdgeReport::new();
+    rep.turns
+        .push(reported("e1", "营业时间？", "9:00-18:00", Source::Cache));
+    rep.turns.push(reported(
+        "e2",
+        "hello?",
+        "We got your message and will answer soon.",
+        Source::Ack,
+    ));
+    let mut ghost = reported("e3", "x", "y", Source::Ack);
+    ghost.tenant = TenantId::new("ghost").unwrap();
+    rep.turns.push(ghost);
+    let body = rep.encode().unwrap();
+    let now = kefu_regional::store::now_ms();
+    let (st, out) = signed(
+        &h,
+        Method::POST,
+        wire::paths::REPORT,
+        body.clone(),
+        nonce(1),
+        now,
+        EDGE_KEY,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&out));
+    let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        out,
+        json!({"applied": 2, "duplicates": 0, "unknown_tenant": 1})
+    );
+    // The edge retries the same report (new signature): nothing new.
+    let (_, out) = signed(
+        &h,
+        Method::POST,
+        wire::paths::REPORT,
+        body,
+        nonce(2),
+        now,
+        EDGE_KEY,
+    )
+    .await;
+    let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        out,
+        json!({"applied": 0, "duplicates": 2, "unknown_tenant": 1})
+    );
+    let t = transcript(&h, &key, conv).await;
+    let msgs = t.body["messages"].as_array().unwrap();
+    let summary: Vec<(&str, Option<&str>)> = msgs
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["source"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("visitor", None),
+            ("bot", Some("cache")),
+            ("visitor", None),
+            ("bot", Some("ack"))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn health_is_a_signed_frame() {
+    let h = harness().await;
+    let now = kefu_regional::store::now_ms();
+    let (st, body) = signed(
+        &h,
+        Method::GET,
+        wire::paths::HEALTH,
+        Vec::new(),
+        nonce(7),
+        now,
+        EDGE_KEY,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let health = Health::decode(&body).unwrap();
+    assert!(health.ready);
+    let (st, _) = signed(
+        &h,
+        Method::GET,
+        wire::paths::HEALTH,
+        Vec::new(),
+        nonce(8),
+        now,
+        "wrong-key-0123456789abcdef",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}

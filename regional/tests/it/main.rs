@@ -1,0 +1,16 @@
+//! Integration tests for kefu-regional: the router in-process against a real
+//! redb in a temp dir. One binary, split by area.
+
+mod append;
+mod audit;
+mod bad_input;
+mod canary;
+mod cli;
+mod common;
+mod crash;
+mod cross_tenant;
+mod edge;
+mod restart;
+mod retention;
+mod serve;
+mod tenants;
