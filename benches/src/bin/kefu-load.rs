@@ -111,10 +111,10 @@ async fn until_ok(http: &reqwest::Client, url: &str, bearer: Option<&str>) -> Re
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
-        if let Ok(r) = req.send().await {
-            if r.status().is_success() {
-                return Ok(Instant::now());
-            }
+        if let Ok(r) = req.send().await
+            && r.status().is_success()
+        {
+            return Ok(Instant::now());
         }
         if Instant::now() > deadline {
             bail!("{url} did not answer within 600 s");
@@ -124,7 +124,12 @@ async fn until_ok(http: &reqwest::Client, url: &str, bearer: Option<&str>) -> Re
 }
 
 async fn post(http: &reqwest::Client, url: String, bearer: &str, body: &Value) -> Result<Value> {
-    let r = http.post(&url).bearer_auth(bearer).json(body).send().await?;
+    let r = http
+        .post(&url)
+        .bearer_auth(bearer)
+        .json(body)
+        .send()
+        .await?;
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -248,7 +253,9 @@ async fn appends(bin: &Path, levels: &[usize], seconds: u64) -> Result<()> {
 
 async fn recovery(bin: &Path, sizes: &[usize], per_conv: usize) -> Result<()> {
     let http = reqwest::Client::new();
-    println!("| stored conversations | data dir | start → ready | start → first answered request |");
+    println!(
+        "| stored conversations | data dir | start → ready | start → first answered request |"
+    );
     println!("|---|---|---|---|");
     for &n in sizes {
         let dir = tempfile::tempdir()?;
@@ -288,7 +295,10 @@ async fn recovery(bin: &Path, sizes: &[usize], per_conv: usize) -> Result<()> {
                     last = Some(c);
                 }
             }
-            eprintln!("seeded {n} conversations in {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "seeded {n} conversations in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             (key, last.context("no conversation")?)
         }; // the server stops here (SIGTERM, graceful)
         let size = dir_size(&data);
