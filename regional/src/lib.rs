@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod json_int;
 pub mod metrics;
+pub mod public;
 pub mod rng;
 pub mod server;
 pub mod store;

@@ -491,9 +491,27 @@ async fn the_new_frames_are_signed_and_replay_guarded_like_turns() {
     )
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    let (st, _) = signed(&h, Method::POST, wire::paths::TENANT_CONFIG, req.clone(), nonce(2), now, EDGE_KEY).await;
+    let (st, _) = signed(
+        &h,
+        Method::POST,
+        wire::paths::TENANT_CONFIG,
+        req.clone(),
+        nonce(2),
+        now,
+        EDGE_KEY,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = signed(&h, Method::POST, wire::paths::TENANT_CONFIG, req, nonce(2), now, EDGE_KEY).await;
+    let (st, _) = signed(
+        &h,
+        Method::POST,
+        wire::paths::TENANT_CONFIG,
+        req,
+        nonce(2),
+        now,
+        EDGE_KEY,
+    )
+    .await;
     assert_eq!(st, StatusCode::CONFLICT, "the same nonce again is a replay");
     // A session frame signed for another path does not verify here.
     let s = SessionRequest::fetch(
@@ -516,7 +534,13 @@ async fn the_new_frames_are_signed_and_replay_guarded_like_turns() {
     assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED);
 }
 
-fn session_request(tenant: &str, conv: &str, visitor: &str, since: Option<u64>, wait_ms: u32) -> Vec<u8> {
+fn session_request(
+    tenant: &str,
+    conv: &str,
+    visitor: &str,
+    since: Option<u64>,
+    wait_ms: u32,
+) -> Vec<u8> {
     SessionRequest {
         since,
         wait_ms,
@@ -539,10 +563,22 @@ async fn a_session_is_the_stored_conversation_and_answers_only_its_owner() {
     let conv = TurnResponse::decode(&body).unwrap().conversation;
     let conv = conv.as_str();
 
-    let (st, body) = send(&h, wire::paths::SESSION, session_request("acme", conv, "visitor-1", None, 0), 2).await;
+    let (st, body) = send(
+        &h,
+        wire::paths::SESSION,
+        session_request("acme", conv, "visitor-1", None, 0),
+        2,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
-    let s = SessionResponse::decode(&body).unwrap().session.expect("the session");
-    assert_eq!((s.tenant().as_str(), s.conversation().as_str()), ("acme", conv));
+    let s = SessionResponse::decode(&body)
+        .unwrap()
+        .session
+        .expect("the session");
+    assert_eq!(
+        (s.tenant().as_str(), s.conversation().as_str()),
+        ("acme", conv)
+    );
     assert_eq!(s.next_seq(), 3);
     let turns: Vec<(u64, Role)> = s.turns().iter().map(|t| (t.seq, t.role)).collect();
     assert_eq!(turns, [(1, Role::Visitor), (2, Role::Bot)]);
@@ -550,14 +586,28 @@ async fn a_session_is_the_stored_conversation_and_answers_only_its_owner() {
     assert_eq!(s.fallbacks_in_row, 1);
 
     // Another visitor, another tenant, an unknown tenant: no such session.
-    for (i, (t, v)) in [("acme", "visitor-2"), ("other", "visitor-1"), ("ghost", "visitor-1")]
-        .into_iter()
-        .enumerate()
+    for (i, (t, v)) in [
+        ("acme", "visitor-2"),
+        ("other", "visitor-1"),
+        ("ghost", "visitor-1"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let n = 3 + u8::try_from(i).unwrap();
-        let (st, body) = send(&h, wire::paths::SESSION, session_request(t, conv, v, None, 0), n).await;
+        let (st, body) = send(
+            &h,
+            wire::paths::SESSION,
+            session_request(t, conv, v, None, 0),
+            n,
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
-        assert_eq!(SessionResponse::decode(&body).unwrap().session, None, "{t}/{v}");
+        assert_eq!(
+            SessionResponse::decode(&body).unwrap().session,
+            None,
+            "{t}/{v}"
+        );
     }
     // wait_ms above the bound is a malformed frame.
     let mut bad = SessionRequest::fetch(
@@ -582,10 +632,20 @@ async fn a_long_poll_is_woken_by_an_agent_reply_and_times_out_without_one() {
     let h = harness().await;
     let key = h.tenant("acme").await;
     let (_, body) = send_turn(&h, turn_request(None, "cm-1", "hello?", Locale::En), 1).await;
-    let conv = TurnResponse::decode(&body).unwrap().conversation.as_str().to_owned();
+    let conv = TurnResponse::decode(&body)
+        .unwrap()
+        .conversation
+        .as_str()
+        .to_owned();
 
     // Nothing after seq 2: a short wait ends empty-handed with the session.
-    let (st, body) = send(&h, wire::paths::SESSION, session_request("acme", &conv, "visitor-1", Some(2), 200), 2).await;
+    let (st, body) = send(
+        &h,
+        wire::paths::SESSION,
+        session_request("acme", &conv, "visitor-1", Some(2), 200),
+        2,
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let s = SessionResponse::decode(&body).unwrap().session.unwrap();
     assert_eq!(s.next_seq(), 3);
@@ -595,9 +655,15 @@ async fn a_long_poll_is_woken_by_an_agent_reply_and_times_out_without_one() {
         let h_router = h.router.clone();
         let body = session_request("acme", &conv, "visitor-1", Some(2), 20_000);
         let now = kefu_regional::store::now_ms();
-        let sig = wire::sign(EDGE_KEY.as_bytes(), now, &nonce(3), wire::paths::SESSION, &body)
-            .unwrap()
-            .to_header();
+        let sig = wire::sign(
+            EDGE_KEY.as_bytes(),
+            now,
+            &nonce(3),
+            wire::paths::SESSION,
+            &body,
+        )
+        .unwrap()
+        .to_header();
         let req = Request::builder()
             .method(Method::POST)
             .uri(wire::paths::SESSION)
@@ -629,5 +695,8 @@ async fn a_long_poll_is_woken_by_an_agent_reply_and_times_out_without_one() {
         .to_bytes();
     let s = SessionResponse::decode(&bytes).unwrap().session.unwrap();
     let last = s.turns().back().unwrap();
-    assert_eq!((last.seq, last.role, last.text.as_str()), (3, Role::Agent, "An agent here."));
+    assert_eq!(
+        (last.seq, last.role, last.text.as_str()),
+        (3, Role::Agent, "An agent here.")
+    );
 }
