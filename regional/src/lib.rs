@@ -20,6 +20,7 @@ pub mod http;
 pub mod json_int;
 pub mod logging;
 pub mod metrics;
+pub mod public;
 pub mod rng;
 pub mod server;
 pub mod store;

@@ -62,7 +62,21 @@ fn serve(config: Arc<Config>) -> anyhow::Result<i32> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        kefu_regional::server::serve(config, listener, kefu_regional::server::shutdown_signal()).await?;
+        let public = match config.public_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the public listener {addr} (KEFU_PUBLIC_LISTEN; `off` disables it)"))?,
+            ),
+            None => None,
+        };
+        kefu_regional::server::serve_with_public(
+            config,
+            listener,
+            public,
+            kefu_regional::server::shutdown_signal(),
+        )
+        .await?;
         Ok(0)
     })
 }

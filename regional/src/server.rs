@@ -90,6 +90,12 @@ impl App {
         http::router(self.state.clone())
     }
 
+    /// The public widget API over this app (the in-process edge); needs an
+    /// edge key in the config ([`crate::public::with_edge_key`]).
+    pub fn public_router(&self) -> Result<Router> {
+        Ok(crate::public::router(crate::public::edge(&self.state)?))
+    }
+
     /// The storage handle.
     pub fn storage(&self) -> &Storage {
         &self.storage
@@ -166,6 +172,42 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_with_public(config, listener, None, shutdown).await
+}
+
+fn spawn_server(
+    listener: TcpListener,
+    router: Router,
+    mut stop_rx: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        })
+        .await
+    })
+}
+
+/// Like [`serve`], and with `public`, also serves the public widget API
+/// there through the in-process edge ([`crate::public`]); an edge key is
+/// generated for the process if none is configured. Both listeners stop
+/// accepting on shutdown and finish their in-flight requests (long polls
+/// included) before storage closes.
+pub async fn serve_with_public(
+    config: Arc<Config>,
+    listener: TcpListener,
+    public: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let config = if public.is_some() {
+        crate::public::with_edge_key(config)
+    } else {
+        config
+    };
     let state = AppState::new(config.clone(), Arc::new(Metrics::default()));
     let router = http::router(state.clone());
     let addr = listener
@@ -173,20 +215,24 @@ pub async fn serve(
         .map_err(|e| Error::io("listener", e))?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
-    let server = {
-        let mut stop_rx = stop_rx.clone();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            })
-            .await
-        })
-    };
+    let mut servers = vec![("api", spawn_server(listener, router, stop_rx.clone()))];
     tracing::info!(%addr, "listening");
+    let mut edge_tasks = Vec::new();
+    if let Some(public) = public {
+        let paddr = public
+            .local_addr()
+            .map_err(|e| Error::io("public listener", e))?;
+        let edge = crate::public::edge(&state)?;
+        edge_tasks.push(tokio::spawn(crate::public::outbox_task(
+            edge.clone(),
+            stop_rx.clone(),
+        )));
+        servers.push((
+            "public",
+            spawn_server(public, crate::public::router(edge), stop_rx.clone()),
+        ));
+        tracing::info!(addr = %paddr, "public widget API (in-process edge) listening");
+    }
     {
         let stop_tx = stop_tx.clone();
         tokio::spawn(async move {
@@ -199,16 +245,27 @@ pub async fn serve(
         Ok(app) => app,
         Err(e) => {
             let _ = stop_tx.send(true);
-            let _ = server.await;
+            for (_, s) in servers {
+                let _ = s.await;
+            }
             return Err(e);
         }
     };
     let _ = stop_rx.wait_for(|s| *s).await;
-    match tokio::time::timeout(Duration::from_secs(30), server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
-        Ok(Err(_)) => tracing::error!("server task failed"),
-        Err(_) => tracing::warn!("in-flight requests did not finish within 30 s"),
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for (name, server) in servers {
+        match tokio::time::timeout_at(deadline, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(listener = name, error = %e, "server error"),
+            Ok(Err(_)) => tracing::error!(listener = name, "server task failed"),
+            Err(_) => tracing::warn!(
+                listener = name,
+                "in-flight requests did not finish within 30 s"
+            ),
+        }
+    }
+    for t in edge_tasks {
+        let _ = t.await;
     }
     app.shutdown().await;
     tracing::info!("stopped");

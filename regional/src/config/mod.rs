@@ -23,6 +23,8 @@ use crate::crypto::Key;
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default listen address of the public widget API (in-process edge).
+pub const DEFAULT_PUBLIC_LISTEN: &str = "127.0.0.1:8081";
 /// The default data dir (relative to the working directory).
 pub const DEFAULT_DATA_DIR: &str = "kefu-data";
 /// The file dev mode keeps its generated master key in, inside the data dir.
@@ -105,8 +107,13 @@ pub struct RetentionConfig {
 /// the operator token and master key print as `<redacted>`.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listen address.
+    /// Listen address (operator, tenant and edge-frame API).
     pub listen: SocketAddr,
+    /// Listen address of the public widget API served by the in-process
+    /// edge (`/v1/chat`, the long poll, `/widget.js`); `None` (`off`) when
+    /// a separate edge deployment serves it. A separate listener keeps the
+    /// operator and tenant API off the address browsers reach.
+    pub public_listen: Option<SocketAddr>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Operator bearer token; `None` disables the operator API.
@@ -304,6 +311,35 @@ impl Config {
             )
         })?;
 
+        // public listener (in-process edge)
+        let (public_s, origin) = if let Some(v) = src.env("KEFU_PUBLIC_LISTEN") {
+            (v.to_owned(), "KEFU_PUBLIC_LISTEN (environment)".to_owned())
+        } else if let Some(v) = raw.public_listen {
+            (v, in_file("public_listen"))
+        } else {
+            (
+                DEFAULT_PUBLIC_LISTEN.to_owned(),
+                "default public listen address".to_owned(),
+            )
+        };
+        let public_listen = if public_s.trim().eq_ignore_ascii_case("off") {
+            None
+        } else {
+            let addr: SocketAddr = public_s.parse().map_err(|_| {
+                err(
+                    &origin,
+                    format!("`{public_s}` is not a socket address (host:port) or `off`"),
+                )
+            })?;
+            if addr == listen && addr.port() != 0 {
+                return Err(err(
+                    &origin,
+                    "must differ from the main listen address (or be `off`)",
+                ));
+            }
+            Some(addr)
+        };
+
         // data dir
         let data_dir = if let Some(v) = &src.cli.data_dir {
             v.clone()
@@ -484,6 +520,7 @@ impl Config {
 
         Ok(Config {
             listen,
+            public_listen,
             data_dir,
             operator_token,
             master_key,

@@ -13,6 +13,8 @@ use serde::Deserialize;
 pub struct RawConfig {
     /// Socket address to listen on (`host:port`).
     pub listen: Option<String>,
+    /// Address of the public widget API (`host:port`), or `off`.
+    pub public_listen: Option<String>,
     /// Where the database, the checkpoint file and dev keys live.
     pub data_dir: Option<PathBuf>,
     /// File holding the operator bearer token.

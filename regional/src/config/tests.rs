@@ -156,3 +156,22 @@ fn out_of_range_limits_name_the_field() {
     let e = Config::validate(raw, "k.toml", &sources(&[])).unwrap_err();
     assert_eq!(e.origin, "commit.max_batch in k.toml");
 }
+
+#[test]
+fn the_public_listener_is_on_by_default_can_be_moved_or_turned_off() {
+    let c = Config::load(&sources(&[])).unwrap();
+    assert_eq!(
+        c.public_listen.map(|a| a.to_string()).as_deref(),
+        Some(DEFAULT_PUBLIC_LISTEN)
+    );
+    let c = Config::load(&sources(&[("KEFU_PUBLIC_LISTEN", "off")])).unwrap();
+    assert_eq!(c.public_listen, None);
+    let raw =
+        Config::parse_file(Path::new("k.toml"), "public_listen = \"0.0.0.0:9443\"\n").unwrap();
+    let c = Config::validate(raw, "k.toml", &sources(&[])).unwrap();
+    assert_eq!(c.public_listen.map(|a| a.port()), Some(9443));
+    let e = Config::load(&sources(&[("KEFU_PUBLIC_LISTEN", DEFAULT_LISTEN)])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_PUBLIC_LISTEN (environment)");
+    let e = Config::load(&sources(&[("KEFU_PUBLIC_LISTEN", "widgets")])).unwrap_err();
+    assert!(e.message.contains("off"), "{}", e.message);
+}

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kefu_core::wire::{self, EdgeReport, Frame, TurnRequest};
+use kefu_core::wire::{self, EdgeReport, Frame, SessionRequest, TenantConfigRequest, TurnRequest};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
@@ -62,10 +62,11 @@ impl FromRequest<AppState> for MsgpackBody {
 
 /// The body limit of an edge route: its frame's own bound.
 pub fn wire_limit(path: &str) -> usize {
-    if path == wire::paths::REPORT {
-        EdgeReport::LIMITS.max_bytes
-    } else {
-        TurnRequest::LIMITS.max_bytes
+    match path {
+        wire::paths::REPORT => EdgeReport::LIMITS.max_bytes,
+        wire::paths::TENANT_CONFIG => TenantConfigRequest::LIMITS.max_bytes,
+        wire::paths::SESSION => SessionRequest::LIMITS.max_bytes,
+        _ => TurnRequest::LIMITS.max_bytes,
     }
 }
 
@@ -216,4 +217,72 @@ pub async fn health(
         .encode()
         .map_err(|_| ApiError::Internal)?;
     Ok(msgpack(bytes))
+}
+
+fn encoded<F: Frame>(frame: &F) -> Result<Response> {
+    let bytes = frame.encode().map_err(|e| {
+        tracing::error!(error = %e, "cannot encode a frame");
+        ApiError::Internal
+    })?;
+    Ok(msgpack(bytes))
+}
+
+/// Which tenant a widget key belongs to, and how the edge treats its
+/// visitors.
+#[utoipa::path(post, path = "/v1/tenant-config", tag = "edge",
+    request_body(content = Vec<u8>, content_type = "application/msgpack", description = "A kefu-core wire TenantConfigRequest frame"),
+    params(("x-kefu-signature" = String, Header, description = "HMAC-SM3 request signature (kefu-core wire::sign)")),
+    security(("edge_signature" = [])),
+    responses(
+        (status = 200, description = "A TenantConfig frame", content_type = "application/msgpack", body = Vec<u8>),
+        (status = 400, description = "Malformed frame", body = ErrorBody),
+        (status = 401, description = "Missing, wrong or stale signature", body = ErrorBody),
+        (status = 403, description = "Edge door closed", body = ErrorBody),
+        (status = 404, description = "No tenant has this widget key", body = ErrorBody),
+        (status = 409, description = "Replayed request", body = ErrorBody),
+        (status = 413, description = "Frame too large", body = ErrorBody),
+        (status = 415, description = "Not application/msgpack", body = ErrorBody),
+        (status = 503, description = "Not ready, or replay memory full", body = ErrorBody),
+    ))]
+pub async fn tenant_config(
+    State(state): State<AppState>,
+    src: Source,
+    headers: HeaderMap,
+    MsgpackBody(body): MsgpackBody,
+) -> Result<Response> {
+    check(&state, &headers, &src, wire::paths::TENANT_CONFIG, &body).await?;
+    let req = TenantConfigRequest::decode(&body)
+        .map_err(|e| decode_error(e, TenantConfigRequest::LIMITS.max_bytes))?;
+    match edge::tenant_config(&storage(&state)?, req).await? {
+        Some(config) => encoded(&config),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// A conversation's session, held up to `wait_ms` (at most 30 s) until it
+/// has a turn after `since`.
+#[utoipa::path(post, path = "/v1/session", tag = "edge",
+    request_body(content = Vec<u8>, content_type = "application/msgpack", description = "A kefu-core wire SessionRequest frame"),
+    params(("x-kefu-signature" = String, Header, description = "HMAC-SM3 request signature (kefu-core wire::sign)")),
+    security(("edge_signature" = [])),
+    responses(
+        (status = 200, description = "A SessionResponse frame (session null if the tenant has no such conversation for this visitor)", content_type = "application/msgpack", body = Vec<u8>),
+        (status = 400, description = "Malformed frame, or wait_ms above 30000", body = ErrorBody),
+        (status = 401, description = "Missing, wrong or stale signature", body = ErrorBody),
+        (status = 403, description = "Edge door closed", body = ErrorBody),
+        (status = 409, description = "Replayed request", body = ErrorBody),
+        (status = 413, description = "Frame too large", body = ErrorBody),
+        (status = 415, description = "Not application/msgpack", body = ErrorBody),
+        (status = 503, description = "Not ready, or replay memory full", body = ErrorBody),
+    ))]
+pub async fn session(
+    State(state): State<AppState>,
+    src: Source,
+    headers: HeaderMap,
+    MsgpackBody(body): MsgpackBody,
+) -> Result<Response> {
+    check(&state, &headers, &src, wire::paths::SESSION, &body).await?;
+    let req = SessionRequest::decode(&body)
+        .map_err(|e| decode_error(e, SessionRequest::LIMITS.max_bytes))?;
+    encoded(&edge::session(&storage(&state)?, req).await?)
 }

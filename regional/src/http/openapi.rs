@@ -18,7 +18,7 @@ use crate::store;
         conversations::create, conversations::list, conversations::transcript,
         conversations::append, conversations::messages, conversations::set_state,
         audit::verify, audit::checkpoint,
-        edge::turn, edge::report, edge::health,
+        edge::turn, edge::report, edge::health, edge::tenant_config, edge::session,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, api::Health,

@@ -114,6 +114,20 @@ pub fn table() -> Vec<Route> {
             post(edge::report).layer(DefaultBodyLimit::max(edge::wire_limit(wire::paths::REPORT))),
         ),
         r(Method::GET, wire::paths::HEALTH, get(edge::health)),
+        r(
+            Method::POST,
+            wire::paths::TENANT_CONFIG,
+            post(edge::tenant_config).layer(DefaultBodyLimit::max(edge::wire_limit(
+                wire::paths::TENANT_CONFIG,
+            ))),
+        ),
+        r(
+            Method::POST,
+            wire::paths::SESSION,
+            post(edge::session).layer(DefaultBodyLimit::max(edge::wire_limit(
+                wire::paths::SESSION,
+            ))),
+        ),
         // audit: read-only; any other method is answered 405 and audited.
         r(
             Method::GET,

@@ -476,6 +476,40 @@ pub fn messages_since(
     Ok((meta, turns))
 }
 
+/// A conversation's meta and its last `n` turns, from a read snapshot;
+/// `None` if the tenant has no such conversation.
+pub fn window(
+    txn: &ReadTransaction,
+    master: &Key,
+    tenant: &str,
+    conv: &str,
+    n: usize,
+) -> Result<Option<(ConversationMeta, Vec<Turn>)>> {
+    let mut ring = KeyRing::new(txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    let Some(meta) = read_meta(
+        &txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    else {
+        return Ok(None);
+    };
+    // Seqs start at 1 and are dense: the last `n` are above next_seq - 1 - n.
+    let n64 = u64::try_from(n).unwrap_or(u64::MAX);
+    let since = meta.next_seq.saturating_sub(n64.saturating_add(1));
+    let turns = read_turns(
+        &txn.open_table(tables::MESSAGES)?,
+        &mut get,
+        tenant,
+        conv,
+        since,
+        n,
+    )?;
+    Ok(Some((meta, turns)))
+}
+
 /// One conversation's meta, from a read snapshot.
 pub fn get(
     txn: &ReadTransaction,

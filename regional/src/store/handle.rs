@@ -15,6 +15,7 @@ use super::conversations::{self, AppendInput, Appended, Conversation};
 use super::exchange;
 use super::records::{ConversationMeta, ConversationState, Turn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
+use super::watch::Watchers;
 use super::writer::Writer;
 use crate::audit::{self, Checkpoint, CheckpointFile, VerifyReport};
 use crate::crypto::Key;
@@ -29,6 +30,7 @@ pub struct Storage {
     store: Arc<Store>,
     writer: Writer,
     checkpoints: Option<Arc<CheckpointFile>>,
+    watchers: Arc<Watchers>,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -51,7 +53,14 @@ impl Storage {
             store,
             writer,
             checkpoints: None,
+            watchers: Arc::default(),
         }
+    }
+
+    /// The long-poll wake-ups: signalled after every committed change to a
+    /// conversation.
+    pub fn watchers(&self) -> &Arc<Watchers> {
+        &self.watchers
     }
 
     /// Adds the audit checkpoint file: verification checks against it and
@@ -141,6 +150,17 @@ impl Storage {
             storage: self.clone(),
             tenant,
         })
+    }
+
+    /// The tenant behind a public widget key, for the edge (the caller has
+    /// verified the edge's signature); `None` for an unknown key.
+    pub async fn for_widget_key(
+        &self,
+        widget_key: String,
+    ) -> Result<Option<tenants::WidgetTenant>> {
+        let store = self.store.clone();
+        blocking(move || tenants::for_widget_key(&store.read()?, &master(&store)?, &widget_key))
+            .await
     }
 
     /// Records a failed authentication attempt in the service log.
@@ -315,11 +335,22 @@ impl TenantStore {
         input: AppendInput,
         max_chars: usize,
     ) -> Result<Appended> {
-        let t = self.tenant.clone();
-        self.storage
+        let (t, c) = (self.tenant.clone(), conv.clone());
+        let out = self
+            .storage
             .writer
             .run(move |ctx| conversations::append(ctx, t.as_str(), conv.as_str(), input, max_chars))
-            .await
+            .await?;
+        if !out.duplicate {
+            self.changed(&c);
+        }
+        Ok(out)
+    }
+
+    fn changed(&self, conv: &ConversationId) {
+        self.storage
+            .watchers
+            .notify(self.tenant.as_str(), conv.as_str());
     }
 
     /// A page of conversations, ordered by id, after `after`.
@@ -383,6 +414,33 @@ impl TenantStore {
         .await
     }
 
+    /// The conversation's meta and its last `n` turns (not audited: the
+    /// edge's session sync); `None` if there is no such conversation.
+    pub async fn window(
+        &self,
+        conv: ConversationId,
+        n: usize,
+    ) -> Result<Option<(ConversationMeta, Vec<Turn>)>> {
+        let (store, t) = (self.storage.store.clone(), self.tenant.clone());
+        blocking(move || {
+            conversations::window(
+                &store.read()?,
+                &master(&store)?,
+                t.as_str(),
+                conv.as_str(),
+                n,
+            )
+        })
+        .await
+    }
+
+    /// The wake-up for `conv`, signalled after each committed change to it.
+    pub fn watch(&self, conv: &ConversationId) -> Arc<tokio::sync::Notify> {
+        self.storage
+            .watchers
+            .subscribe(self.tenant.as_str(), conv.as_str())
+    }
+
     /// Recomputes this tenant's audit chain, against its latest checkpoint
     /// when there is one. Returns the report and the checkpoint used.
     pub async fn audit_verify(&self) -> Result<(VerifyReport, Option<Checkpoint>)> {
@@ -444,10 +502,15 @@ impl TenantStore {
         answer: impl FnOnce(ConversationState) -> Turn + Send + 'static,
     ) -> Result<exchange::Exchange> {
         let t = self.tenant.clone();
-        self.storage
+        let ex = self
+            .storage
             .writer
             .run(move |ctx| exchange::record(ctx, t.as_str(), &q, max_chars, answer))
-            .await
+            .await?;
+        if !ex.duplicate {
+            self.changed(&ex.conversation);
+        }
+        Ok(ex)
     }
 
     /// Changes the conversation's state (handoff, closing); audited.
@@ -457,8 +520,9 @@ impl TenantStore {
         conv: ConversationId,
         state: ConversationState,
     ) -> Result<ConversationMeta> {
-        let (t, actor) = (self.tenant.clone(), self.actor(source));
-        self.storage
+        let (t, actor, c) = (self.tenant.clone(), self.actor(source), conv.clone());
+        let (meta, changed) = self
+            .storage
             .writer
             .run(move |ctx| {
                 let (meta, changed) =
@@ -480,8 +544,12 @@ impl TenantStore {
                         Outcome::Ok,
                     )?;
                 }
-                Ok(meta)
+                Ok((meta, changed))
             })
-            .await
+            .await?;
+        if changed {
+            self.changed(&c);
+        }
+        Ok(meta)
     }
 }

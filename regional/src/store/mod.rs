@@ -19,6 +19,7 @@ pub mod keys;
 pub mod records;
 pub mod tables;
 pub mod tenants;
+pub mod watch;
 pub mod writer;
 
 #[cfg(test)]

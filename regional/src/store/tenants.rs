@@ -337,9 +337,11 @@ pub fn update_settings(ctx: &WriteCtx<'_>, id: &str, u: &SettingsUpdate) -> Resu
     }
     if let Some(secret) = &u.identity_secret {
         let n = secret.chars().count();
-        if !(16..=256).contains(&n) {
+        // The edge uses the secret's UTF-8 bytes as an HMAC key of at most
+        // 256 bytes (kefu_core::wire::MAX_VISITOR_KEY_BYTES).
+        if !(16..=256).contains(&n) || secret.len() > kefu_core::wire::MAX_VISITOR_KEY_BYTES {
             return Err(Error::Invalid(
-                "identity_secret must be 16..=256 characters".into(),
+                "identity_secret must be 16..=256 characters and at most 256 bytes".into(),
             ));
         }
         let master = ctx.master()?;
@@ -427,4 +429,70 @@ pub fn by_widget_key(txn: &ReadTransaction, widget_key: &str) -> Result<Option<T
             None => None,
         },
     )
+}
+
+/// What the edge is told about the tenant behind a widget key.
+pub struct WidgetTenant {
+    /// The tenant.
+    pub id: TenantId,
+    /// Its widget settings.
+    pub settings: TenantSettings,
+    /// The visitor-identity secret, opened (a secret: never in `Debug`).
+    pub identity_secret: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for WidgetTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WidgetTenant")
+            .field("id", &self.id)
+            .field("settings", &self.settings)
+            .field(
+                "identity_secret",
+                &self.identity_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// The tenant a widget key belongs to, with its identity secret opened;
+/// `None` for a key no tenant has.
+pub fn for_widget_key(
+    txn: &ReadTransaction,
+    master: &crate::crypto::Key,
+    widget_key: &str,
+) -> Result<Option<WidgetTenant>> {
+    let Some(id) = by_widget_key(txn, widget_key)? else {
+        return Ok(None);
+    };
+    let Some(rec) = get(txn, id.as_str())? else {
+        return Ok(None);
+    };
+    // The index and the record must agree (a rotated key leaves no stale row,
+    // but never trust one).
+    if rec.widget_key != widget_key {
+        return Ok(None);
+    }
+    let identity_secret = match &rec.identity_secret {
+        None => None,
+        Some(h) => {
+            let sealed = hex::decode(h)
+                .map_err(|_| Error::Core(kefu_core::Error::Decode("identity secret".into())))?;
+            let table = txn.open_table(tables::DATA_KEYS)?;
+            let mut ring = |v: u32| keys::load(&table, master, id.as_str(), v);
+            let s: String = records::open_json(
+                &mut ring,
+                id.as_str(),
+                "",
+                0,
+                records::kind::IDENTITY_SECRET,
+                &sealed,
+            )?;
+            Some(zeroize::Zeroizing::new(s))
+        }
+    };
+    Ok(Some(WidgetTenant {
+        id,
+        settings: rec.settings,
+        identity_secret,
+    }))
 }

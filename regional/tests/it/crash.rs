@@ -57,6 +57,7 @@ fn start(data: &std::path::Path, port: u16) -> Child {
         .env("KEFU_MASTER_KEY", MASTER_KEY)
         .env("KEFU_OPERATOR_TOKEN", OPERATOR)
         .env("KEFU_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KEFU_PUBLIC_LISTEN", "127.0.0.1:0")
         .env("KEFU_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

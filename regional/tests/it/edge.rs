@@ -4,9 +4,10 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use kefu_core::wire::{
-    self, EdgeReport, Frame, HandoffState, Health, ReportedTurn, TurnRequest, TurnResponse,
+    self, EdgeReport, Frame, HandoffState, Health, ReportedTurn, SessionRequest, SessionResponse,
+    TenantConfig, TenantConfigRequest, TurnRequest, TurnResponse,
 };
-use kefu_core::{ConversationId, KbVersion, Locale, Source, TenantId, VisitorId};
+use kefu_core::{ConversationId, KbVersion, Locale, Role, Source, TenantId, VisitorId};
 use serde_json::json;
 
 use crate::common::{Harness, Resp};
@@ -412,4 +413,290 @@ async fn health_is_a_signed_frame() {
     )
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
+
+async fn widget_key(h: &Harness, tenant: &str) -> String {
+    let r = h
+        .call(
+            Method::GET,
+            &format!("/admin/v1/tenants/{tenant}"),
+            Some(crate::common::OPERATOR),
+            None,
+        )
+        .await;
+    r.body["widget_key"].as_str().unwrap().to_owned()
+}
+
+async fn send(h: &Harness, path: &str, body: Vec<u8>, n: u8) -> (StatusCode, Vec<u8>) {
+    let now = kefu_regional::store::now_ms();
+    signed(h, Method::POST, path, body, nonce(n), now, EDGE_KEY).await
+}
+
+#[tokio::test]
+async fn a_widget_key_resolves_to_its_tenants_config() {
+    let h = harness().await;
+    h.tenant("acme").await;
+    let wk = widget_key(&h, "acme").await;
+    let r = h
+        .call(
+            Method::PATCH,
+            "/admin/v1/tenants/acme/settings",
+            Some(crate::common::OPERATOR),
+            Some(json!({
+                "allowed_origins": ["https://shop.example"],
+                "require_signed_identity": true,
+                "identity_secret": "visitor-identity-secret-0123",
+                "semantic_cache_allowed": false,
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let req = TenantConfigRequest::new(wk.clone()).encode().unwrap();
+    let (st, body) = send(&h, wire::paths::TENANT_CONFIG, req, 1).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let c = TenantConfig::decode(&body).unwrap();
+    assert_eq!(c.tenant.as_str(), "acme");
+    assert_eq!(c.widget_key, wk);
+    assert_eq!(c.allowed_origins, ["https://shop.example"]);
+    assert!(c.require_signed_visitor);
+    assert_eq!(
+        c.visitor_key.as_deref(),
+        Some(&b"visitor-identity-secret-0123"[..])
+    );
+    assert!(!c.cache_answers && !c.semantic_cache);
+
+    // A key no tenant has: 404 with the JSON error shape.
+    let req = TenantConfigRequest::new("kefu_pk_nobody").encode().unwrap();
+    let (st, body) = send(&h, wire::paths::TENANT_CONFIG, req, 2).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn the_new_frames_are_signed_and_replay_guarded_like_turns() {
+    let h = harness().await;
+    h.tenant("acme").await;
+    let wk = widget_key(&h, "acme").await;
+    let req = TenantConfigRequest::new(wk).encode().unwrap();
+    let now = kefu_regional::store::now_ms();
+    let (st, _) = signed(
+        &h,
+        Method::POST,
+        wire::paths::TENANT_CONFIG,
+        req.clone(),
+        nonce(1),
+        now,
+        "not-the-edge-key-0123456789",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = signed(
+        &h,
+        Method::POST,
+        wire::paths::TENANT_CONFIG,
+        req.clone(),
+        nonce(2),
+        now,
+        EDGE_KEY,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = signed(
+        &h,
+        Method::POST,
+        wire::paths::TENANT_CONFIG,
+        req,
+        nonce(2),
+        now,
+        EDGE_KEY,
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "the same nonce again is a replay");
+    // A session frame signed for another path does not verify here.
+    let s = SessionRequest::fetch(
+        TenantId::new("acme").unwrap(),
+        ConversationId::new("c_x").unwrap(),
+        VisitorId::new("visitor-1").unwrap(),
+    )
+    .encode()
+    .unwrap();
+    let sig = wire::sign(EDGE_KEY.as_bytes(), now, &nonce(3), wire::paths::TURN, &s)
+        .unwrap()
+        .to_header();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(wire::paths::SESSION)
+        .header("content-type", "application/msgpack")
+        .header(wire::SIGNATURE_HEADER, sig)
+        .body(Body::from(s))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED);
+}
+
+fn session_request(
+    tenant: &str,
+    conv: &str,
+    visitor: &str,
+    since: Option<u64>,
+    wait_ms: u32,
+) -> Vec<u8> {
+    SessionRequest {
+        since,
+        wait_ms,
+        ..SessionRequest::fetch(
+            TenantId::new(tenant).unwrap(),
+            ConversationId::new(conv).unwrap(),
+            VisitorId::new(visitor).unwrap(),
+        )
+    }
+    .encode()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_is_the_stored_conversation_and_answers_only_its_owner() {
+    let h = harness().await;
+    h.tenant("acme").await;
+    h.tenant("other").await;
+    let (_, body) = send_turn(&h, turn_request(None, "cm-1", "hello?", Locale::En), 1).await;
+    let conv = TurnResponse::decode(&body).unwrap().conversation;
+    let conv = conv.as_str();
+
+    let (st, body) = send(
+        &h,
+        wire::paths::SESSION,
+        session_request("acme", conv, "visitor-1", None, 0),
+        2,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let s = SessionResponse::decode(&body)
+        .unwrap()
+        .session
+        .expect("the session");
+    assert_eq!(
+        (s.tenant().as_str(), s.conversation().as_str()),
+        ("acme", conv)
+    );
+    assert_eq!(s.next_seq(), 3);
+    let turns: Vec<(u64, Role)> = s.turns().iter().map(|t| (t.seq, t.role)).collect();
+    assert_eq!(turns, [(1, Role::Visitor), (2, Role::Bot)]);
+    assert_eq!(s.turns()[0].text, "hello?");
+    assert_eq!(s.fallbacks_in_row, 1);
+
+    // Another visitor, another tenant, an unknown tenant: no such session.
+    for (i, (t, v)) in [
+        ("acme", "visitor-2"),
+        ("other", "visitor-1"),
+        ("ghost", "visitor-1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = 3 + u8::try_from(i).unwrap();
+        let (st, body) = send(
+            &h,
+            wire::paths::SESSION,
+            session_request(t, conv, v, None, 0),
+            n,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(
+            SessionResponse::decode(&body).unwrap().session,
+            None,
+            "{t}/{v}"
+        );
+    }
+    // wait_ms above the bound is a malformed frame.
+    let mut bad = SessionRequest::fetch(
+        TenantId::new("acme").unwrap(),
+        ConversationId::new(conv).unwrap(),
+        VisitorId::new("visitor-1").unwrap(),
+    );
+    bad.wait_ms = wire::MAX_SESSION_WAIT_MS + 1;
+    let bytes = rmp_like_encode(&bad);
+    let (st, _) = send(&h, wire::paths::SESSION, bytes, 9).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+/// `Frame::encode` refuses an out-of-bounds frame; the bare codec (what a
+/// buggy or hostile edge could send) does not.
+fn rmp_like_encode(r: &SessionRequest) -> Vec<u8> {
+    kefu_core::codec::encode(r).unwrap()
+}
+
+#[tokio::test]
+async fn a_long_poll_is_woken_by_an_agent_reply_and_times_out_without_one() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let (_, body) = send_turn(&h, turn_request(None, "cm-1", "hello?", Locale::En), 1).await;
+    let conv = TurnResponse::decode(&body)
+        .unwrap()
+        .conversation
+        .as_str()
+        .to_owned();
+
+    // Nothing after seq 2: a short wait ends empty-handed with the session.
+    let (st, body) = send(
+        &h,
+        wire::paths::SESSION,
+        session_request("acme", &conv, "visitor-1", Some(2), 200),
+        2,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let s = SessionResponse::decode(&body).unwrap().session.unwrap();
+    assert_eq!(s.next_seq(), 3);
+
+    // A waiting poll, then an agent reply through the tenant API.
+    let poll = {
+        let h_router = h.router.clone();
+        let body = session_request("acme", &conv, "visitor-1", Some(2), 20_000);
+        let now = kefu_regional::store::now_ms();
+        let sig = wire::sign(
+            EDGE_KEY.as_bytes(),
+            now,
+            &nonce(3),
+            wire::paths::SESSION,
+            &body,
+        )
+        .unwrap()
+        .to_header();
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(wire::paths::SESSION)
+            .header("content-type", "application/msgpack")
+            .header(wire::SIGNATURE_HEADER, sig)
+            .body(Body::from(body))
+            .unwrap();
+        tokio::spawn(async move { tower::ServiceExt::oneshot(h_router, req).await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!poll.is_finished(), "the poll waits while nothing is new");
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/v1/conversations/{conv}/messages"),
+            Some(&key),
+            Some(json!({"role": "agent", "text": "An agent here.", "source": "agent"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), poll)
+        .await
+        .expect("the agent reply woke the poll")
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let s = SessionResponse::decode(&bytes).unwrap().session.unwrap();
+    let last = s.turns().back().unwrap();
+    assert_eq!(
+        (last.seq, last.role, last.text.as_str()),
+        (3, Role::Agent, "An agent here.")
+    );
 }

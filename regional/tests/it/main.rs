@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod cross_tenant;
 mod edge;
+mod inproc;
 mod restart;
 mod retention;
 mod serve;

@@ -9,11 +9,24 @@
 //!
 //! Until a knowledge base exists, a forwarded question gets a labelled
 //! fallback ([`Source::Fallback`]), never something dressed up as an answer.
+//! Whether the edge may cache an answer is decided by
+//! [`kefu_core::cache::cacheability`] (a fallback never may).
+//!
+//! - [`tenant`]: widget key -> [`kefu_core::wire::TenantConfig`].
+//! - [`session`]: the regional session, with long polling.
+
+pub mod session;
+pub mod tenant;
+
+pub use session::session;
+pub use tenant::tenant_config;
 
 use std::sync::Mutex;
 
+use kefu_core::cache::{CacheCandidate, Cacheable, cacheability};
 use kefu_core::wire::{
-    self, EdgeReport, HandoffState, Health, ReplayGuard, TurnRequest, TurnResponse, WIRE_VERSION,
+    self, Cacheability, EdgeReport, HandoffState, Health, ReplayGuard, TurnRequest, TurnResponse,
+    WIRE_VERSION,
 };
 use kefu_core::{Locale, Source};
 
@@ -115,7 +128,12 @@ pub fn fallback(locale: Locale, state: ConversationState) -> Turn {
 /// fallback). Repeating a client message id returns the stored answer.
 pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Result<TurnResponse> {
     let tenant = storage.for_signed_edge_frame(req.tenant.clone()).await?;
+    let settings = storage
+        .tenant(req.tenant.as_str().to_owned())
+        .await?
+        .settings;
     let locale = req.locale;
+    let question = req.text.clone();
     let q = Question {
         conversation: req.conversation,
         create_missing: false,
@@ -126,17 +144,48 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
     let ex: Exchange = tenant
         .exchange(q, max_chars, move |state| fallback(locale, state))
         .await?;
+    let source = ex.answer.source.unwrap_or(Source::Fallback);
+    let handoff = handoff(ex.state);
+    let cacheable = cacheable(&CacheCandidate {
+        question: &question,
+        answer: &ex.answer.text,
+        // The question is the turn before the answer; regional seqs start
+        // at 1, so seq 1 is the conversation's first visitor turn. Past
+        // that, seq - 1 bounds the visitor turns from above (0 vs not is
+        // what the policy reads).
+        turn_index: u32::try_from(ex.answer.seq.saturating_sub(2)).unwrap_or(u32::MAX),
+        source,
+        handoff,
+        tenant_allows_caching: settings.semantic_cache_allowed,
+    });
     Ok(TurnResponse {
         v: WIRE_VERSION,
         conversation: ex.conversation,
         seq: ex.answer.seq,
         answer: ex.answer.text,
-        source: ex.answer.source.unwrap_or(Source::Fallback),
+        source,
         citations: ex.answer.citations,
-        cacheable: None,
-        handoff: handoff(ex.state),
+        cacheable,
+        handoff,
         brownout: 0,
     })
+}
+
+/// How long the edge may serve a cacheable answer, ms. The cache key holds
+/// the knowledge-base version, so publishing retires entries sooner.
+pub const ANSWER_CACHE_TTL_MS: u64 = 3_600_000;
+
+/// The edge-cache permission for one answer: `Some` exactly when
+/// [`cacheability`] says yes.
+pub fn cacheable(c: &CacheCandidate<'_>) -> Option<Cacheability> {
+    match cacheability(c) {
+        Cacheable::Yes => Some(Cacheability {
+            ttl_ms: ANSWER_CACHE_TTL_MS,
+            // No knowledge base is published yet; answers rest on version 0.
+            kb_version: kefu_core::KbVersion(0),
+        }),
+        Cacheable::No(_) => None,
+    }
 }
 
 /// What applying an edge report did.
