@@ -13,7 +13,7 @@
 //!   component's linear memory), for `wasmtime serve`, which links no
 //!   `spin:*` API. See the crate docs for what that means.
 
-use kefu_edge::{KvBucket, PlatformError};
+use kefu_edge::KvBucket;
 
 /// The store key for `key` in `bucket`.
 pub fn store_key(bucket: KvBucket, key: &str) -> String {
@@ -39,10 +39,6 @@ pub fn decode(mut stored: Vec<u8>, now_ms: u64) -> Option<Vec<u8>> {
     Some(stored)
 }
 
-fn kv_err(op: &str, e: impl core::fmt::Display) -> PlatformError {
-    PlatformError::Kv(format!("{op}: {e}"))
-}
-
 #[cfg(not(feature = "wasmtime-serve"))]
 pub use spin_store::Store;
 
@@ -56,8 +52,11 @@ mod spin_store {
 
     use spin_sdk::key_value;
 
-    use super::kv_err;
     use kefu_edge::PlatformError;
+
+    fn kv_err(op: &str, e: impl core::fmt::Display) -> PlatformError {
+        PlatformError::Kv(format!("{op}: {e}"))
+    }
 
     /// The Spin key-value store labelled `default`, opened on first use.
     #[derive(Default)]
