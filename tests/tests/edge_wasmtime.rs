@@ -43,8 +43,15 @@ fn component() -> &'static Path {
     &WASM
         .get_or_init(|| {
             cargo(&[
-                "build", "-p", "kefu-edge-spin", "--target", "wasm32-wasip2",
-                "--profile", "wasm-release", "--features", "wasmtime-serve",
+                "build",
+                "-p",
+                "kefu-edge-spin",
+                "--target",
+                "wasm32-wasip2",
+                "--profile",
+                "wasm-release",
+                "--features",
+                "wasmtime-serve",
             ]);
             let built = root().join("target/wasm32-wasip2/wasm-release/kefu_edge_spin.wasm");
             let dir = tempfile::tempdir().unwrap();
@@ -74,7 +81,11 @@ fn wasmtime_bin() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed when dropped.
@@ -87,6 +98,9 @@ impl Drop for Proc {
     }
 }
 
+/// Status, lower-case headers, body.
+type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// One HTTP/1.1 exchange (`Connection: close`); answers status, lower-case
 /// headers and the de-chunked body.
 fn http(
@@ -95,7 +109,7 @@ fn http(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+) -> std::io::Result<Reply> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut req = format!(
@@ -126,7 +140,10 @@ fn http(
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
     Ok((status, headers, body))
@@ -161,7 +178,10 @@ fn wait_ready(port: u16, what: &str, child: &mut Child) {
         if let Ok(Some(st)) = child.try_wait() {
             panic!("{what} exited: {st}");
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "{what} not ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{what} not ready"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -223,7 +243,10 @@ impl Regional {
             Some(json!({"id": id, "name": format!("Tenant {id}")})),
         );
         assert_eq!(s, 201, "{v}");
-        (v["api_key"].as_str().unwrap().into(), v["widget_key"].as_str().unwrap().into())
+        (
+            v["api_key"].as_str().unwrap().into(),
+            v["widget_key"].as_str().unwrap().into(),
+        )
     }
 }
 
@@ -252,7 +275,7 @@ impl EdgeServer {
         }
     }
 
-    fn get(&self, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    fn get(&self, path: &str) -> Reply {
         http(self.port, "GET", path, &[], b"").unwrap()
     }
 
@@ -290,12 +313,23 @@ fn health_widget_and_an_unknown_widget_key() {
     assert!(String::from_utf8_lossy(&b).contains("kefu"), "widget body");
 
     // The regional service does not know the key: a JSON 401 the widget can branch on.
-    let (s, _, v) = edge.chat(json!({"widget_key": "wk-nobody", "visitor_id": "v-1", "message": "hi"}));
-    assert_eq!((s, v["error"]["code"].as_str()), (401, Some("unknown_widget_key")), "{v}");
+    let (s, _, v) =
+        edge.chat(json!({"widget_key": "wk-nobody", "visitor_id": "v-1", "message": "hi"}));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("unknown_widget_key")),
+        "{v}"
+    );
 
     // Malformed input never reaches the regional service.
-    let (s, _, b) = http(edge.port, "POST", "/v1/chat", &[("content-type", "application/json")], b"{")
-        .unwrap();
+    let (s, _, b) = http(
+        edge.port,
+        "POST",
+        "/v1/chat",
+        &[("content-type", "application/json")],
+        b"{",
+    )
+    .unwrap();
     assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
 }
 
@@ -315,7 +349,12 @@ fn a_chat_turn_is_answered_by_the_regional_service() {
     // The regional service recorded the question and its answer.
     let (s, t) = regional.call("GET", &format!("/v1/conversations/{conv}"), &api_key, None);
     assert_eq!(s, 200, "{t}");
-    let texts: Vec<_> = t["messages"].as_array().unwrap().iter().map(|m| m["text"].clone()).collect();
+    let texts: Vec<_> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
     assert_eq!(texts.first(), Some(&json!("How do I get a refund?")));
     assert_eq!(texts.len(), 2);
 }
@@ -329,7 +368,13 @@ fn a_visitor_over_the_limit_gets_429_with_retry_after() {
 
     // kefu-core's default: 20 turns per visitor per minute.
     for i in 0..20 {
-        ask(&edge, &widget_key, "v-busy", &format!("question {i}"), &format!("m-{i}"));
+        ask(
+            &edge,
+            &widget_key,
+            "v-busy",
+            &format!("question {i}"),
+            &format!("m-{i}"),
+        );
     }
     let (s, h, v) = edge.chat(json!({
         "widget_key": widget_key, "visitor_id": "v-busy", "message": "one more", "client_msg_id": "m-20",
@@ -352,21 +397,45 @@ fn an_outage_is_acknowledged_and_the_turn_delivered_once_when_the_region_is_back
     regional.stop();
     let v = ask(&edge, &widget_key, "v-1", "When will my order ship?", "m-1");
     assert_eq!(v["source"], "ack", "{v}");
-    assert_eq!(v["answer"], "We received your message; an agent will reply here.");
+    assert_eq!(
+        v["answer"],
+        "We received your message; an agent will reply here."
+    );
     let conv = v["conversation_id"].as_str().unwrap().to_owned();
 
     regional.resume();
     // The next request that reaches the region delivers the outbox first.
-    ask(&edge, &widget_key, "v-2", "Is the shop open on Sunday?", "m-1");
-    ask(&edge, &widget_key, "v-3", "Is the shop open on Monday?", "m-1");
+    ask(
+        &edge,
+        &widget_key,
+        "v-2",
+        "Is the shop open on Sunday?",
+        "m-1",
+    );
+    ask(
+        &edge,
+        &widget_key,
+        "v-3",
+        "Is the shop open on Monday?",
+        "m-1",
+    );
 
     let (s, t) = regional.call("GET", &format!("/v1/conversations/{conv}"), &api_key, None);
-    assert_eq!(s, 200, "the acknowledged turn never reached the region: {t}");
+    assert_eq!(
+        s, 200,
+        "the acknowledged turn never reached the region: {t}"
+    );
     let msgs = t["messages"].as_array().unwrap();
-    let texts: Vec<_> = msgs.iter().map(|m| m["text"].as_str().unwrap_or("")).collect();
+    let texts: Vec<_> = msgs
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(
         texts,
-        ["When will my order ship?", "We received your message; an agent will reply here."],
+        [
+            "When will my order ship?",
+            "We received your message; an agent will reply here."
+        ],
         "delivered exactly once"
     );
     assert_eq!(msgs[0]["client_msg_id"], "m-1");
