@@ -161,10 +161,14 @@ async fn send(req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
     })
 }
 
-/// A Spin variable; absent or unreadable is `None`.
+/// A Spin variable; absent, unreadable or empty (the manifest's default
+/// for an optional setting) is `None`.
 #[cfg(not(feature = "wasmtime-serve"))]
 async fn setting(name: &str) -> Option<String> {
-    spin_sdk::variables::get(name).await.ok()
+    spin_sdk::variables::get(name)
+        .await
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 /// `SPIN_VARIABLE_<NAME>` from the WASI environment (`wasmtime serve
