@@ -212,6 +212,8 @@ impl Regional {
             .env("KEFU_OPERATOR_TOKEN", OPERATOR)
             .env("KEFU_MASTER_KEY", MASTER_KEY)
             .env("KEFU_EDGE_KEY", EDGE_KEY)
+            // The edge under test is the wasm component, not the in-process one.
+            .env("KEFU_PUBLIC_LISTEN", "off")
             .stdout(Stdio::null())
             .spawn()
             .expect("start kefu-regional");
@@ -334,7 +336,6 @@ fn health_widget_and_an_unknown_widget_key() {
 }
 
 #[test]
-#[ignore = "needs the regional's POST /v1/tenant-config (branch h-inproc); run with --ignored once merged"]
 fn a_chat_turn_is_answered_by_the_regional_service() {
     let regional = Regional::start();
     let (api_key, widget_key) = regional.tenant("acme");
@@ -360,7 +361,6 @@ fn a_chat_turn_is_answered_by_the_regional_service() {
 }
 
 #[test]
-#[ignore = "needs the regional's POST /v1/tenant-config (branch h-inproc); run with --ignored once merged"]
 fn a_visitor_over_the_limit_gets_429_with_retry_after() {
     let regional = Regional::start();
     let (_, widget_key) = regional.tenant("acme");
@@ -386,7 +386,6 @@ fn a_visitor_over_the_limit_gets_429_with_retry_after() {
 }
 
 #[test]
-#[ignore = "needs the regional's POST /v1/tenant-config (branch h-inproc); run with --ignored once merged"]
 fn an_outage_is_acknowledged_and_the_turn_delivered_once_when_the_region_is_back() {
     let mut regional = Regional::start();
     let (api_key, widget_key) = regional.tenant("acme");
