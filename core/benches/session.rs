@@ -115,5 +115,34 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+#[inline(never)]
+fn count_msgpack(mp: &[u8], n: usize) {
+    for _ in 0..n {
+        black_box(Session::decode(black_box(mp)).unwrap());
+    }
+}
+
+#[inline(never)]
+fn count_json(js: &[u8], n: usize) {
+    for _ in 0..n {
+        black_box(serde_json::from_slice::<Session>(black_box(js)).unwrap());
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(n) = std::env::var("KEFU_COUNT") {
+        let n: usize = n.parse().unwrap();
+        let s = realistic_session();
+        let mp = s.encode().unwrap();
+        let js = serde_json::to_vec(&s).unwrap();
+        count_msgpack(&mp, n);
+        count_json(&js, n);
+        return;
+    }
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

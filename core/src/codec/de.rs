@@ -95,7 +95,7 @@ impl<'de> De<'de> {
 
     #[inline]
     fn str(&mut self, n: usize) -> Result<&'de str, DeError> {
-        core::str::from_utf8(self.take(n)?).or_else(|_| fail("string is not UTF-8"))
+        simdutf8::basic::from_utf8(self.take(n)?).or_else(|_| fail("string is not UTF-8"))
     }
 
     /// The bytes of a string value, not yet checked to be UTF-8.
