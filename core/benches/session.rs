@@ -7,7 +7,7 @@
 //! `serde_json::from_slice`, which checks none of that. `msgpack/scan` is
 //! the pre-scan alone. The `messagepack-serde/*` rows are the no_std crate
 //! the codec first used, kept as the baseline that justified replacing it.
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use std::hint::black_box;
 
 use kefu_core::codec;
