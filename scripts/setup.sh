@@ -38,4 +38,12 @@ else
   log "python msgpack present"
 fi
 
+# schemathesis: schema-driven fuzzing of the regional API (scripts/fuzz-api.sh).
+if ! st --version 2>/dev/null | grep -q '4\.32\.5'; then
+  log "pip install schemathesis"
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+else
+  log "schemathesis present"
+fi
+
 log "done"

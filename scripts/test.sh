@@ -33,6 +33,7 @@ cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 nextest_rc=${PIPESTATUS[0]}
 [ "$nextest_rc" -eq 0 ] || failed_steps+=("cargo nextest")
 step "seal with the sm4-par8 backend" cargo test -p kefu-core --locked --features sm4-par8 -- seal
+step "schemathesis against /openapi.json" scripts/fuzz-api.sh target/debug/kefu-regional
 step "doctests" cargo test --workspace --locked --doc
 
 summary=$(grep -E '^ *Summary \[' "$log" | tail -n1)

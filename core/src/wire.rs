@@ -2,7 +2,7 @@
 //!
 //! # Frames
 //!
-//! Four frame types, each a MessagePack map keyed by field name with the
+//! Eight frame types, each a MessagePack map keyed by field name with the
 //! format version `"v"` first (the same encoding as [`crate::session`]; see
 //! [`crate::codec`]):
 //!
@@ -12,6 +12,10 @@
 //! | [`TurnResponse`] | regional -> edge | its response |
 //! | [`Health`] | regional -> edge | `GET` [`paths::HEALTH`] |
 //! | [`EdgeReport`] | edge -> regional | `POST` [`paths::REPORT`] |
+//! | [`TenantConfigRequest`] | edge -> regional | `POST` [`paths::TENANT_CONFIG`] |
+//! | [`TenantConfig`] | regional -> edge | its response (404: unknown widget key) |
+//! | [`SessionRequest`] | edge -> regional | `POST` [`paths::SESSION`] |
+//! | [`SessionResponse`] | regional -> edge | its response |
 //!
 //! They are separate types sharing a header (`v`) and the [`Frame`] trait,
 //! not one tagged `enum`: every frame travels on its own path, so the path
@@ -38,6 +42,8 @@
 mod frames;
 mod replay;
 mod sign;
+mod sync;
+mod tenant;
 
 pub use frames::{
     Cacheability, EdgeReport, HandoffState, Health, MAX_BROWNOUT, MAX_REPORT_TURNS,
@@ -46,6 +52,11 @@ pub use frames::{
 pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayGuard};
 pub use sign::{
     DEFAULT_WINDOW_MS, MIN_KEY_LEN, SIGNATURE_HEADER, Signature, body_digest, sign, verify,
+};
+pub use sync::{MAX_SESSION_WAIT_MS, SessionRequest, SessionResponse};
+pub use tenant::{
+    MAX_ORIGIN_BYTES, MAX_ORIGINS, MAX_VISITOR_KEY_BYTES, MAX_WIDGET_KEY_BYTES,
+    MIN_VISITOR_KEY_BYTES, TenantConfig, TenantConfigRequest, VisitorSigAlg, check_widget_key,
 };
 
 use alloc::vec::Vec;
@@ -67,6 +78,13 @@ pub mod paths {
     pub const REPORT: &str = "/v1/report";
     /// Regional readiness and brownout: answered with [`super::Health`].
     pub const HEALTH: &str = "/v1/health";
+    /// Resolve a widget key: a [`super::TenantConfigRequest`] body, answered
+    /// with a [`super::TenantConfig`] (or 404).
+    pub const TENANT_CONFIG: &str = "/v1/tenant-config";
+    /// Fetch (and optionally wait on) a session: a
+    /// [`super::SessionRequest`] body, answered with a
+    /// [`super::SessionResponse`].
+    pub const SESSION: &str = "/v1/session";
 }
 
 /// What all frames share: a version header `v`, decode bounds and

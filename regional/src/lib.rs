@@ -8,6 +8,7 @@
 //! - [`http`]: the axum router, its one error type and the OpenAPI document.
 //! - [`audit`]: the SM3 hash-chained, per-tenant audit log and its checkpoints.
 //! - [`server`]: wiring, background tasks and graceful shutdown.
+//! - [`logging`]: every log line passes a PII mask before it is written.
 
 pub mod audit;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod edge;
 pub mod error;
 pub mod http;
 pub mod json_int;
+pub mod logging;
 pub mod metrics;
 pub mod rng;
 pub mod server;

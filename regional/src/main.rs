@@ -14,7 +14,10 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // No colour codes: an escape sequence glued to a number would hide it
+        // from the PII mask (digits next to letters are not treated as PII).
+        .with_ansi(false)
+        .with_writer(kefu_regional::logging::Redacting::new(std::io::stderr));
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

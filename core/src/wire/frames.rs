@@ -44,7 +44,7 @@ fn check_visitor_text(text: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_brownout(level: u8) -> Result<()> {
+pub(super) fn check_brownout(level: u8) -> Result<()> {
     if level > MAX_BROWNOUT {
         return Err(Error::Invalid("brownout level above 3"));
     }

@@ -136,3 +136,4 @@ const GOLDEN_REPORT: &[u8] = &hex!(
 
 mod frames;
 mod sign;
+mod tenant_sync;

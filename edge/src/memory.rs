@@ -1,0 +1,215 @@
+//! An in-memory [`Platform`] for tests and for the regional binary's
+//! in-process mode (feature `native`).
+//!
+//! - Key-value: one `Mutex<HashMap>` with per-entry expiry by the
+//!   platform's clock. Single process, so exact (no eventual consistency).
+//! - Clock: the system clock, or a [`ManualClock`] a test moves by hand.
+//! - Randomness: the OS (`getrandom`).
+//! - Upstream: any [`Upstream`], e.g. a closure that hands the request to
+//!   the regional service's own router without HTTP; the deadline is a
+//!   tokio timeout, so this platform needs a tokio runtime.
+//!
+//! Mounting in-process, in outline (the regional side owns the details):
+//!
+//! ```ignore
+//! let upstream = Arc::new(move |req: UpstreamRequest| {
+//!     let router = router.clone();
+//!     async move { call_internal(router, req).await } // -> Result<UpstreamResponse, UpstreamError>
+//! });
+//! let platform = MemoryPlatform::new(upstream);
+//! let edge = Arc::new(Edge::new(platform, EdgeConfig::new("http://in-process", secret)?)?);
+//! // public routes: |http_req| async move { edge.handle(to_edge_request(http_req)).await }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::platform::{
+    KvBucket, Platform, PlatformError, UpstreamError, UpstreamRequest, UpstreamResponse,
+};
+
+/// A boxed, `Send` upstream answer.
+pub type UpstreamFuture =
+    Pin<Box<dyn Future<Output = Result<UpstreamResponse, UpstreamError>> + Send + 'static>>;
+
+/// Where [`MemoryPlatform`] sends regional calls.
+pub trait Upstream: Send + Sync {
+    /// Answers one request.
+    fn call(&self, req: UpstreamRequest) -> UpstreamFuture;
+}
+
+impl<F, Fut> Upstream for F
+where
+    F: Fn(UpstreamRequest) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<UpstreamResponse, UpstreamError>> + Send + 'static,
+{
+    fn call(&self, req: UpstreamRequest) -> UpstreamFuture {
+        Box::pin(self(req))
+    }
+}
+
+/// A clock a test sets and moves.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock showing `ms`.
+    pub fn at(ms: u64) -> ManualClock {
+        ManualClock(Arc::new(AtomicU64::new(ms)))
+    }
+    /// The time shown, ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: u64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Clock {
+    System,
+    Manual(ManualClock),
+}
+
+type Entries = HashMap<(KvBucket, String), (Vec<u8>, Option<u64>)>;
+
+/// The in-memory platform.
+pub struct MemoryPlatform {
+    kv: Mutex<Entries>,
+    clock: Clock,
+    upstream: Arc<dyn Upstream>,
+    settings: HashMap<String, String>,
+}
+
+impl MemoryPlatform {
+    /// A platform with an empty store, the system clock, and `upstream`.
+    pub fn new(upstream: Arc<dyn Upstream>) -> MemoryPlatform {
+        MemoryPlatform {
+            kv: Mutex::new(HashMap::new()),
+            clock: Clock::System,
+            upstream,
+            settings: HashMap::new(),
+        }
+    }
+
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: ManualClock) -> MemoryPlatform {
+        self.clock = Clock::Manual(clock);
+        self
+    }
+
+    /// Sets a setting returned by [`Platform::setting`].
+    pub fn with_setting(mut self, name: &str, value: &str) -> MemoryPlatform {
+        self.settings.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.kv.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The live (unexpired) keys of `bucket`, sorted; for tests.
+    pub fn keys(&self, bucket: KvBucket) -> Vec<String> {
+        let now = self.now_ms();
+        let mut keys: Vec<String> = self
+            .entries()
+            .iter()
+            .filter(|((b, _), (_, exp))| *b == bucket && exp.is_none_or(|e| now < e))
+            .map(|((_, k), _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Removes every entry of `bucket`; for tests (a restarted store).
+    pub fn clear(&self, bucket: KvBucket) {
+        self.entries().retain(|(b, _), _| *b != bucket);
+    }
+}
+
+impl fmt::Debug for MemoryPlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryPlatform")
+            .field("entries", &self.entries().len())
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Platform for MemoryPlatform {
+    async fn kv_get(&self, bucket: KvBucket, key: &str) -> Result<Option<Vec<u8>>, PlatformError> {
+        let now = self.now_ms();
+        let mut kv = self.entries();
+        let id = (bucket, key.to_owned());
+        match kv.get(&id) {
+            Some((_, Some(exp))) if now >= *exp => {
+                kv.remove(&id);
+                Ok(None)
+            }
+            Some((v, _)) => Ok(Some(v.clone())),
+            None => Ok(None),
+        }
+    }
+
+    async fn kv_put(
+        &self,
+        bucket: KvBucket,
+        key: &str,
+        value: &[u8],
+        ttl_ms: Option<u64>,
+    ) -> Result<(), PlatformError> {
+        let exp = ttl_ms.map(|t| self.now_ms().saturating_add(t));
+        self.entries()
+            .insert((bucket, key.to_owned()), (value.to_vec(), exp));
+        Ok(())
+    }
+
+    async fn kv_delete(&self, bucket: KvBucket, key: &str) -> Result<(), PlatformError> {
+        self.entries().remove(&(bucket, key.to_owned()));
+        Ok(())
+    }
+
+    async fn kv_list(
+        &self,
+        bucket: KvBucket,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, PlatformError> {
+        let mut keys = self.keys(bucket);
+        keys.retain(|k| k.starts_with(prefix));
+        keys.truncate(limit);
+        Ok(keys)
+    }
+
+    fn now_ms(&self) -> u64 {
+        match &self.clock {
+            Clock::Manual(c) => c.now_ms(),
+            Clock::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), PlatformError> {
+        getrandom::fill(buf).map_err(|e| PlatformError::Random(e.to_string()))
+    }
+
+    async fn fetch(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let timeout = Duration::from_millis(req.timeout_ms);
+        match tokio::time::timeout(timeout, self.upstream.call(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
+    async fn setting(&self, name: &str) -> Option<String> {
+        self.settings.get(name).cloned()
+    }
+}

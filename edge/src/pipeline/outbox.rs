@@ -1,0 +1,180 @@
+//! Store-and-forward: turns the edge answered itself (cache hits and
+//! acknowledgements) wait in the outbox until the regional service has
+//! them, so its durable store holds every turn a visitor saw.
+//!
+//! One key per turn, `o/{conversation}/{at_ms:013}-{client_msg_id}`: adding
+//! is a single `put` (no read-modify-write to race), and a widget retry of
+//! the same message lands on the same key. Delivery sends the oldest turns
+//! (those of the conversation about to be forwarded first) as one signed
+//! [`EdgeReport`] and deletes their keys once the regional service answers
+//! 2xx. A delivery whose answer is lost is sent again; the regional service
+//! applies a report idempotently by (conversation, client message id) (see
+//! [`ReportedTurn::apply`]), so each turn is recorded exactly once.
+//!
+//! Entries have no TTL: they leave only by delivery. One the regional
+//! service refuses for good (400/409/413/422, alone in its report) moves to
+//! `d/...` (dead letters) instead of blocking the queue.
+
+use kefu_core::ConversationId;
+use kefu_core::wire::{EdgeReport, Frame, MAX_REPORT_TURNS, ReportedTurn, paths};
+
+use super::regional::{self, CallError, CallKind};
+use crate::edge::Edge;
+use crate::platform::{KvBucket, Platform, PlatformError};
+use crate::store;
+
+/// Prefix of entries waiting for delivery.
+pub const LIVE: &str = "o/";
+/// Prefix of entries the regional service refused.
+pub const DEAD: &str = "d/";
+/// Keys looked at per delivery.
+const SCAN: usize = 256;
+/// Bytes of turn text per report, well inside the report frame's 1 MiB.
+const REPORT_BUDGET: usize = 512 * 1024;
+
+/// The outbox key of `turn`.
+pub fn key(turn: &ReportedTurn) -> String {
+    format!(
+        "{LIVE}{}/{:013}-{}",
+        turn.conversation, turn.at_ms, turn.client_msg_id
+    )
+}
+
+/// Puts `turn` in the outbox.
+pub async fn add<P: Platform>(edge: &Edge<P>, turn: ReportedTurn) -> Result<(), PlatformError> {
+    let key = key(&turn);
+    let mut report = EdgeReport::new();
+    report.turns.push(turn);
+    let bytes = report
+        .encode()
+        .map_err(|e| PlatformError::Kv(e.to_string()))?;
+    edge.platform
+        .kv_put(KvBucket::Outbox, &key, &bytes, None)
+        .await
+}
+
+fn weight(t: &ReportedTurn) -> usize {
+    let cites: usize = t
+        .citations
+        .iter()
+        .map(|c| {
+            c.id.len()
+                + c.title.len()
+                + c.url.as_ref().map_or(0, String::len)
+                + c.snippet.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    t.question.len() + t.answer.len() + cites + 256
+}
+
+/// Delivers one report's worth of waiting turns, `first`'s conversation
+/// first. Returns how many turns were delivered (0 if none waited). An error
+/// means the regional service did not take them; they stay.
+pub async fn deliver<P: Platform>(
+    edge: &Edge<P>,
+    first: Option<&ConversationId>,
+) -> Result<usize, CallError> {
+    let p = &edge.platform;
+    let keys = p
+        .kv_list(KvBucket::Outbox, LIVE, SCAN)
+        .await
+        .map_err(|_| CallError::Local)?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let mut entries: Vec<(String, ReportedTurn)> = Vec::with_capacity(keys.len());
+    for k in keys {
+        match store::outbox_entry(p, &k).await {
+            Ok(Some(mut r)) if r.turns.len() == 1 => {
+                if let Some(t) = r.turns.pop() {
+                    entries.push((k, t));
+                }
+            }
+            Ok(_) => bury(edge, &k).await,
+            Err(_) => return Err(CallError::Local),
+        }
+    }
+    entries.sort_by(|(ka, a), (kb, b)| {
+        let fa = Some(&a.conversation) != first;
+        let fb = Some(&b.conversation) != first;
+        (fa, a.at_ms, ka).cmp(&(fb, b.at_ms, kb))
+    });
+    let mut batch = Vec::new();
+    let mut budget = REPORT_BUDGET;
+    for e in entries {
+        let w = weight(&e.1);
+        if batch.len() == MAX_REPORT_TURNS || (w > budget && !batch.is_empty()) {
+            break;
+        }
+        budget = budget.saturating_sub(w);
+        batch.push(e);
+    }
+    send(edge, batch).await
+}
+
+/// Whether the regional service refused a report for good: malformed (400,
+/// 413, 422) or conflicting (409: a turn for a closed conversation; replays
+/// cannot happen, every request has a fresh nonce).
+fn malformed(e: &CallError) -> bool {
+    matches!(e, CallError::Status(400 | 409 | 413 | 422))
+}
+
+/// Sends `batch` as one report and deletes its keys once taken. On a
+/// malformed-report refusal of several turns, sends each alone so only the
+/// refused ones are set aside.
+async fn send<P: Platform>(
+    edge: &Edge<P>,
+    batch: Vec<(String, ReportedTurn)>,
+) -> Result<usize, CallError> {
+    match send_report(edge, &batch).await {
+        Ok(()) => Ok(batch.len()),
+        Err(e) if malformed(&e) => {
+            let mut delivered = 0;
+            for one in batch.chunks(1) {
+                match send_report(edge, one).await {
+                    Ok(()) => delivered += 1,
+                    Err(e) if malformed(&e) => {
+                        for (k, _) in one {
+                            bury(edge, k).await;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(delivered)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn send_report<P: Platform>(
+    edge: &Edge<P>,
+    batch: &[(String, ReportedTurn)],
+) -> Result<(), CallError> {
+    let mut report = EdgeReport::new();
+    report.turns = batch.iter().map(|(_, t)| t.clone()).collect();
+    let timeout = edge.config.call_timeout_ms;
+    let r = regional::call(edge, paths::REPORT, &report, timeout, CallKind::Normal).await?;
+    if r.status == 404 {
+        return Err(CallError::Status(404));
+    }
+    for (k, _) in batch {
+        let _ = edge.platform.kv_delete(KvBucket::Outbox, k).await;
+    }
+    Ok(())
+}
+
+/// Moves an entry to the dead letters.
+async fn bury<P: Platform>(edge: &Edge<P>, key: &str) {
+    let p = &edge.platform;
+    if let Ok(Some(bytes)) = p.kv_get(KvBucket::Outbox, key).await {
+        let dead = format!("{DEAD}{}", key.strip_prefix(LIVE).unwrap_or(key));
+        if p.kv_put(KvBucket::Outbox, &dead, &bytes, None)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = p.kv_delete(KvBucket::Outbox, key).await;
+}

@@ -1,0 +1,231 @@
+//! The capabilities the edge needs from the platform it runs on, as one
+//! small trait: key-value storage, a clock, randomness, the outbound call to
+//! the regional service, and settings (config and secrets).
+//!
+//! Each shim (Spin, Workers, the in-process `memory` platform)
+//! implements [`Platform`] over its own bindings; nothing above this module
+//! names a platform type.
+//!
+//! # Async and `Send`
+//!
+//! The I/O methods return `impl Future` *without* a `Send` bound: Spin's and
+//! workers-rs's futures are not `Send` (wasm is single-threaded), and a bound
+//! here would shut them out. For a concrete platform whose futures are `Send`
+//! (the native `memory::MemoryPlatform`), the compiler sees through
+//! the concrete types, so `Edge<MemoryPlatform>::handle(..)` is itself a
+//! `Send` future that a multi-threaded tokio runtime can spawn; the crate's
+//! tests assert that at compile time. The edge never holds a lock across an
+//! `.await`.
+
+use core::fmt;
+use core::future::Future;
+
+use crate::http::Method;
+
+/// A group of keys with one purpose. A shim may map each bucket to its own
+/// store (Spin key-value store, Workers KV namespace, Durable Object) or all
+/// of them to one store with [`KvBucket::as_str`] and `/` prefixed to keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KvBucket {
+    /// Tenant configs by widget key (and "unknown key" markers).
+    Tenants,
+    /// Sessions by conversation id.
+    Sessions,
+    /// Rate-limit windows.
+    Limits,
+    /// Cached answers by [`kefu_core::CacheKey`].
+    Cache,
+    /// Turns the edge answered itself, waiting to be reported.
+    Outbox,
+    /// What the edge knows about the regional service (brownout, outage).
+    State,
+}
+
+impl KvBucket {
+    /// Every bucket.
+    pub const ALL: [KvBucket; 6] = [
+        KvBucket::Tenants,
+        KvBucket::Sessions,
+        KvBucket::Limits,
+        KvBucket::Cache,
+        KvBucket::Outbox,
+        KvBucket::State,
+    ];
+
+    /// A short stable name, usable as a store name or key prefix.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KvBucket::Tenants => "tenants",
+            KvBucket::Sessions => "sessions",
+            KvBucket::Limits => "limits",
+            KvBucket::Cache => "cache",
+            KvBucket::Outbox => "outbox",
+            KvBucket::State => "state",
+        }
+    }
+}
+
+/// A platform capability failed. Messages name the operation, never a key's
+/// value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformError {
+    /// The key-value store refused or failed an operation.
+    Kv(String),
+    /// No random bytes could be had.
+    Random(String),
+}
+
+impl fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlatformError::Kv(m) => write!(f, "key-value store: {m}"),
+            PlatformError::Random(m) => write!(f, "randomness: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for PlatformError {}
+
+/// A request to the regional service.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    /// `GET` or `POST`.
+    pub method: Method,
+    /// The full URL: the configured regional base URL and the path.
+    pub url: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// A signed MessagePack frame (or nothing).
+    pub body: Vec<u8>,
+    /// Give up after this long, ms; the platform answers
+    /// [`UpstreamError::Timeout`] then.
+    pub timeout_ms: u64,
+}
+
+impl UpstreamRequest {
+    /// The path and query of [`Self::url`] (everything from the first `/`
+    /// after `scheme://host`), for in-process upstreams that route by path.
+    pub fn path(&self) -> &str {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
+        rest.find('/').map_or("/", |i| &rest[i..])
+    }
+
+    /// The value of header `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::http::find_header(&self.headers, name)
+    }
+}
+
+impl fmt::Debug for UpstreamRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("timeout_ms", &self.timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The regional service's answer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for UpstreamResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamResponse")
+            .field("status", &self.status)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why no answer came back from the regional service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// No answer within the request's `timeout_ms`.
+    Timeout,
+    /// The connection failed (refused, reset, DNS, TLS, ...).
+    Unreachable(String),
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Timeout => f.write_str("regional service timed out"),
+            UpstreamError::Unreachable(m) => write!(f, "regional service unreachable: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamError {}
+
+/// What the edge needs from the platform it runs on.
+///
+/// Key-value semantics the edge relies on: `put` replaces, `get` after
+/// `put` on the same instance sees the value (read-your-writes), and an
+/// entry past its TTL reads as absent. Platforms whose stores are
+/// eventually consistent across locations (Workers KV) give exactly that
+/// and no more; see the crate docs for what that means for limits.
+pub trait Platform {
+    /// The value under `key` in `bucket`, if any and not expired.
+    fn kv_get(
+        &self,
+        bucket: KvBucket,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, PlatformError>>;
+
+    /// Stores `value` under `key`, replacing any value; it expires after
+    /// `ttl_ms` if given. A platform with a minimum TTL (Workers KV: 60 s)
+    /// rounds up.
+    fn kv_put(
+        &self,
+        bucket: KvBucket,
+        key: &str,
+        value: &[u8],
+        ttl_ms: Option<u64>,
+    ) -> impl Future<Output = Result<(), PlatformError>>;
+
+    /// Removes `key`; removing an absent key is not an error.
+    fn kv_delete(
+        &self,
+        bucket: KvBucket,
+        key: &str,
+    ) -> impl Future<Output = Result<(), PlatformError>>;
+
+    /// Up to `limit` keys in `bucket` that start with `prefix`, in any
+    /// order. Only used on [`KvBucket::Outbox`].
+    fn kv_list(
+        &self,
+        bucket: KvBucket,
+        prefix: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, PlatformError>>;
+
+    /// Wall-clock time, ms since the Unix epoch.
+    fn now_ms(&self) -> u64;
+
+    /// Fills `buf` with cryptographically secure random bytes.
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), PlatformError>;
+
+    /// Sends `req` to the regional service, giving up after
+    /// `req.timeout_ms`. Any HTTP status is an `Ok`.
+    fn fetch(
+        &self,
+        req: UpstreamRequest,
+    ) -> impl Future<Output = Result<UpstreamResponse, UpstreamError>>;
+
+    /// A setting (platform variable or secret) by name; see
+    /// [`crate::config::settings`] for the names.
+    fn setting(&self, name: &str) -> impl Future<Output = Option<String>>;
+}
