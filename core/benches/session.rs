@@ -2,13 +2,27 @@
 //! `serde_json` on the same `Session` (10 turns of realistic Chinese and
 //! English customer-service text, with citations).
 //!
-//! `msgpack/decode` is the full `Session::decode`: bounds pre-scan, version
-//! dispatch, serde decode and invariant checks. `json/decode` is a bare
-//! `serde_json::from_slice`, which checks none of that. `msgpack/scan` is
-//! the pre-scan alone. The `messagepack-serde/*` rows are the no_std crate
-//! the codec first used, kept as the baseline that justified replacing it.
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+//! Rows are grouped by operation so the two formats sit side by side:
+//! `session-decode/msgpack` is the full `Session::decode` (bounds, version
+//! dispatch, serde decode, invariant checks); `session-decode/json` is a bare
+//! `serde_json::from_slice`, which checks none of that. `scan-only` is the
+//! bounds walk alone (what `codec::scan` costs a caller such as `wire`);
+//! `messagepack-serde` is the no_std crate the codec first used, kept as the
+//! baseline that justified replacing it.
+//!
+//! Before criterion runs, `cargo bench` prints the decode ratio json/msgpack
+//! measured in interleaved batches (so machine load hits both sides alike).
+//! `KEFU_COUNT=n` instead runs each decoder `n` times and exits, for
+//! instruction counts that machine load does not move:
+//! `KEFU_COUNT=1000 valgrind --tool=callgrind <bench binary>`, then
+//! `callgrind_annotate --inclusive=yes callgrind.out.* | grep count_`.
+//!
+//! The bench links `simdutf8` with `std`, as the regional service does
+//! (kefu-core's `std` feature), so UTF-8 validation picks AVX2 or SSE4.2 at
+//! run time; a `no_std` build validates with `core::str::from_utf8`.
+use criterion::{Criterion, Throughput, criterion_group};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use kefu_core::codec;
 use kefu_core::session::{Citation, Role, SESSION_LIMITS, Session, Source, Turn};
@@ -89,31 +103,91 @@ fn bench(c: &mut Criterion) {
     assert_eq!(Session::decode(&mp).unwrap(), s);
     assert_eq!(serde_json::from_slice::<Session>(&js).unwrap(), s);
 
-    let mut g = c.benchmark_group("session");
+    let mut g = c.benchmark_group("session-decode");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("msgpack/encode", |b| {
-        b.iter(|| black_box(&s).encode().unwrap())
-    });
-    g.bench_function("json/encode", |b| {
-        b.iter(|| serde_json::to_vec(black_box(&s)).unwrap())
-    });
-    g.bench_function("msgpack/decode", |b| {
+    g.bench_function("msgpack", |b| {
         b.iter(|| Session::decode(black_box(&mp)).unwrap())
     });
-    g.bench_function("msgpack/scan", |b| {
-        b.iter(|| codec::scan(black_box(&mp), &SESSION_LIMITS).unwrap())
-    });
-    g.bench_function("json/decode", |b| {
+    g.bench_function("json", |b| {
         b.iter(|| serde_json::from_slice::<Session>(black_box(&js)).unwrap())
     });
-    g.bench_function("messagepack-serde/encode", |b| {
-        b.iter(|| messagepack_serde::to_vec(black_box(&s)).unwrap())
+    g.bench_function("msgpack-scan-only", |b| {
+        b.iter(|| codec::scan(black_box(&mp), &SESSION_LIMITS).unwrap())
     });
-    g.bench_function("messagepack-serde/decode", |b| {
+    g.bench_function("messagepack-serde", |b| {
         b.iter(|| messagepack_serde::from_slice::<Session>(black_box(&mp)).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("session-encode");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("msgpack", |b| b.iter(|| black_box(&s).encode().unwrap()));
+    g.bench_function("json", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&s)).unwrap())
+    });
+    g.bench_function("messagepack-serde", |b| {
+        b.iter(|| messagepack_serde::to_vec(black_box(&s)).unwrap())
     });
     g.finish();
 }
 
+/// Times `Session::decode` and `serde_json` in alternating batches for about
+/// two seconds and prints the median of the per-batch time ratios.
+fn print_decode_ratio(mp: &[u8], js: &[u8]) {
+    const BATCH: usize = 200;
+    let start = Instant::now();
+    let mut ratios = Vec::new();
+    while start.elapsed() < Duration::from_secs(2) {
+        let t = Instant::now();
+        count_msgpack(mp, BATCH);
+        let m = t.elapsed();
+        let t = Instant::now();
+        count_json(js, BATCH);
+        let j = t.elapsed();
+        ratios.push(j.as_secs_f64() / m.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let (lo, hi) = (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]);
+    eprintln!(
+        "session decode, serde_json time / kefu msgpack time: {median:.2}x \
+         (median of {} interleaved batches of {BATCH}; quartiles {lo:.2}x..{hi:.2}x)",
+        ratios.len()
+    );
+}
+
+#[inline(never)]
+fn count_msgpack(mp: &[u8], n: usize) {
+    for _ in 0..n {
+        black_box(Session::decode(black_box(mp)).unwrap());
+    }
+}
+
+#[inline(never)]
+fn count_json(js: &[u8], n: usize) {
+    for _ in 0..n {
+        black_box(serde_json::from_slice::<Session>(black_box(js)).unwrap());
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(n) = std::env::var("KEFU_COUNT") {
+        let n: usize = n.parse().unwrap();
+        let s = realistic_session();
+        let mp = s.encode().unwrap();
+        let js = serde_json::to_vec(&s).unwrap();
+        count_msgpack(&mp, n);
+        count_json(&js, n);
+        return;
+    }
+    if std::env::args().any(|a| a == "--bench") {
+        let s = realistic_session();
+        print_decode_ratio(&s.encode().unwrap(), &serde_json::to_vec(&s).unwrap());
+    }
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

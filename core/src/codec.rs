@@ -6,37 +6,47 @@
 //! enum variants as strings; `codec/ser.rs` lists the rules), which the codec,
 //! session and wire tests pin against `rmp_serde` itself.
 //!
-//! [`decode`] runs in two passes:
+//! [`decode`] bounds untrusted input while it deserialises it, in one pass
+//! (`codec/de.rs`: a checked slice cursor, markers classified by
+//! `rmp::Marker`, strings borrowed from the input and validated as UTF-8
+//! with `simdutf8`). Before any value is read or allocated for, its header
+//! is checked, so that: the input is at most `max_bytes`; nesting stays
+//! within `max_depth`; every declared length fits in the bytes that remain
+//! (a string or binary of `n` bytes needs `n` bytes, an array of `n`
+//! elements at least `n`, a map of `n` pairs at least `2n`); each string,
+//! binary, array and map is within its bound; there is exactly one value and
+//! no trailing byte; and the reserved marker `0xc1` never appears. A value
+//! serde skips (an unknown field) is walked by the same iterative check as
+//! [`scan`] (an explicit stack of at most `max_depth` counters, no
+//! recursion). The deserializer itself recurses at most 128 levels whatever
+//! `max_depth` says.
 //!
-//! 1. [`scan`], a pre-scan over a checked slice cursor that classifies each
-//!    marker with `rmp`'s low-level `Marker::from_u8`. It walks the
-//!    input iteratively (an explicit stack of at most `max_depth` counters, no
-//!    recursion) and checks that: the input is at most `max_bytes`; nesting
-//!    stays within `max_depth`; every declared length fits in the bytes that
-//!    remain (a string or binary of `n` bytes needs `n` bytes, an array of `n`
-//!    elements at least `n`, a map of `n` pairs at least `2n`); each string,
-//!    binary, array and map is within its bound; there is exactly one value
-//!    and no trailing byte; and the reserved marker `0xc1` never appears.
-//! 2. `serde` deserialisation by this module's own small deserializer
-//!    (`codec/de.rs`: a slice cursor, strings borrowed from the input, markers
-//!    classified by `rmp::Marker`), which now only sees input whose shape is
-//!    already bounded. It recurses at most 128 levels whatever `max_depth`
-//!    says, and skips unknown fields without visiting them. (It replaced
-//!    `messagepack-serde`'s deserializer, which made decoding a session
-//!    about 1.3× slower; see `benches/session.rs`.)
+//! [`scan`] makes the same checks alone, without deserialising. `decode`
+//! accepts exactly the inputs that `scan` followed by deserialisation
+//! accepts, with the same value (a property test pins this); only which
+//! error comes first can differ, when an input is both mistyped and out of
+//! bounds. Checking while decoding saves a second walk over the input: about
+//! a fifth of the instructions of decoding a session; validating UTF-8 with
+//! `simdutf8` (AVX2 or SSE4.2 picked at run time when kefu-core is built with
+//! its `std` feature; `core::str::from_utf8` otherwise) saves a sixth more,
+//! the session's Chinese text being most of its bytes. (The deserializer
+//! replaced `messagepack-serde`'s, which made decoding a session about 1.3×
+//! slower; `benches/session.rs` keeps both, and `serde_json`, side by side.)
 //!
-//! Allocation bound: `scan` allocates one `Vec` of at most `max_depth`
-//! counters. After it passes, every collection's declared length is at most
-//! the input length, and `serde` pre-allocates no more than that
-//! ("cautious" size hints, themselves capped at 1 MiB per collection). Every
-//! collection element and every map entry consumes at least one input byte,
-//! and every decoded string or byte buffer is a copy of input bytes. So a
-//! decode allocates `O(len)`: at most `2 × len × (1 + S)` bytes, where `S` is
-//! the largest `size_of` of an element type the target collects (a `Turn` for
-//! sessions, 96 bytes on 64-bit targets), and the factor 2 is `Vec` growth; a target
-//! using serde's buffering (`untagged`, `flatten`), which kefu's types do not,
-//! counts serde's `Content` node as an element type too. Since
-//! `len <= max_bytes`, it is never more than `2 × max_bytes × (1 + S)`. Hostile input (truncated,
+//! Allocation bound: the walk over a skipped value allocates one `Vec` of at
+//! most `max_depth` counters. Every collection's declared length is checked
+//! against the input left before serde sees it as a size hint, and `serde`
+//! pre-allocates no more than that ("cautious" size hints, themselves capped
+//! at 1 MiB per collection). Every collection element and every map entry
+//! consumes at least one input byte, and every decoded string or byte buffer
+//! is a copy of input bytes. So a decode allocates `O(len)`: at most
+//! `2 × len × (1 + S)` bytes, where `S` is the largest `size_of` of an
+//! element type the target collects (a `Turn` for sessions, 96 bytes on
+//! 64-bit targets), and the factor 2 is `Vec` growth; a target using serde's
+//! buffering (`untagged`, `flatten`), which kefu's types do not, counts
+//! serde's `Content` node as an element type too. Since `len <= max_bytes`,
+//! it is never more than `2 × max_bytes × (1 + S)`, and a decode that fails
+//! part-way has allocated no more. Hostile input (truncated,
 //! `0xdd ffffffff`, 100 000-deep nesting, wrong types, trailing garbage) ends
 //! in [`Error::Decode`] or [`Error::TooLarge`] before any large allocation.
 //!
@@ -52,7 +62,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{Error, Result};
-use cursor::{Cursor, Item};
+use cursor::{Cursor, Fault, Item};
 
 /// Bounds applied to untrusted MessagePack input before it is deserialised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,108 +115,163 @@ pub fn encode_into<T: Serialize + ?Sized>(v: &T, buf: &mut Vec<u8>) -> Result<()
         .map_err(|e| Error::Encode(sanitize(&e)))
 }
 
-/// Decodes one value of type `T` from `bytes`, after [`scan`] has checked
-/// `bytes` against `limits`.
+/// Decodes one value of type `T` from `bytes`, holding `bytes` to `limits`
+/// exactly as [`scan`] does (see the module docs).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], limits: &DecodeLimits) -> Result<T> {
-    scan(bytes, limits)?;
-    decode_scanned(bytes)
+    if bytes.len() > limits.max_bytes {
+        return Err(Error::TooLarge("message longer than max_bytes"));
+    }
+    decode_with(bytes, *limits)
 }
 
-/// The second pass of [`decode`] alone, for callers that have just run
-/// [`scan`] on `bytes` themselves (to read the version in between).
+/// Deserialises `bytes` for callers that have just run [`scan`] on them
+/// themselves (to read the version in between). The scan's bounds are not
+/// checked twice; the deserializer's own checks (truncation, declared
+/// lengths against the input, its recursion cap, trailing bytes) still run.
 pub(crate) fn decode_scanned<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let mut de = de::De::new(bytes);
-    let value = T::deserialize(&mut de).map_err(|e| Error::Decode(sanitize(&e)))?;
-    de.end().map_err(|e| Error::Decode(sanitize(&e)))?;
+    decode_with(bytes, SCANNED)
+}
+
+/// No bound beyond what the input itself imposes: for input already scanned.
+const SCANNED: DecodeLimits = DecodeLimits {
+    max_bytes: usize::MAX,
+    max_depth: usize::MAX,
+    max_str_len: usize::MAX,
+    max_bin_len: usize::MAX,
+    max_array_len: usize::MAX,
+    max_map_len: usize::MAX,
+};
+
+fn decode_with<T: DeserializeOwned>(bytes: &[u8], limits: DecodeLimits) -> Result<T> {
+    let mut de = de::De::new(bytes, limits);
+    let value = T::deserialize(&mut de).map_err(de::DeError::into_error)?;
+    de.end()?;
     Ok(value)
 }
 
 impl From<cursor::Fault> for Error {
     fn from(f: cursor::Fault) -> Error {
-        Error::Decode(String::from(f.message()))
+        match f {
+            cursor::Fault::TooLarge(m) => Error::TooLarge(m),
+            other => Error::Decode(String::from(other.message())),
+        }
     }
 }
 
-/// The iterative pre-scan described in the module docs. Succeeds only if
-/// `bytes` holds exactly one MessagePack value within `limits`.
+/// Checks that `bytes` holds exactly one MessagePack value within `limits`,
+/// without deserialising it: the bounds of the module docs, walked
+/// iteratively.
 pub fn scan(bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
     if bytes.len() > limits.max_bytes {
         return Err(Error::TooLarge("message longer than max_bytes"));
     }
     let mut cur = Cursor::new(bytes);
-    let mut open = Open {
-        left: 1,
-        outer: Vec::new(),
-    };
+    scan_value(&mut cur, limits, 0)?;
+    if cur.remaining() != 0 {
+        return Err(Fault::Trailing.into());
+    }
+    Ok(())
+}
+
+/// Reads one whole value from `cur`, checking every header in it against
+/// `limits` with `depth` containers already open around it. Iterative: an
+/// explicit stack of the values still to read in each open container, never
+/// more than `max_depth` of them.
+pub(crate) fn scan_value(
+    cur: &mut Cursor<'_>,
+    limits: &DecodeLimits,
+    depth: usize,
+) -> Result<(), Fault> {
+    let mut left: u64 = 1;
+    let mut outer: Vec<u64> = Vec::new();
     loop {
-        while open.left == 0 {
-            match open.outer.pop() {
-                Some(outer) => open.left = outer,
-                None if cur.remaining() == 0 => return Ok(()),
-                None => return Err(Error::Decode(String::from("trailing bytes after value"))),
+        while left == 0 {
+            match outer.pop() {
+                Some(o) => left = o,
+                None => return Ok(()),
             }
         }
-        open.left -= 1;
-        match cur.item()?.1 {
+        left -= 1;
+        let item = cur.item()?.1;
+        match item {
             Item::Scalar(n) => {
                 cur.take(n)?;
             }
-            Item::Str(n) if n > limits.max_str_len => {
-                return Err(Error::TooLarge("string longer than max_str_len"));
-            }
-            Item::Bin(n) if n > limits.max_bin_len => {
-                return Err(Error::TooLarge("binary longer than max_bin_len"));
-            }
-            Item::Str(n) | Item::Bin(n) => {
+            Item::Str(n) => {
+                check_str(n, limits)?;
                 cur.take(n)?;
             }
-            Item::Array(n) if n > limits.max_array_len => {
-                return Err(Error::TooLarge("array longer than max_array_len"));
+            Item::Bin(n) => {
+                check_bin(n, limits)?;
+                cur.take(n)?;
             }
-            Item::Map(n) if n > limits.max_map_len => {
-                return Err(Error::TooLarge("map larger than max_map_len"));
+            Item::Array(_) | Item::Map(_) => {
+                let values = check_open(item, limits, depth.saturating_add(outer.len()), cur)?;
+                if values > 0 {
+                    outer.push(left);
+                    left = values;
+                }
             }
-            Item::Array(n) => open.push(n as u64, &cur, limits)?,
-            // A map of n pairs holds 2n values.
-            Item::Map(n) => open.push((n as u64).saturating_mul(2), &cur, limits)?,
         }
     }
 }
 
-/// The scanner's explicit stack: values still to read in the innermost open
-/// container (`left`) and in each enclosing one (`outer`). While inside a
-/// container the depth is `outer.len() + 1`; `outer` never holds more than
-/// `max_depth` entries.
-struct Open {
-    left: u64,
-    outer: Vec<u64>,
+/// A string header of `n` bytes within `limits`?
+#[inline(always)]
+pub(crate) fn check_str(n: usize, limits: &DecodeLimits) -> Result<(), Fault> {
+    if n > limits.max_str_len {
+        return Err(Fault::TooLarge("string longer than max_str_len"));
+    }
+    Ok(())
 }
 
-impl Open {
-    fn push(&mut self, values: u64, cur: &Cursor<'_>, limits: &DecodeLimits) -> Result<()> {
-        if self.outer.len() >= limits.max_depth {
-            return Err(Error::TooLarge("nesting deeper than max_depth"));
-        }
-        // Every value takes at least one byte.
-        if values > cur.remaining() as u64 {
-            return Err(Error::Decode(String::from(
-                "declared length exceeds the remaining input",
-            )));
-        }
-        if values > 0 {
-            self.outer.push(self.left);
-            self.left = values;
-        }
-        Ok(())
+/// A binary or extension header of `n` payload bytes within `limits`?
+#[inline(always)]
+pub(crate) fn check_bin(n: usize, limits: &DecodeLimits) -> Result<(), Fault> {
+    if n > limits.max_bin_len {
+        return Err(Fault::TooLarge("binary longer than max_bin_len"));
     }
+    Ok(())
+}
+
+/// An array or map header (`item`), read with `depth` containers open around
+/// it and `cur` just past it: checks its length bound, the depth bound and
+/// that its values (two per map pair, each at least one byte) fit in the
+/// input left. Returns the number of values it holds.
+#[inline(always)]
+pub(crate) fn check_open(
+    item: Item,
+    limits: &DecodeLimits,
+    depth: usize,
+    cur: &Cursor<'_>,
+) -> Result<u64, Fault> {
+    let values = match item {
+        Item::Array(n) if n > limits.max_array_len => {
+            return Err(Fault::TooLarge("array longer than max_array_len"));
+        }
+        Item::Map(n) if n > limits.max_map_len => {
+            return Err(Fault::TooLarge("map larger than max_map_len"));
+        }
+        Item::Array(n) => n as u64,
+        Item::Map(n) => (n as u64).saturating_mul(2),
+        Item::Scalar(_) | Item::Str(_) | Item::Bin(_) => return Ok(0),
+    };
+    if depth >= limits.max_depth {
+        return Err(Fault::TooLarge("nesting deeper than max_depth"));
+    }
+    if values > cur.remaining() as u64 {
+        return Err(Fault::LenExceedsInput);
+    }
+    Ok(values)
 }
 
 /// Reads the unsigned integer field `key` of the top-level map in `bytes`
 /// without deserialising the rest: kefu's records and frames carry their
 /// format version as field `"v"`, written first, so this is O(1) for them and
-/// a walk over the top-level keys otherwise. Call it after [`scan`] (or on
-/// trusted bytes); it assumes nothing and fails with [`Error::Decode`] on
-/// anything but a map with that field holding an integer 0..=255.
+/// a walk over the top-level keys otherwise. Safe on unscanned input: every
+/// read is checked and skipping is iterative, so it takes `O(len)` time,
+/// allocates nothing, and fails with [`Error::Decode`] on anything but a map
+/// with that field holding an integer 0..=255.
 pub fn read_version_field(bytes: &[u8], key: &str) -> Result<u8> {
     let mut cur = Cursor::new(bytes);
     let Item::Map(pairs) = cur.item()?.1 else {

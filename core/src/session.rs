@@ -240,8 +240,8 @@ impl fmt::Debug for Turn {
 ///
 /// Deserialising through serde with any format goes through the private
 /// `SessionV1` record and re-checks the invariants and the version, so no
-/// `Session` exists that breaks them; [`Session::decode`] adds the bounded
-/// pre-scan and exact error variants.
+/// `Session` exists that breaks them; [`Session::decode`] adds the bounds of
+/// [`SESSION_LIMITS`] and exact error variants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SessionV1")]
 pub struct Session {
@@ -468,19 +468,32 @@ impl Session {
     /// Reads a record under [`SESSION_LIMITS`], dispatching on its version,
     /// and re-checks every invariant.
     pub fn decode(bytes: &[u8]) -> Result<Session> {
-        codec::scan(bytes, &SESSION_LIMITS)?;
-        match codec::read_version_field(bytes, "v")? {
-            1 => Self::decode_v1(bytes),
-            found => Err(Error::UnsupportedVersion {
-                found,
-                supported: CURRENT_VERSION,
-            }),
+        if bytes.len() > SESSION_LIMITS.max_bytes {
+            return Err(Error::TooLarge("message longer than max_bytes"));
+        }
+        // The version peek is a checked read of the first key(s) and safe on
+        // any input. A version-1 record is bounded while it is decoded (one
+        // pass, see `codec::decode`); anything else is scanned first, so a
+        // malformed record is a decode error, not a version error.
+        match codec::read_version_field(bytes, "v") {
+            Ok(1) => Self::decode_v1(bytes),
+            Ok(found) => {
+                codec::scan(bytes, &SESSION_LIMITS)?;
+                Err(Error::UnsupportedVersion {
+                    found,
+                    supported: CURRENT_VERSION,
+                })
+            }
+            Err(e) => {
+                codec::scan(bytes, &SESSION_LIMITS)?;
+                Err(e)
+            }
         }
     }
 
-    /// `bytes` has passed `codec::scan` under [`SESSION_LIMITS`].
+    /// A version-1 record, bounded by [`SESSION_LIMITS`] as it is read.
     fn decode_v1(bytes: &[u8]) -> Result<Session> {
-        let record: SessionV1 = codec::decode_scanned(bytes)?;
+        let record: SessionV1 = codec::decode(bytes, &SESSION_LIMITS)?;
         Session::try_from(record)
     }
 

@@ -5,7 +5,7 @@
 
 use rmp::Marker;
 
-/// Why a read failed.
+/// Why a read, or a bound check on what was read, failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fault {
     /// The input ends inside a value.
@@ -14,6 +14,12 @@ pub(crate) enum Fault {
     Reserved,
     /// A 32-bit length that does not fit this platform's `usize`.
     LenOverflow,
+    /// An array or map declares more elements than bytes remain.
+    LenExceedsInput,
+    /// Bytes follow the one value.
+    Trailing,
+    /// A [`super::DecodeLimits`] bound was exceeded (the message names it).
+    TooLarge(&'static str),
 }
 
 impl Fault {
@@ -22,6 +28,9 @@ impl Fault {
             Fault::Truncated => "truncated input",
             Fault::Reserved => "reserved marker 0xc1",
             Fault::LenOverflow => "length does not fit in usize",
+            Fault::LenExceedsInput => "declared length exceeds the remaining input",
+            Fault::Trailing => "trailing bytes after value",
+            Fault::TooLarge(m) => m,
         }
     }
 }

@@ -2,12 +2,16 @@
 //! byte slice, borrowing strings from it, markers classified by
 //! `rmp::Marker`.
 //!
-//! It runs after [`super::scan`] has bounded the input, but does not rely on
-//! it for safety: every read is checked (a short input is an error, never a
-//! panic), recursion stops at [`MAX_RECURSION`] whatever `max_depth` says,
-//! and collection size hints are the declared lengths, which the scan has
-//! already held to the input length. Values serde skips (unknown fields) are
-//! skipped iteratively without being visited.
+//! It holds the input to [`DecodeLimits`] as it goes, with the same checks
+//! as [`super::scan`], made at the same headers: every string, binary, array
+//! and map header is checked against its bound, the nesting depth and the
+//! input left before anything is read or allocated for it, and a value serde
+//! skips (an unknown field) is walked by [`super::scan_value`], which checks
+//! every header inside it. So one pass over the input both bounds and
+//! decodes it. Every read is checked (a short input is an error, never a
+//! panic), and recursion stops at [`MAX_RECURSION`] whatever `max_depth`
+//! says. Collection size hints are the declared lengths, already held to the
+//! input length.
 
 use alloc::string::{String, ToString};
 use core::fmt;
@@ -15,18 +19,43 @@ use core::fmt;
 use rmp::Marker;
 use serde::de::{self, DeserializeSeed, Visitor};
 
-use super::cursor::{Cursor, Fault};
+use super::cursor::{Cursor, Fault, Item};
+use super::{DecodeLimits, check_bin, check_open, check_str, sanitize, scan_value};
+use crate::Error;
 
 /// The deepest nesting the deserializer recurses into.
 pub(crate) const MAX_RECURSION: usize = 128;
 
-/// A decode error before sanitising (see [`super::sanitize`]).
+/// A decode error before it becomes an [`Error`].
 #[derive(Debug)]
-pub(crate) struct DeError(String);
+pub(crate) enum DeError {
+    /// The input broke the format or a bound.
+    Fault(Fault),
+    /// The input does not fit the target type (our message).
+    Shape(&'static str),
+    /// serde's message, which may quote input: sanitised on the way out.
+    Serde(String),
+}
+
+impl DeError {
+    /// The crate error: bounds stay [`Error::TooLarge`], everything else is
+    /// [`Error::Decode`] with any quoted input removed.
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            DeError::Fault(f) => f.into(),
+            DeError::Shape(m) => Error::Decode(String::from(m)),
+            DeError::Serde(m) => Error::Decode(sanitize(&m)),
+        }
+    }
+}
 
 impl fmt::Display for DeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            DeError::Fault(fault) => f.write_str(fault.message()),
+            DeError::Shape(m) => f.write_str(m),
+            DeError::Serde(m) => f.write_str(m),
+        }
     }
 }
 
@@ -34,42 +63,45 @@ impl core::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError(msg.to_string())
+        DeError::Serde(msg.to_string())
     }
 }
 
-fn fail<T>(msg: &str) -> Result<T, DeError> {
-    Err(DeError(String::from(msg)))
+fn fail<T>(msg: &'static str) -> Result<T, DeError> {
+    Err(DeError::Shape(msg))
 }
 
 impl From<Fault> for DeError {
+    #[inline]
     fn from(f: Fault) -> DeError {
-        DeError(String::from(f.message()))
+        DeError::Fault(f)
     }
 }
 
-/// The deserializer state: a cursor and the current nesting depth.
+/// The deserializer state: a cursor, the bounds, and the containers open.
 pub(crate) struct De<'de> {
     cur: Cursor<'de>,
     depth: usize,
+    limits: DecodeLimits,
 }
 
 impl<'de> De<'de> {
     #[inline]
-    pub(crate) fn new(input: &'de [u8]) -> Self {
+    pub(crate) fn new(input: &'de [u8], limits: DecodeLimits) -> Self {
         De {
             cur: Cursor::new(input),
             depth: 0,
+            limits,
         }
     }
 
     /// Fails unless every byte was consumed.
     #[inline]
-    pub(crate) fn end(&self) -> Result<(), DeError> {
+    pub(crate) fn end(&self) -> Result<(), Fault> {
         if self.cur.remaining() == 0 {
             Ok(())
         } else {
-            fail("trailing bytes after value")
+            Err(Fault::Trailing)
         }
     }
 
@@ -93,9 +125,21 @@ impl<'de> De<'de> {
         Ok(self.cur.len::<N>()?)
     }
 
+    /// A string payload of `n` bytes, checked against `max_str_len` and
+    /// validated as UTF-8 by `simdutf8` (AVX2 or SSE4.2 picked at run time
+    /// when kefu-core is built with `std`, for strings of 64 bytes and more;
+    /// `core::str::from_utf8` otherwise).
     #[inline]
     fn str(&mut self, n: usize) -> Result<&'de str, DeError> {
-        core::str::from_utf8(self.take(n)?).or_else(|_| fail("string is not UTF-8"))
+        check_str(n, &self.limits)?;
+        simdutf8::basic::from_utf8(self.take(n)?).or_else(|_| fail("string is not UTF-8"))
+    }
+
+    /// A binary payload of `n` bytes, checked against `max_bin_len`.
+    #[inline]
+    fn bin(&mut self, n: usize) -> Result<&'de [u8], DeError> {
+        check_bin(n, &self.limits)?;
+        self.take(n)
     }
 
     /// The bytes of a string value, not yet checked to be UTF-8.
@@ -108,10 +152,19 @@ impl<'de> De<'de> {
             Marker::Str32 => self.len::<4>()?,
             _ => return fail("expected a string"),
         };
+        check_str(n, &self.limits)?;
         self.take(n)
     }
 
-    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, DeError>) -> Result<T, DeError> {
+    /// Enters the container `item` (just read) after checking it against the
+    /// bounds, runs `f` inside it, and leaves.
+    #[inline]
+    fn nested<T>(
+        &mut self,
+        item: Item,
+        f: impl FnOnce(&mut Self) -> Result<T, DeError>,
+    ) -> Result<T, DeError> {
+        check_open(item, &self.limits, self.depth, &self.cur)?;
         if self.depth >= MAX_RECURSION {
             return fail("nesting too deep");
         }
@@ -122,7 +175,7 @@ impl<'de> De<'de> {
     }
 
     fn visit_seq<V: Visitor<'de>>(&mut self, n: usize, visitor: V) -> Result<V::Value, DeError> {
-        self.nested(|de| {
+        self.nested(Item::Array(n), |de| {
             let mut acc = Access { de, left: n };
             let v = visitor.visit_seq(&mut acc)?;
             if acc.left == 0 {
@@ -134,7 +187,7 @@ impl<'de> De<'de> {
     }
 
     fn visit_map<V: Visitor<'de>>(&mut self, n: usize, visitor: V) -> Result<V::Value, DeError> {
-        self.nested(|de| {
+        self.nested(Item::Map(n), |de| {
             let mut acc = Access { de, left: n };
             let v = visitor.visit_map(&mut acc)?;
             if acc.left == 0 {
@@ -181,15 +234,15 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
             }
             Marker::Bin8 => {
                 let n = self.len::<1>()?;
-                visitor.visit_borrowed_bytes(self.take(n)?)
+                visitor.visit_borrowed_bytes(self.bin(n)?)
             }
             Marker::Bin16 => {
                 let n = self.len::<2>()?;
-                visitor.visit_borrowed_bytes(self.take(n)?)
+                visitor.visit_borrowed_bytes(self.bin(n)?)
             }
             Marker::Bin32 => {
                 let n = self.len::<4>()?;
-                visitor.visit_borrowed_bytes(self.take(n)?)
+                visitor.visit_borrowed_bytes(self.bin(n)?)
             }
             Marker::FixArray(n) => self.visit_seq(usize::from(n), visitor),
             Marker::Array16 => {
@@ -217,7 +270,7 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
             | Marker::Ext8
             | Marker::Ext16
             | Marker::Ext32 => fail("extension types are not part of kefu's formats"),
-            Marker::Reserved => fail("reserved marker 0xc1"),
+            Marker::Reserved => Err(Fault::Reserved.into()),
         }
     }
 
@@ -249,7 +302,7 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
             // with data.
             Some(0x81) => {
                 self.byte()?;
-                self.nested(|de| visitor.visit_enum(EnumMap { de }))
+                self.nested(Item::Map(1), |de| visitor.visit_enum(EnumMap { de }))
             }
             // A unit variant: its name as a string.
             _ => visitor.visit_enum(UnitVariant(self.str_bytes()?)),
@@ -257,7 +310,7 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.cur.skip_value()?;
+        scan_value(&mut self.cur, &self.limits, self.depth)?;
         visitor.visit_unit()
     }
 

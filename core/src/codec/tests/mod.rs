@@ -378,7 +378,7 @@ fn wrong_types_are_decode_errors_that_do_not_quote_input() {
     })
     .unwrap();
     // The raw serde message quotes the value; ours must not.
-    let raw = Sample::deserialize(&mut de::De::new(&bytes)).unwrap_err();
+    let raw = Sample::deserialize(&mut de::De::new(&bytes, DecodeLimits::DEFAULT)).unwrap_err();
     assert!(alloc::format!("{raw}").contains("110101"));
     let err = decode::<Sample>(&bytes, &DecodeLimits::DEFAULT).unwrap_err();
     let Error::Decode(msg) = &err else {
@@ -477,3 +477,5 @@ proptest! {
         prop_assert_eq!(decode::<Sample>(&bytes, &DecodeLimits::DEFAULT).unwrap(), s);
     }
 }
+
+mod one_pass;
