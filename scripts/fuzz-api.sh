@@ -37,11 +37,11 @@ common=(--checks all --max-examples "$examples" --max-failures 20 --no-color)
 rc=0
 # Tenant routes first: the operator run may rotate or delete the tenant.
 echo "== tenant and ops routes"
-st run "$base/openapi.json" -H "Authorization: Bearer $key" \
+st --config-file scripts/schemathesis.toml run "$base/openapi.json" -H "Authorization: Bearer $key" \
   --include-path-regex '^/(v1/(conversations|audit)|healthz|readyz|metrics|openapi\.json)' \
   "${common[@]}" || rc=1
 echo "== operator routes"
-st run "$base/openapi.json" -H "Authorization: Bearer $op" \
+st --config-file scripts/schemathesis.toml run "$base/openapi.json" -H "Authorization: Bearer $op" \
   --include-path-regex '^/admin/' "${common[@]}" || rc=1
 kill -0 $pid 2>/dev/null || { echo "the service died under fuzzing"; tail -20 "$data/server.log"; rc=1; }
 exit $rc
