@@ -168,11 +168,12 @@ fn json_of(body: &[u8]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
-/// Polls `GET /healthz` until 200.
-fn wait_ready(port: u16, what: &str, child: &mut Child) {
+/// Polls `GET path` until 200 (`/readyz` for the regional: `/healthz`
+/// answers before its storage is open).
+fn wait_ready(port: u16, path: &str, what: &str, child: &mut Child) {
     let start = Instant::now();
     loop {
-        if let Ok((200, _, _)) = http(port, "GET", "/healthz", &[], b"") {
+        if let Ok((200, _, _)) = http(port, "GET", path, &[], b"") {
             return;
         }
         if let Ok(Some(st)) = child.try_wait() {
@@ -217,7 +218,7 @@ impl Regional {
             .stdout(Stdio::null())
             .spawn()
             .expect("start kefu-regional");
-        wait_ready(self.port, "kefu-regional", &mut child);
+        wait_ready(self.port, "/readyz", "kefu-regional", &mut child);
         self.proc = Some(Proc(child));
     }
 
@@ -270,7 +271,7 @@ impl EdgeServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("start wasmtime serve");
-        wait_ready(port, "wasmtime serve", &mut child);
+        wait_ready(port, "/healthz", "wasmtime serve", &mut child);
         EdgeServer {
             port,
             _proc: Proc(child),

@@ -156,10 +156,9 @@ async fn tenant_rate_limit_is_429_with_retry_after() {
         .unwrap()
         .parse()
         .unwrap();
-    // The sliding window admits again once the current window has rolled
-    // over: at most one minute away, plus the millisecond rounded up to a
-    // whole second.
-    assert!((1..=61).contains(&retry), "Retry-After {retry}");
+    // An interpolated sliding window forgets everything within two windows,
+    // so Retry-After is at most two minutes (usually about one).
+    assert!((1..=120).contains(&retry), "Retry-After {retry}");
 }
 
 #[tokio::test]
