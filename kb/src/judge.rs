@@ -40,7 +40,7 @@ impl Default for AnswerPolicy {
         AnswerPolicy {
             faq_coverage: 0.6,
             faq_cosine: 0.9,
-            passage_coverage: 0.45,
+            passage_coverage: 0.35,
             passage_cosine: 0.86,
             max_passages: 3,
         }
