@@ -70,6 +70,11 @@ impl Bm25 {
         ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
     }
 
+    /// How many documents contain `term`.
+    pub fn df(&self, term: &str) -> usize {
+        self.postings.get(term).map_or(0, Vec::len)
+    }
+
     /// Whether document `doc` contains `term`.
     pub fn contains(&self, doc: usize, term: &str) -> bool {
         let Ok(d) = u32::try_from(doc) else {

@@ -210,3 +210,29 @@ fn sweep_passage_coverage() {
         );
     }
 }
+
+#[test]
+fn twins_answer_in_the_question_language() {
+    let idx = KbIndex::build(shop_chunks(), None, &mut |_| {}).unwrap();
+    for (q, want) in [
+        ("退款多久能到账", "faq-refund-time-zh"),
+        ("when will my refund arrive?", "faq-refund-time-en"),
+    ] {
+        let hits = idx.search(q, None, &SearchOptions::default());
+        let got = match judge(&idx, q, &hits, &AnswerPolicy::default()) {
+            Judgement::Faq { hit } => idx.chunks()[hit.chunk].entry_id.clone(),
+            Judgement::Passages { hits } => idx.chunks()[hits[0].chunk].entry_id.clone(),
+            j => format!("{j:?}"),
+        };
+        let top: Vec<_> = hits
+            .iter()
+            .map(|h| {
+                (
+                    idx.chunks()[h.chunk].entry_id.clone(),
+                    kefu_kb::coverage(&idx, q, h.chunk),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{q}: {top:?}");
+    }
+}

@@ -10,6 +10,7 @@
 //! - [`server`]: wiring, background tasks and graceful shutdown.
 //! - [`logging`]: every log line passes a PII mask before it is written.
 
+pub mod answer;
 pub mod audit;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod edge;
 pub mod error;
 pub mod http;
 pub mod json_int;
+pub mod kb;
 pub mod logging;
 pub mod metrics;
 pub mod public;

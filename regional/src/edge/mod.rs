@@ -7,8 +7,10 @@
 //! edge holds the shared key and speaks for every tenant — and is looked up
 //! like any other ([`Storage::for_signed_edge_frame`]).
 //!
-//! Until a knowledge base exists, a forwarded question gets a labelled
-//! fallback ([`Source::Fallback`]), never something dressed up as an answer.
+//! A forwarded question is answered from the tenant's published knowledge
+//! base ([`crate::answer`]); with none, or nothing relevant in it, the
+//! answer is a labelled fallback ([`Source::Fallback`]), never something
+//! dressed up as an answer.
 //! Whether the edge may cache an answer is decided by
 //! [`kefu_core::cache::cacheability`] (a fallback never may).
 //!
@@ -124,8 +126,10 @@ pub fn fallback(locale: Locale, state: ConversationState) -> Turn {
     Turn::new(role, text).with_source(Source::Fallback)
 }
 
-/// Stores a forwarded question and answers it (for now, with the labelled
-/// fallback). Repeating a client message id returns the stored answer.
+/// Stores a forwarded question and answers it from the tenant's knowledge
+/// base ([`crate::answer`]); while a human has the conversation the AI stays
+/// silent and the visitor is told a human will reply. Repeating a client
+/// message id returns the stored answer.
 pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Result<TurnResponse> {
     let tenant = storage.for_signed_edge_frame(req.tenant.clone()).await?;
     let settings = storage
@@ -134,6 +138,8 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
         .settings;
     let locale = req.locale;
     let question = req.text.clone();
+    let ai = crate::answer::answer(&tenant, &question, locale).await?;
+    let kb_version = ai.kb_version;
     let q = Question {
         conversation: req.conversation,
         create_missing: false,
@@ -142,22 +148,30 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
         text: req.text,
     };
     let ex: Exchange = tenant
-        .exchange(q, max_chars, move |state| fallback(locale, state))
+        .exchange(q, max_chars, move |state| match state {
+            ConversationState::QueuedForHuman | ConversationState::WithAgent => {
+                fallback(locale, state)
+            }
+            ConversationState::Ai | ConversationState::Closed => ai.turn,
+        })
         .await?;
     let source = ex.answer.source.unwrap_or(Source::Fallback);
     let handoff = handoff(ex.state);
-    let cacheable = cacheable(&CacheCandidate {
-        question: &question,
-        answer: &ex.answer.text,
-        // The question is the turn before the answer; regional seqs start
-        // at 1, so seq 1 is the conversation's first visitor turn. Past
-        // that, seq - 1 bounds the visitor turns from above (0 vs not is
-        // what the policy reads).
-        turn_index: u32::try_from(ex.answer.seq.saturating_sub(2)).unwrap_or(u32::MAX),
-        source,
-        handoff,
-        tenant_allows_caching: settings.semantic_cache_allowed,
-    });
+    let cacheable = cacheable(
+        &CacheCandidate {
+            question: &question,
+            answer: &ex.answer.text,
+            // The question is the turn before the answer; regional seqs start
+            // at 1, so seq 1 is the conversation's first visitor turn. Past
+            // that, seq - 1 bounds the visitor turns from above (0 vs not is
+            // what the policy reads).
+            turn_index: u32::try_from(ex.answer.seq.saturating_sub(2)).unwrap_or(u32::MAX),
+            source,
+            handoff,
+            tenant_allows_caching: settings.semantic_cache_allowed,
+        },
+        kb_version,
+    );
     Ok(TurnResponse {
         v: WIRE_VERSION,
         conversation: ex.conversation,
@@ -175,14 +189,13 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
 /// the knowledge-base version, so publishing retires entries sooner.
 pub const ANSWER_CACHE_TTL_MS: u64 = 3_600_000;
 
-/// The edge-cache permission for one answer: `Some` exactly when
-/// [`cacheability`] says yes.
-pub fn cacheable(c: &CacheCandidate<'_>) -> Option<Cacheability> {
+/// The edge-cache permission for one answer resting on `kb_version`:
+/// `Some` exactly when [`cacheability`] says yes.
+pub fn cacheable(c: &CacheCandidate<'_>, kb_version: u64) -> Option<Cacheability> {
     match cacheability(c) {
         Cacheable::Yes => Some(Cacheability {
             ttl_ms: ANSWER_CACHE_TTL_MS,
-            // No knowledge base is published yet; answers rest on version 0.
-            kb_version: kefu_core::KbVersion(0),
+            kb_version: kefu_core::KbVersion(kb_version),
         }),
         Cacheable::No(_) => None,
     }

@@ -7,7 +7,11 @@
 //! page's usual tool), and the cache switch. There is one tenant switch for
 //! caching today (`semantic_cache_allowed`); it governs both the edge's
 //! exact-match answer cache and the semantic cache until the settings grow
-//! a separate one.
+//! a separate one. The config names the tenant's current knowledge-base
+//! version; the edge's cache keys carry it, so after a publish old answers
+//! become unreachable as soon as the edge sees the new version (a fresh
+//! config, at most [`TENANT_CONFIG_TTL_MS`] later, or any answer resting on
+//! the new version, whichever comes first).
 
 use kefu_core::wire::{TenantConfig, TenantConfigRequest, VisitorSigAlg, WIRE_VERSION};
 use kefu_core::{KbVersion, ratelimit::LimitOverrides};
@@ -27,6 +31,7 @@ pub async fn tenant_config(
     let Some(t) = storage.for_widget_key(req.widget_key.clone()).await? else {
         return Ok(None);
     };
+    let kb_version = KbVersion(storage.kb_version(t.id.as_str()).await?);
     let visitor_key = t.identity_secret.as_ref().map(|s| s.as_bytes().to_vec());
     let config = TenantConfig {
         v: WIRE_VERSION,
@@ -39,7 +44,7 @@ pub async fn tenant_config(
         cache_answers: t.settings.semantic_cache_allowed,
         semantic_cache: t.settings.semantic_cache_allowed,
         limits: LimitOverrides::default(),
-        kb_version: KbVersion(0),
+        kb_version,
         brownout: 0,
         ttl_ms: TENANT_CONFIG_TTL_MS,
     };

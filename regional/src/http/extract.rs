@@ -38,37 +38,62 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.limits.max_body_bytes;
-        if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!(
-                        "request body exceeds the limit of {limit} bytes"
-                    ))
-                } else {
-                    ApiError::BadRequest("could not read the request body".into())
-                }
-            })?;
-        // serde would also read a struct from a JSON array; the API takes objects only.
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::BadRequest(
-                "the request body must be a JSON object".into(),
-            ));
-        }
-        serde_json::from_slice(&bytes).map(Json).map_err(|e| {
-            if e.is_syntax() || e.is_eof() {
-                ApiError::BadRequest(format!("malformed JSON: {e}"))
-            } else {
-                ApiError::BadRequest(format!("invalid request body: {e}"))
-            }
-        })
+        read_json(req, state, b"{").await.map(Json)
     }
+}
+
+/// A JSON body that may be an object or an array (bulk uploads); otherwise
+/// exactly like [`Json`].
+#[derive(Debug)]
+pub struct JsonBatch<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBatch<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_json(req, state, b"{[").await.map(JsonBatch)
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(
+    req: Request,
+    state: &AppState,
+    starts: &[u8],
+) -> Result<T, ApiError> {
+    let limit = state.config.limits.max_body_bytes;
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected Content-Type: application/json".into(),
+        ));
+    }
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "request body exceeds the limit of {limit} bytes"
+                ))
+            } else {
+                ApiError::BadRequest("could not read the request body".into())
+            }
+        })?;
+    // serde would also read a struct from a JSON array; say which shapes
+    // the route takes.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if !first.is_some_and(|b| starts.contains(b)) {
+        return Err(ApiError::BadRequest(if starts == b"{" {
+            "the request body must be a JSON object".into()
+        } else {
+            "the request body must be a JSON object or array".into()
+        }));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::BadRequest(format!("malformed JSON: {e}"))
+        } else {
+            ApiError::BadRequest(format!("invalid request body: {e}"))
+        }
+    })
 }
 
 /// Query parameters; invalid → 400.

@@ -14,6 +14,7 @@ pub mod conversations;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod kb;
 pub mod limit;
 pub mod openapi;
 pub mod ops;

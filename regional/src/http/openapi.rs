@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, audit, conversations, edge, error, ops};
+use super::{admin, api, audit, conversations, edge, error, kb, ops};
 use crate::store;
 
 /// The API description.
@@ -18,6 +18,8 @@ use crate::store;
         conversations::create, conversations::list, conversations::transcript,
         conversations::append, conversations::messages, conversations::set_state,
         audit::verify, audit::checkpoint,
+        kb::overview, kb::put_faqs, kb::put_faq, kb::delete_faq, kb::put_documents, kb::delete_document,
+        kb::publish, kb::search,
         edge::turn, edge::report, edge::health, edge::tenant_config, edge::session,
     ),
     components(schemas(
@@ -28,6 +30,8 @@ use crate::store;
         api::MessageView, api::Transcript, api::MessagePage, api::ChangeState,
         api::CheckpointView, api::AuditVerifyView, crate::edge::ReportOutcome,
         api::RoleDto, api::SourceDto, api::CitationDto, api::StateDto,
+        kb::FaqIn, kb::DocumentIn, kb::DocumentsIn, kb::Stored, kb::KbView, kb::RankView, kb::HitView,
+        kb::SearchView, crate::kb::PublishReport,
     )),
     modifiers(&Security),
     tags(
@@ -35,6 +39,7 @@ use crate::store;
         (name = "admin", description = "Operator routes (Bearer KEFU_OPERATOR_TOKEN)"),
         (name = "conversations", description = "Tenant routes (Bearer API key)"),
         (name = "audit", description = "The tenant's audit log"),
+        (name = "knowledge", description = "The tenant's knowledge base (Bearer API key)"),
         (name = "edge", description = "Signed MessagePack frames from kefu-edge (x-kefu-signature)"),
     )
 )]

@@ -10,7 +10,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::extract::DefaultBodyLimit;
 use kefu_core::wire;
 
-use super::{AppState, admin, audit, conversations, edge, ops};
+use super::{AppState, admin, audit, conversations, edge, kb, ops};
 
 /// One row of the table.
 #[derive(Debug)]
@@ -102,6 +102,31 @@ pub fn table() -> Vec<Route> {
             "/v1/conversations/{conversation_id}/state",
             put(conversations::set_state),
         ),
+        // knowledge base
+        r(Method::GET, "/v1/kb", get(kb::overview)),
+        r(
+            Method::POST,
+            "/v1/kb/faqs",
+            post(kb::put_faqs).layer(DefaultBodyLimit::max(kb::MAX_UPLOAD_BYTES)),
+        ),
+        r(Method::PUT, "/v1/kb/faqs/{faq_id}", put(kb::put_faq)),
+        r(
+            Method::DELETE,
+            "/v1/kb/faqs/{faq_id}",
+            delete(kb::delete_faq),
+        ),
+        r(
+            Method::POST,
+            "/v1/kb/documents",
+            post(kb::put_documents).layer(DefaultBodyLimit::max(kb::MAX_UPLOAD_BYTES)),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/kb/documents/{document_id}",
+            delete(kb::delete_document),
+        ),
+        r(Method::POST, "/v1/kb/publish", post(kb::publish)),
+        r(Method::GET, "/v1/kb/search", get(kb::search)),
         // the edge's door: signed MessagePack frames on kefu-core's wire paths
         r(
             Method::POST,

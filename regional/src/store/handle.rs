@@ -27,13 +27,16 @@ pub const MAX_TRANSCRIPT: usize = 10_000;
 /// Storage with its writer. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Storage {
-    store: Arc<Store>,
-    writer: Writer,
+    pub(super) store: Arc<Store>,
+    pub(super) writer: Writer,
     checkpoints: Option<Arc<CheckpointFile>>,
     watchers: Arc<Watchers>,
+    pub(super) knowledge: Arc<crate::kb::Knowledge>,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| Error::ShuttingDown)?
@@ -54,6 +57,7 @@ impl Storage {
             writer,
             checkpoints: None,
             watchers: Arc::default(),
+            knowledge: Arc::default(),
         }
     }
 
@@ -251,13 +255,18 @@ impl Storage {
 
     /// Deletes a tenant: crypto-shred plus removal of its rows.
     pub async fn delete_tenant(&self, actor: Actor, id: String) -> Result<DeleteReport> {
-        self.writer
+        let tenant = id.clone();
+        let r = self
+            .writer
             .run(move |ctx| {
                 let r = tenants::delete(ctx, &id)?;
+                super::kb::purge(ctx, &id)?;
                 audit_hook::record(ctx, &actor, &id, "tenant.delete", &id, Outcome::Ok)?;
                 Ok(r)
             })
-            .await
+            .await?;
+        self.knowledge.forget(&self.store, &tenant);
+        Ok(r)
     }
 
     /// Purges, for every tenant, conversations idle longer than its
@@ -302,8 +311,8 @@ impl Storage {
 /// verified API key; no method takes a tenant id.
 #[derive(Debug, Clone)]
 pub struct TenantStore {
-    storage: Storage,
-    tenant: TenantId,
+    pub(super) storage: Storage,
+    pub(super) tenant: TenantId,
 }
 
 impl TenantStore {
@@ -312,7 +321,7 @@ impl TenantStore {
         &self.tenant
     }
 
-    fn actor(&self, source: &str) -> Actor {
+    pub(super) fn actor(&self, source: &str) -> Actor {
         Actor {
             who: format!("tenant:{}", self.tenant),
             source: source.to_owned(),

@@ -50,5 +50,7 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(CONVERSATIONS)?;
     txn.open_table(MESSAGES)?;
     txn.open_table(IDEMPOTENCY)?;
+    txn.open_table(super::kb::KB_ENTRIES)?;
+    txn.open_table(super::kb::KB_VERSIONS)?;
     Ok(())
 }

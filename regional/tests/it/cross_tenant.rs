@@ -42,6 +42,13 @@ fn id_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/v1/conversations/{conversation_id}/state",
             Some(json!({"state": "closed"})),
         ),
+        (
+            Method::PUT,
+            "/v1/kb/faqs/{faq_id}",
+            Some(json!({"question": "intruder?", "answer": "intruder"})),
+        ),
+        (Method::DELETE, "/v1/kb/faqs/{faq_id}", None),
+        (Method::DELETE, "/v1/kb/documents/{document_id}", None),
     ]
 }
 
@@ -87,6 +94,25 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
     let b = h.tenant("bravo").await;
     let b_conv = h.conversation(&b).await;
     h.say(&b, &b_conv, "bravo's secret", Some("b-1")).await;
+    let kb = |path: &'static str, body: Value| h.call(Method::POST, path, Some(&b), Some(body));
+    assert!(
+        kb(
+            "/v1/kb/faqs",
+            json!([{"id": "faq-b", "question": "bravo?", "answer": "bravo"}])
+        )
+        .await
+        .status
+        .is_success()
+    );
+    assert!(
+        kb(
+            "/v1/kb/documents",
+            json!({"id": "doc-b", "title": "B", "text": "bravo text"})
+        )
+        .await
+        .status
+        .is_success()
+    );
     let before = h
         .call(
             Method::GET,
@@ -102,10 +128,14 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
     for (method, template, body) in id_routes() {
         let theirs = template
             .replace("{tenant_id}", "bravo")
-            .replace("{conversation_id}", &b_conv);
+            .replace("{conversation_id}", &b_conv)
+            .replace("{faq_id}", "faq-b")
+            .replace("{document_id}", "doc-b");
         let missing = template
             .replace("{tenant_id}", "nobody")
-            .replace("{conversation_id}", "c_000000000000000000000000");
+            .replace("{conversation_id}", "c_000000000000000000000000")
+            .replace("{faq_id}", "faq-nobody")
+            .replace("{document_id}", "doc-nobody");
         let got = h
             .call(method.clone(), &theirs, Some(&a), body.clone())
             .await;

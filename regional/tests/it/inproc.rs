@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 use crate::common::{Harness, OPERATOR, Resp};
 
-async fn harness() -> (Harness, Router) {
+pub(crate) async fn harness() -> (Harness, Router) {
     // No KEFU_EDGE_KEY: in-process mode makes one up, as `serve` does.
     let h = Harness::with_config("[limits]\nfailed_auth_per_minute = 100000\n", &[]).await;
     let app = h.app.as_ref().unwrap();
@@ -29,7 +29,7 @@ async fn harness() -> (Harness, Router) {
     (h, public)
 }
 
-async fn public_call(public: &Router, req: Request<Body>) -> Resp {
+pub(crate) async fn public_call(public: &Router, req: Request<Body>) -> Resp {
     let resp = public.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -45,7 +45,12 @@ async fn public_call(public: &Router, req: Request<Body>) -> Resp {
     }
 }
 
-fn chat(widget_key: &str, conv: Option<&str>, text: &str, origin: Option<&str>) -> Request<Body> {
+pub(crate) fn chat(
+    widget_key: &str,
+    conv: Option<&str>,
+    text: &str,
+    origin: Option<&str>,
+) -> Request<Body> {
     let mut body = json!({
         "widget_key": widget_key,
         "visitor_id": "visitor-1",
@@ -74,7 +79,7 @@ fn poll(conv: &str, widget_key: &str, since: u64) -> Request<Body> {
         .unwrap()
 }
 
-async fn widget_key(h: &Harness) -> String {
+pub(crate) async fn widget_key(h: &Harness) -> String {
     let r = h
         .call(Method::GET, "/admin/v1/tenants/acme", Some(OPERATOR), None)
         .await;

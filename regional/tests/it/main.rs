@@ -11,6 +11,7 @@ mod crash;
 mod cross_tenant;
 mod edge;
 mod inproc;
+mod kb;
 mod restart;
 mod retention;
 mod serve;

@@ -1,0 +1,461 @@
+//! Tenant knowledge-base routes (`/v1/kb...`): draft entries, publishing,
+//! and a search that shows what retrieval finds, with scores.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Json, JsonBatch, PathId, Query, Tenant};
+use crate::kb::PublishReport;
+use crate::store::kb::KbEntry;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Most entries in one upload.
+pub const MAX_BATCH: usize = 1000;
+/// Longest FAQ question or alternate, characters.
+pub const MAX_QUESTION_CHARS: usize = 500;
+/// Longest FAQ answer, characters.
+pub const MAX_ANSWER_CHARS: usize = 4000;
+/// Longest document text, characters.
+pub const MAX_DOCUMENT_CHARS: usize = 200_000;
+/// Body limit of the upload routes, bytes.
+pub const MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
+
+/// A curated FAQ entry.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaqIn {
+    /// Stable id (letters, digits, `._-`); generated when absent. An
+    /// existing id is replaced.
+    #[schema(max_length = 64)]
+    pub id: Option<String>,
+    /// The question as customers ask it.
+    pub question: String,
+    /// The answer, returned verbatim on a strong match.
+    pub answer: String,
+    /// Other phrasings of the question.
+    #[serde(default)]
+    pub alternates: Vec<String>,
+}
+
+/// A document (Markdown or plain text).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentIn {
+    /// Stable id; generated when absent. An existing id is replaced.
+    #[schema(max_length = 64)]
+    pub id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Body: headings and paragraphs guide chunking.
+    pub text: String,
+    /// Where visitors can read it (http or https).
+    pub url: Option<String>,
+}
+
+/// One document or several.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum DocumentsIn {
+    /// One.
+    One(DocumentIn),
+    /// Several.
+    Many(Vec<DocumentIn>),
+}
+
+/// What an upload stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stored {
+    /// The entries' ids, in upload order.
+    pub ids: Vec<String>,
+    /// How many replaced an entry with the same id.
+    pub replaced: usize,
+}
+
+/// The knowledge base at a glance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KbView {
+    /// The served version (0: never published).
+    pub kb_version: u64,
+    /// Draft FAQ entries.
+    pub faqs: usize,
+    /// Draft documents.
+    pub documents: usize,
+    /// `"lexical"` or the embedding model of the served version; `null`
+    /// before the first publish.
+    pub retrieval: Option<String>,
+}
+
+/// Search parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// The question.
+    pub q: String,
+    /// How many hits (1..=50, default 5).
+    pub k: Option<usize>,
+}
+
+/// A rank and score in one ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankView {
+    /// 1-based rank.
+    pub rank: usize,
+    /// The ranking's score.
+    pub score: f32,
+}
+
+/// One retrieved chunk.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HitView {
+    /// Chunk id (`<entry>#<n>`).
+    pub chunk_id: String,
+    /// Entry id.
+    pub entry_id: String,
+    /// `faq` or `document`.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// The start of the chunk.
+    pub snippet: String,
+    /// Fused score.
+    pub score: f32,
+    /// Share of the query's IDF mass the chunk holds (0..1).
+    pub coverage: f32,
+    /// BM25 rank.
+    pub lexical: Option<RankView>,
+    /// Vector rank.
+    pub vector: Option<RankView>,
+}
+
+/// What retrieval found and what the answer step would do with it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchView {
+    /// The version searched.
+    pub kb_version: u64,
+    /// `faq`, `passages` or `nothing_relevant`.
+    pub judgement: String,
+    /// Hits, best first.
+    pub hits: Vec<HitView>,
+}
+
+fn check_id(id: Option<String>, prefix: &str) -> Result<String> {
+    match id {
+        None => Ok(format!("{prefix}_{}", crate::rng::hex_token(8))),
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+        {
+            Ok(id)
+        }
+        Some(_) => Err(ApiError::BadRequest(
+            "id: 1-64 characters of letters, digits, '.', '_' or '-'".into(),
+        )),
+    }
+}
+
+fn check_text(field: &str, s: &str, max: usize) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(ApiError::BadRequest(format!("{field}: must not be blank")));
+    }
+    if t.chars().count() > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{field}: at most {max} characters"
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+fn faq_entry(i: usize, f: FaqIn) -> Result<(String, KbEntry)> {
+    let at = |e: ApiError| match e {
+        ApiError::BadRequest(m) => ApiError::BadRequest(format!("entry {i}: {m}")),
+        ApiError::PayloadTooLarge(m) => ApiError::PayloadTooLarge(format!("entry {i}: {m}")),
+        e => e,
+    };
+    let id = check_id(f.id, "faq").map_err(at)?;
+    let question = check_text("question", &f.question, MAX_QUESTION_CHARS).map_err(at)?;
+    let answer = check_text("answer", &f.answer, MAX_ANSWER_CHARS).map_err(at)?;
+    if f.alternates.len() > 20 {
+        return Err(at(ApiError::BadRequest("alternates: at most 20".into())));
+    }
+    let alternates = f
+        .alternates
+        .iter()
+        .map(|a| check_text("alternates", a, MAX_QUESTION_CHARS))
+        .collect::<Result<Vec<_>>>()
+        .map_err(at)?;
+    Ok((
+        id,
+        KbEntry::Faq {
+            question,
+            answer,
+            alternates,
+        },
+    ))
+}
+
+fn document_entry(i: usize, d: DocumentIn) -> Result<(String, KbEntry)> {
+    let at = |e: ApiError| match e {
+        ApiError::BadRequest(m) => ApiError::BadRequest(format!("document {i}: {m}")),
+        ApiError::PayloadTooLarge(m) => ApiError::PayloadTooLarge(format!("document {i}: {m}")),
+        e => e,
+    };
+    let id = check_id(d.id, "doc").map_err(at)?;
+    let title = check_text("title", &d.title, MAX_QUESTION_CHARS).map_err(at)?;
+    let text = check_text("text", &d.text, MAX_DOCUMENT_CHARS).map_err(at)?;
+    let url = match d.url {
+        None => None,
+        Some(u)
+            if (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() <= 2048
+                && !u.chars().any(char::is_whitespace) =>
+        {
+            Some(u)
+        }
+        Some(_) => {
+            return Err(at(ApiError::BadRequest(
+                "url: an http(s) URL without spaces, at most 2048 bytes".into(),
+            )));
+        }
+    };
+    Ok((id, KbEntry::Document { title, text, url }))
+}
+
+fn batch<T>(items: &[T]) -> Result<()> {
+    if items.is_empty() {
+        return Err(ApiError::BadRequest("no entries".into()));
+    }
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "at most {MAX_BATCH} entries per upload"
+        )));
+    }
+    Ok(())
+}
+
+const AUTH: &str = "Missing or invalid API key";
+
+/// Add or replace FAQ entries (a JSON array).
+#[utoipa::path(post, path = "/v1/kb/faqs", tag = "knowledge", request_body = Vec<FaqIn>,
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Stored in the draft; publish to serve them", body = Stored),
+        (status = 400, description = "Malformed JSON or an invalid entry (its index is named)", body = ErrorBody),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 413, description = "Too many entries or a field too long", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn put_faqs(
+    t: Tenant,
+    JsonBatch(faqs): JsonBatch<Vec<FaqIn>>,
+) -> Result<axum::Json<Stored>> {
+    batch(&faqs)?;
+    let entries = faqs
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| faq_entry(i, f))
+        .collect::<Result<Vec<_>>>()?;
+    let ids = entries.iter().map(|(id, _)| id.clone()).collect();
+    let replaced = t.store.kb_put(&t.source.0, entries).await?;
+    Ok(axum::Json(Stored { ids, replaced }))
+}
+
+/// Replace an existing FAQ entry by id (create entries with `POST /v1/kb/faqs`).
+#[utoipa::path(put, path = "/v1/kb/faqs/{faq_id}", tag = "knowledge", request_body = FaqIn,
+    params(("faq_id" = String, Path, description = "Entry id")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Stored", body = Stored),
+        (status = 400, description = "Invalid entry", body = ErrorBody),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 404, description = "No such FAQ entry", body = ErrorBody),
+        (status = 413, description = "A field too long", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn put_faq(
+    t: Tenant,
+    PathId(id): PathId,
+    Json(mut f): Json<FaqIn>,
+) -> Result<axum::Json<Stored>> {
+    f.id = Some(id);
+    let (id, entry) = faq_entry(0, f).map_err(|e| match e {
+        // An id that cannot exist is a missing entry, like any other.
+        ApiError::BadRequest(m) if m.contains("id:") => ApiError::NotFound,
+        e => e,
+    })?;
+    t.store.kb_replace(&t.source.0, id.clone(), entry).await?;
+    Ok(axum::Json(Stored {
+        ids: vec![id],
+        replaced: 1,
+    }))
+}
+
+/// Delete a FAQ entry from the draft.
+#[utoipa::path(delete, path = "/v1/kb/faqs/{faq_id}", tag = "knowledge",
+    params(("faq_id" = String, Path, description = "Entry id")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 404, description = "No such FAQ entry", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn delete_faq(t: Tenant, PathId(id): PathId) -> Result<StatusCode> {
+    t.store.kb_delete(&t.source.0, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add or replace documents (one object or an array).
+#[utoipa::path(post, path = "/v1/kb/documents", tag = "knowledge", request_body = DocumentsIn,
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Stored in the draft", body = Stored),
+        (status = 400, description = "Malformed JSON or an invalid document", body = ErrorBody),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 413, description = "Too many documents or one too long", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn put_documents(
+    t: Tenant,
+    JsonBatch(d): JsonBatch<DocumentsIn>,
+) -> Result<axum::Json<Stored>> {
+    let docs = match d {
+        DocumentsIn::One(d) => vec![d],
+        DocumentsIn::Many(v) => v,
+    };
+    batch(&docs)?;
+    let entries = docs
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| document_entry(i, d))
+        .collect::<Result<Vec<_>>>()?;
+    let ids = entries.iter().map(|(id, _)| id.clone()).collect();
+    let replaced = t.store.kb_put(&t.source.0, entries).await?;
+    Ok(axum::Json(Stored { ids, replaced }))
+}
+
+/// Delete a document from the draft.
+#[utoipa::path(delete, path = "/v1/kb/documents/{document_id}", tag = "knowledge",
+    params(("document_id" = String, Path, description = "Document id")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn delete_document(t: Tenant, PathId(id): PathId) -> Result<StatusCode> {
+    t.store.kb_delete(&t.source.0, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The knowledge base's served version and draft counts.
+#[utoipa::path(get, path = "/v1/kb", tag = "knowledge",
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Overview", body = KbView),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn overview(t: Tenant) -> Result<axum::Json<KbView>> {
+    let entries = t.store.kb_list().await?;
+    let faqs = entries
+        .iter()
+        .filter(|(_, e)| matches!(e, KbEntry::Faq { .. }))
+        .count();
+    let current = t.store.kb_current().await?;
+    Ok(axum::Json(KbView {
+        kb_version: current.as_ref().map_or(0, |p| p.version),
+        faqs,
+        documents: entries.len() - faqs,
+        retrieval: current.map(|p| p.index.embedder_model().unwrap_or("lexical").to_owned()),
+    }))
+}
+
+/// Publish the draft as a new immutable version and serve it.
+#[utoipa::path(post, path = "/v1/kb/publish", tag = "knowledge",
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Published", body = PublishReport),
+        (status = 400, description = "Nothing to publish", body = ErrorBody),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 409, description = "A publish is already running", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn publish(t: Tenant) -> Result<axum::Json<PublishReport>> {
+    Ok(axum::Json(t.store.kb_publish(&t.source.0).await?))
+}
+
+/// What retrieval finds for a question, with scores (for tuning content).
+#[utoipa::path(get, path = "/v1/kb/search", tag = "knowledge", params(SearchParams),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Hits and the answer step's judgement", body = SearchView),
+        (status = 400, description = "Missing or invalid query", body = ErrorBody),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 404, description = "No knowledge base published yet", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn search(t: Tenant, Query(p): Query<SearchParams>) -> Result<axum::Json<SearchView>> {
+    let q = check_text("q", &p.q, MAX_QUESTION_CHARS)?;
+    let k = p.k.unwrap_or(5);
+    if !(1..=50).contains(&k) {
+        return Err(ApiError::BadRequest("k must be 1..=50".into()));
+    }
+    let published = t.store.kb_current().await?.ok_or(ApiError::NotFound)?;
+    let view = tokio::task::spawn_blocking(move || {
+        let idx = &published.index;
+        let opts = kefu_kb::SearchOptions {
+            k,
+            ..Default::default()
+        };
+        let hits = idx.search(&q, None, &opts);
+        let judgement = match kefu_kb::judge(idx, &q, &hits, &kefu_kb::AnswerPolicy::default()) {
+            kefu_kb::Judgement::Faq { .. } => "faq",
+            kefu_kb::Judgement::Passages { .. } => "passages",
+            kefu_kb::Judgement::NothingRelevant => "nothing_relevant",
+        };
+        let hits = hits
+            .iter()
+            .filter_map(|h| {
+                let c = idx.chunks().get(h.chunk)?;
+                Some(HitView {
+                    chunk_id: c.id.clone(),
+                    entry_id: c.entry_id.clone(),
+                    kind: match c.kind {
+                        kefu_kb::EntryKind::Faq => "faq".into(),
+                        kefu_kb::EntryKind::Document => "document".into(),
+                    },
+                    title: c.title.clone(),
+                    snippet: c.text.chars().take(160).collect(),
+                    score: h.score,
+                    coverage: kefu_kb::coverage(idx, &q, h.chunk),
+                    lexical: h.lexical.map(|r| RankView {
+                        rank: r.rank,
+                        score: r.score,
+                    }),
+                    vector: h.vector.map(|r| RankView {
+                        rank: r.rank,
+                        score: r.score,
+                    }),
+                })
+            })
+            .collect();
+        SearchView {
+            kb_version: published.version,
+            judgement: judgement.into(),
+            hits,
+        }
+    })
+    .await
+    .map_err(|_| ApiError::from(crate::Error::ShuttingDown))?;
+    Ok(axum::Json(view))
+}

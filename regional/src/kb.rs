@@ -1,0 +1,230 @@
+//! Published knowledge bases: building, sealing, persisting and loading
+//! each tenant's [`KbIndex`].
+//!
+//! Publishing reads the tenant's draft entries ([`crate::store::kb`]),
+//! chunks them, builds the index on a blocking thread, seals its bytes with
+//! the tenant's current data key (SM4-GCM; AAD names the tenant, the
+//! version and the kind `kb-index`) and writes `kb/<tenant>/<version>.kbi`
+//! under the data dir with an atomic rename. Only then does redb record the
+//! version as current, so a crash mid-publish leaves the previous version
+//! serving. After a restart the current version's file is loaded on first
+//! use, not rebuilt; the load time is logged.
+//!
+//! No embedding model is wired in yet: indexes are lexical (BM25 over
+//! jieba + English tokens), and the startup log says so.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use kefu_kb::{Chunk, ChunkConfig, KbIndex, chunk_document, faq_chunk};
+
+use crate::crypto::{self, RecordAad};
+use crate::store::Store;
+use crate::store::kb::{self as kbstore, KbEntry};
+use crate::{Error, Result};
+
+const KIND: &str = "kb-index";
+
+/// One tenant's published version, ready to search.
+#[derive(Debug)]
+pub struct Published {
+    /// Its version (1, 2, ...).
+    pub version: u64,
+    /// The index.
+    pub index: KbIndex,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PublishReport {
+    /// The new version.
+    pub kb_version: u64,
+    /// Entries published.
+    pub entries: usize,
+    /// Chunks indexed.
+    pub chunks: usize,
+    /// `"lexical"` (BM25 only) or the embedding model's id.
+    pub retrieval: String,
+    /// Build time, ms.
+    pub build_ms: u64,
+}
+
+/// The loaded indexes of every tenant, and the publish lock.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    loaded: RwLock<HashMap<String, Arc<Published>>>,
+    publishing: Mutex<Vec<String>>,
+}
+
+fn dir(store: &Store, tenant: &str) -> PathBuf {
+    store.data_dir().join("kb").join(tenant)
+}
+
+fn file(store: &Store, tenant: &str, version: u64) -> PathBuf {
+    dir(store, tenant).join(format!("{version}.kbi"))
+}
+
+fn aad(tenant: &str, version: u64, key_version: u32) -> RecordAad<'_> {
+    RecordAad {
+        tenant,
+        conversation: "kb",
+        seq: version,
+        key_version,
+        kind: KIND,
+    }
+}
+
+/// The chunks of a set of draft entries.
+pub fn chunks_of(entries: &[(String, KbEntry)]) -> Vec<Chunk> {
+    let cfg = ChunkConfig::default();
+    let mut out = Vec::new();
+    for (id, e) in entries {
+        match e {
+            KbEntry::Faq {
+                question,
+                answer,
+                alternates,
+            } => out.push(faq_chunk(id, question, answer, alternates)),
+            KbEntry::Document { title, text, url } => {
+                out.extend(chunk_document(id, title, text, url.as_deref(), &cfg))
+            }
+        }
+    }
+    out
+}
+
+struct PublishGuard<'a>(&'a Mutex<Vec<String>>, String);
+
+impl Drop for PublishGuard<'_> {
+    fn drop(&mut self) {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        v.retain(|t| t != &self.1);
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        crate::store::ensure_dir(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::Invalid(format!("write kb index: {e}")))?;
+    let f = std::fs::File::open(&tmp).map_err(|e| Error::Invalid(format!("sync kb index: {e}")))?;
+    f.sync_all()
+        .map_err(|e| Error::Invalid(format!("sync kb index: {e}")))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::Invalid(format!("rename kb index: {e}")))
+}
+
+impl Knowledge {
+    /// Builds and persists a new version of `tenant`'s draft (blocking:
+    /// call on a blocking thread). Refuses a second concurrent publish.
+    pub fn publish_blocking(
+        &self,
+        store: &Store,
+        tenant: &str,
+        version: u64,
+    ) -> Result<(PublishReport, Arc<Published>)> {
+        {
+            let mut p = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+            if p.iter().any(|t| t == tenant) {
+                return Err(Error::Conflict(
+                    "a publish of this knowledge base is already running".into(),
+                ));
+            }
+            p.push(tenant.to_owned());
+        }
+        let _guard = PublishGuard(&self.publishing, tenant.to_owned());
+        let started = Instant::now();
+        let master = store.master().ok_or(Error::WrongMasterKey)?.clone();
+        let txn = store.read()?;
+        let entries = kbstore::list(&txn, &master, tenant)?;
+        if entries.is_empty() {
+            return Err(Error::Invalid(
+                "the knowledge base has no entries to publish".into(),
+            ));
+        }
+        let (key_version, key) = kbstore::data_key(&txn, &master, tenant)?;
+        drop(txn);
+        let chunks = chunks_of(&entries);
+        let n_chunks = chunks.len();
+        let index =
+            KbIndex::build(chunks, None, &mut |_| {}).map_err(|e| Error::Invalid(e.to_string()))?;
+        let bytes = zeroize::Zeroizing::new(
+            index
+                .to_bytes()
+                .map_err(|e| Error::Invalid(e.to_string()))?,
+        );
+        let sealed = crypto::seal(
+            &key,
+            crate::rng::nonce(),
+            &aad(tenant, version, key_version),
+            &bytes,
+        );
+        write_atomic(&file(store, tenant, version), &sealed)?;
+        let report = PublishReport {
+            kb_version: version,
+            entries: entries.len(),
+            chunks: n_chunks,
+            retrieval: index.embedder_model().unwrap_or("lexical").to_owned(),
+            build_ms: started.elapsed().as_millis() as u64,
+        };
+        Ok((report, Arc::new(Published { version, index })))
+    }
+
+    /// Makes `p` the served version of `tenant` (after redb recorded it).
+    pub fn install(&self, tenant: &str, p: Arc<Published>) {
+        let mut m = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        m.insert(tenant.to_owned(), p);
+    }
+
+    /// The served version of `tenant`: the loaded one if it is current,
+    /// else the current version's file, opened (blocking).
+    pub fn current_blocking(&self, store: &Store, tenant: &str) -> Result<Option<Arc<Published>>> {
+        let txn = store.read()?;
+        let version = kbstore::current_version(&txn, tenant)?;
+        if version == 0 {
+            return Ok(None);
+        }
+        let loaded = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .filter(|p| p.version == version)
+            .cloned();
+        if loaded.is_some() {
+            return Ok(loaded);
+        }
+        let started = Instant::now();
+        let path = file(store, tenant, version);
+        let sealed = std::fs::read(&path)
+            .map_err(|e| Error::Invalid(format!("kb index {version} unreadable: {e}")))?;
+        let master = store.master().ok_or(Error::WrongMasterKey)?;
+        let kv = crypto::sealed_key_version(&sealed)?;
+        let key = kbstore::data_key_version(&txn, master, tenant, kv)?;
+        let bytes =
+            zeroize::Zeroizing::new(crypto::open(&key, &aad(tenant, version, kv), &sealed)?);
+        let index = KbIndex::from_bytes(&bytes).map_err(|e| Error::Invalid(e.to_string()))?;
+        tracing::info!(
+            tenant,
+            kb_version = version,
+            chunks = index.chunks().len(),
+            ms = started.elapsed().as_millis() as u64,
+            "knowledge base loaded from disk (no rebuild)"
+        );
+        let p = Arc::new(Published { version, index });
+        self.install(tenant, p.clone());
+        Ok(Some(p))
+    }
+
+    /// Forgets `tenant` and removes its index files (tenant deletion; the
+    /// files are already unreadable once its keys are shredded).
+    pub fn forget(&self, store: &Store, tenant: &str) {
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tenant);
+        let _ = std::fs::remove_dir_all(dir(store, tenant));
+    }
+}
