@@ -171,46 +171,6 @@ fn lexical_retrieval_and_refusals_on_the_shop_fixture() {
     );
 }
 
-/// Prints refusal / false-refusal trade-offs for the coverage threshold on
-/// the development half (run with `--ignored --nocapture` when retuning).
-#[test]
-#[ignore = "a tuning aid, not a check"]
-fn sweep_passage_coverage() {
-    let idx = KbIndex::build(shop_chunks(), None, &mut |_| {}).unwrap();
-    let all = questions();
-    let dev: Vec<&Q> = all.iter().step_by(2).collect();
-    for t in [0.2f32, 0.25, 0.3, 0.35, 0.4, 0.45] {
-        let mut refused = (0, 0, 0, 0);
-        for q in &dev {
-            let hits = idx.search(
-                &q.q,
-                None,
-                &SearchOptions {
-                    mode: SearchMode::Lexical,
-                    k: 5,
-                    ..Default::default()
-                },
-            );
-            let best = hits
-                .iter()
-                .map(|h| kefu_kb::coverage(&idx, &q.q, h.chunk))
-                .fold(0.0f32, f32::max);
-            let r = best < t;
-            if q.expect.is_empty() {
-                refused.0 += usize::from(r);
-                refused.1 += 1
-            } else {
-                refused.2 += usize::from(r);
-                refused.3 += 1
-            }
-        }
-        println!(
-            "t={t}: refusals {}/{} false refusals {}/{}",
-            refused.0, refused.1, refused.2, refused.3
-        );
-    }
-}
-
 #[test]
 fn twins_answer_in_the_question_language() {
     let idx = KbIndex::build(shop_chunks(), None, &mut |_| {}).unwrap();
