@@ -70,4 +70,24 @@ else
   log "wasmtime 48 at $wt (linked from .kefu/bin/wasmtime)"
 fi
 
+# --- browser tests (the widget in Chromium) ---------------------------------
+# Debian's chromium, driven by playwright-core (pinned in
+# tests/browser/package-lock.json). npm ci runs only when the lock changed.
+if [ -x /usr/bin/chromium ]; then
+  log "chromium present"
+else
+  log "apt-get install chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+fi
+lock_sum=$(sha256sum tests/browser/package-lock.json | cut -c1-64)
+if [ -d tests/browser/node_modules/playwright-core ] && [ "$(cat tests/browser/node_modules/.kefu-lock 2>/dev/null)" = "$lock_sum" ]; then
+  log "playwright-core present"
+else
+  log "npm ci (tests/browser)"
+  (cd tests/browser && npm ci --no-audit --no-fund --silent)
+  echo "$lock_sum" >tests/browser/node_modules/.kefu-lock
+fi
+# --- end browser tests --------------------------------------------------------
+
 log "done"

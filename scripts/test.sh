@@ -42,6 +42,17 @@ step "seal with the sm4-par8 backend" cargo test -p kefu-core --locked --feature
 step "schemathesis against /openapi.json" scripts/fuzz-api.sh target/debug/kefu-regional
 step "doctests" cargo test --workspace --locked --doc
 
+# The widget in Chromium: node's test runner prints "ℹ pass N" / "ℹ fail N".
+printf '\n== browser tests (scripts/test-browser.sh)\n'
+blog=$(mktemp)
+scripts/test-browser.sh 2>&1 | tee "$blog"
+browser_rc=${PIPESTATUS[0]}
+bpass=$(sed -nE 's/^ℹ pass ([0-9]+).*/\1/p' "$blog" | tail -n1)
+bfail=$(sed -nE 's/^ℹ fail ([0-9]+).*/\1/p' "$blog" | tail -n1)
+rm -f "$blog"
+bpass=${bpass:-0}; bfail=${bfail:-0}
+if [ "$browser_rc" -ne 0 ] && [ "$bfail" -eq 0 ]; then bfail=1; echo "FAILED step: browser tests (did not finish)"; fi
+
 summary=$(grep -E '^ *Summary \[' "$log" | tail -n1)
 passed=$(sed -nE 's/.* ([0-9]+) (tests? )?passed.*/\1/p' <<<"$summary" | head -n1)
 failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary" | head -n1)
@@ -55,7 +66,8 @@ for s in "${failed_steps[@]}"; do
   [ "$s" = "cargo nextest" ] || { echo "FAILED step: $s"; extra=$((extra + 1)); }
 done
 if [ "$nextest_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then extra=$((extra + 1)); echo "FAILED step: cargo nextest (did not finish)"; fi
-failed=$((failed + extra))
+failed=$((failed + extra + bfail))
+passed=$((passed + bpass))
 
 echo
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"

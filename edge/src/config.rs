@@ -79,8 +79,9 @@ pub struct WidgetAsset {
     hash: String,
 }
 
-/// Served until the widget is built (its own issue): says so in the console.
-const PLACEHOLDER: &[u8] = include_bytes!("widget_placeholder.js");
+/// The chat widget (`edge/widget/kefu-widget.js`), compiled in so every
+/// platform serves the same bytes under the same content hash.
+const WIDGET: &[u8] = include_bytes!("../widget/kefu-widget.js");
 
 impl WidgetAsset {
     /// A widget from its bytes; the hash is the first 16 hex digits of
@@ -92,9 +93,9 @@ impl WidgetAsset {
         WidgetAsset { bytes, hash }
     }
 
-    /// The clearly-labelled placeholder script.
-    pub fn placeholder() -> WidgetAsset {
-        WidgetAsset::new(PLACEHOLDER)
+    /// The bundled chat widget.
+    pub fn bundled() -> WidgetAsset {
+        WidgetAsset::new(WIDGET)
     }
 
     /// The script.
@@ -149,14 +150,14 @@ pub struct EdgeConfig {
 }
 
 impl EdgeConfig {
-    /// A configuration with the defaults: placeholder widget, default
+    /// A configuration with the defaults: bundled widget, default
     /// limits and breaker, 15 s turn deadline, 3 s for other calls, 25 s
     /// long polls.
     pub fn new(regional_url: &str, regional_secret: Secret) -> Result<EdgeConfig, ConfigError> {
         let c = EdgeConfig {
             regional_url: regional_url.trim_end_matches('/').to_owned(),
             regional_secret,
-            widget: WidgetAsset::placeholder(),
+            widget: WidgetAsset::bundled(),
             limits: LimitPolicy::default(),
             breaker: BreakerConfig::default(),
             turn_timeout_ms: 15_000,
@@ -238,11 +239,11 @@ mod tests {
         let b = WidgetAsset::new(&b"console.log(2)"[..]);
         assert_eq!(a.hash().len(), 16);
         assert_ne!(a.hash(), b.hash());
-        let p = WidgetAsset::placeholder();
+        let w = WidgetAsset::bundled();
         assert!(
-            std::str::from_utf8(p.bytes())
+            std::str::from_utf8(w.bytes())
                 .unwrap()
-                .contains("kefu widget not built yet")
+                .contains("window.Kefu")
         );
     }
 }

@@ -1,0 +1,377 @@
+/*! kefu chat widget. Served by the edge as /widget.js.
+ * Embed: <script src="https://EDGE/widget.js" data-widget-key="…" async></script>
+ * Optional: data-lang="zh|en", data-color="#0b6e4f", data-position="right|left",
+ * data-open="true", data-visitor-id + data-visitor-sig (signed identity from the
+ * host page), data-api (edge base URL; default: where this script came from).
+ * JS API: window.Kefu.open(), .close(), .identify(id, sig), .strings({...}).
+ * Everything a visitor, model or agent wrote is rendered as text (textContent);
+ * the small Markdown subset is built from DOM nodes, never HTML strings. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.Kefu) return;
+  var ds = script.dataset || {};
+  var KEY = ds.widgetKey;
+  if (!KEY) { console.warn("kefu: data-widget-key is missing"); return; }
+  var API = (ds.api || new URL(script.src, location.href).origin).replace(/\/$/, "");
+  var STORE = "kefu:" + KEY;
+  var lang = (ds.lang || document.documentElement.lang || navigator.language || "en").toLowerCase().indexOf("zh") === 0 ? "zh" : "en";
+  var S = {
+    zh: { title: "在线客服", open: "打开客服对话", close: "关闭", send: "发送", placeholder: "请输入您的问题…",
+      human: "转人工", humanMsg: "转人工", typing: "正在输入…", sources: "参考：", queued: "正在为您排队转接人工客服…",
+      withAgent: "人工客服已接入", agentLeft: "人工客服已离开，我会继续为您解答", offline: "网络已断开，消息将在恢复后发送",
+      wait: "发送太频繁了，请 {s} 秒后再试", failed: "发送失败，稍后自动重试", you: "我", bot: "客服助手", agent: "人工客服" },
+    en: { title: "Customer service", open: "Open the chat", close: "Close", send: "Send", placeholder: "Type your question…",
+      human: "Talk to a human", humanMsg: "I'd like to talk to a human", typing: "Typing…", sources: "Sources:",
+      queued: "Connecting you to a human agent…", withAgent: "A human agent has joined", agentLeft: "The agent has left; I'm here to help again",
+      offline: "You're offline; your message will be sent when you're back", wait: "Too many messages; please wait {s} s",
+      failed: "Couldn't send; retrying shortly", you: "You", bot: "Assistant", agent: "Agent" }
+  };
+  var T = S[lang];
+  var state = load();
+  var ui = null, polling = false, sending = false, handoff = false, rendered = {};
+
+  function load() {
+    var s = null;
+    try { s = JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { s = null; }
+    s = s || {};
+    if (!s.visitor) s.visitor = "v_" + uuid().replace(/-/g, "").slice(0, 24);
+    s.seq = s.seq || 0;
+    s.outbox = s.outbox || [];
+    return s;
+  }
+  function save() { try { localStorage.setItem(STORE, JSON.stringify(state)); } catch (e) { /* private mode */ } }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16); crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  }
+  function visitorId() { return ds.visitorId || state.visitor; }
+  function el(tag, attrs, kids) {
+    var n = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === "text") n.textContent = attrs[k]; else n.setAttribute(k, attrs[k]);
+    }
+    (kids || []).forEach(function (c) { if (c) n.appendChild(c); });
+    return n;
+  }
+
+  // A Markdown subset (**bold**, [text](http…), bare http(s) URLs, "- " lists,
+  // line breaks) built as DOM nodes; anything else stays literal text.
+  function inline(parent, text) {
+    var re = /\*\*([^*]+)\*\*|\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"')]+)/g, last = 0, m;
+    while ((m = re.exec(text))) {
+      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      if (m[1]) parent.appendChild(el("strong", { text: m[1] }));
+      else parent.appendChild(link(m[2] || m[4], m[3] || m[4]));
+      last = re.lastIndex;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+  function link(label, href) {
+    var a = el("a", { text: label, target: "_blank", rel: "noopener noreferrer nofollow" });
+    if (/^https?:\/\//i.test(href)) a.href = href;
+    return a;
+  }
+  function markdown(box, text) {
+    box.textContent = "";
+    var list = null;
+    String(text).split("\n").forEach(function (line, i) {
+      var item = /^\s*[-*]\s+(.*)$/.exec(line);
+      if (item) {
+        if (!list) { list = el("ul"); box.appendChild(list); }
+        var li = el("li"); inline(li, item[1]); list.appendChild(li);
+        return;
+      }
+      list = null;
+      if (i > 0) box.appendChild(el("br"));
+      inline(box, line);
+    });
+  }
+
+  var CSS = ":host{all:initial}*{box-sizing:border-box;font-family:system-ui,-apple-system,'PingFang SC','Microsoft YaHei',sans-serif}" +
+    ".launch{position:fixed;bottom:20px;SIDE:20px;width:56px;height:56px;border-radius:50%;border:0;background:COLOR;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646;display:block}" +
+    ".panel{position:fixed;bottom:88px;SIDE:20px;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 110px);background:#fff;color:#1d1d1f;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483647;font-size:14px;line-height:1.45}" +
+    ".panel[hidden]{display:none}header{background:COLOR;color:#fff;padding:10px 12px;display:flex;align-items:center;gap:8px}header h2{font-size:15px;margin:0;flex:1;font-weight:600}" +
+    "button{font:inherit}.hbtn{background:rgba(255,255,255,.2);color:#fff;border:0;border-radius:6px;padding:4px 8px;cursor:pointer}" +
+    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}" +
+    ".msg{max-width:85%;padding:8px 10px;border-radius:10px;white-space:normal;word-wrap:break-word;overflow-wrap:anywhere}" +
+    ".visitor{align-self:flex-end;background:COLOR;color:#fff}.bot,.agent{align-self:flex-start;background:#fff;border:1px solid #e3e5e8}.agent{border-color:COLOR}" +
+    ".system{align-self:center;background:transparent;color:#666;font-size:12px;text-align:center}.pending{opacity:.6}" +
+    ".who{display:block;font-size:11px;color:#888;margin-bottom:2px}.visitor .who{color:rgba(255,255,255,.8)}" +
+    ".cites{margin-top:6px;font-size:12px;color:#555;border-top:1px dashed #ddd;padding-top:4px}.cites a{color:COLOR}.cites span{display:block}" +
+    ".status{padding:6px 12px;font-size:12px;background:#fff7e0;color:#6b5000}.status[hidden]{display:none}" +
+    "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e5e8;background:#fff}textarea{flex:1;resize:none;height:40px;border:1px solid #ccd;border-radius:8px;padding:8px;font:inherit;color:#1d1d1f;background:#fff}" +
+    ".send{background:COLOR;color:#fff;border:0;border-radius:8px;padding:0 14px;cursor:pointer}a{color:inherit}";
+
+  function build() {
+    // The host sits in the page's own DOM, where any rule (even
+    // `* { display: none !important }`) reaches it; an inline !important
+    // style outranks those. Inside the shadow root the page's CSS cannot reach.
+    var host = el("kefu-chat", { "data-kefu": "", style: "all:initial !important;display:block !important;" +
+      "visibility:visible !important;opacity:1 !important;position:static !important;width:0 !important;height:0 !important" });
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    var side = ds.position === "left" ? "left" : "right";
+    var color = /^#[0-9a-f]{3,8}$/i.test(ds.color || "") ? ds.color : "#0b6e4f";
+    root.appendChild(el("style", { text: CSS.replace(/SIDE/g, side).replace(/COLOR/g, color) }));
+    var launch = el("button", { "class": "launch", "aria-label": T.open, "aria-expanded": "false", text: "💬" });
+    root.appendChild(launch);
+    document.body.appendChild(host);
+    ui = { host: host, root: root, launch: launch };
+    launch.addEventListener("click", function () { ui.panel && !ui.panel.hidden ? close() : open(); });
+  }
+
+  function buildPanel() {
+    var title = el("h2", { id: "kefu-title", text: T.title });
+    var human = el("button", { "class": "hbtn", type: "button", text: T.human });
+    var x = el("button", { "class": "hbtn", type: "button", "aria-label": T.close, text: "✕" });
+    var log = el("div", { "class": "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+    var status = el("div", { "class": "status", role: "status", hidden: "" });
+    var input = el("textarea", { "aria-label": T.placeholder, placeholder: T.placeholder, maxlength: "4000", rows: "1" });
+    var send = el("button", { "class": "send", type: "submit", text: T.send });
+    var form = el("form", {}, [input, send]);
+    var panel = el("div", { "class": "panel", role: "dialog", "aria-labelledby": "kefu-title", hidden: "" },
+      [el("header", {}, [title, human, x]), log, status, form]);
+    ui.root.appendChild(panel);
+    ui.panel = panel; ui.log = log; ui.status = status; ui.input = input; ui.human = human;
+    x.addEventListener("click", close);
+    human.addEventListener("click", function () { submit(T.humanMsg); });
+    form.addEventListener("submit", function (e) { e.preventDefault(); submit(input.value); });
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(input.value); }
+    });
+    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
+  }
+
+  function open() {
+    if (!ui) build();
+    if (!ui.panel) { buildPanel(); history(); }
+    ui.panel.hidden = false;
+    ui.launch.setAttribute("aria-expanded", "true");
+    ui.input.focus();
+    poll();
+  }
+  function close() {
+    if (!ui || !ui.panel) return;
+    ui.panel.hidden = true;
+    ui.launch.setAttribute("aria-expanded", "false");
+    ui.launch.focus();
+  }
+  function setStatus(text) {
+    if (!ui || !ui.status) return;
+    ui.status.textContent = text || "";
+    ui.status.hidden = !text;
+  }
+  function scroll() { ui.log.scrollTop = ui.log.scrollHeight; }
+
+  function bubble(role, text, opts) {
+    opts = opts || {};
+    var who = role === "visitor" ? T.you : role === "agent" ? T.agent : role === "system" ? "" : T.bot;
+    var body = el("div", { "class": "body" });
+    markdown(body, text || "");
+    var m = el("div", { "class": "msg " + role + (opts.pending ? " pending" : "") }, [who ? el("span", { "class": "who", text: who }) : null, body]);
+    m.kefuText = text;
+    if (opts.seq) { m.setAttribute("data-seq", String(opts.seq)); rendered[opts.seq] = true; }
+    if (opts.source) m.setAttribute("data-source", opts.source);
+    ui.log.appendChild(m);
+    if (opts.citations) cites(m, opts.citations);
+    scroll();
+    return { node: m, body: body };
+  }
+  function cites(m, list) {
+    if (!list || !list.length) return;
+    var box = el("div", { "class": "cites" }, [el("span", { text: T.sources })]);
+    list.forEach(function (c) {
+      var line = el("span");
+      if (c.url && /^https?:\/\//i.test(c.url)) line.appendChild(link(c.title || c.url, c.url));
+      else line.appendChild(document.createTextNode(c.title || c.id || ""));
+      box.appendChild(line);
+    });
+    m.appendChild(box);
+  }
+  function showHandoff(on, fromPoll) {
+    if (on && !handoff) setStatus(T.queued);
+    if (!on && handoff && fromPoll) setStatus("");
+    handoff = !!on;
+    if (ui && ui.human) ui.human.disabled = handoff;
+  }
+
+  function render(m) {
+    if (!m || rendered[m.seq]) return;
+    var role = m.role === "visitor" || m.role === "agent" || m.role === "system" ? m.role : "bot";
+    if (role === "visitor") {
+      // The visitor's own message, already on screen while it was sent:
+      // give that bubble its seq instead of showing the message twice.
+      var mine = ui.log.querySelectorAll(".msg.visitor:not([data-seq])");
+      for (var i = 0; i < mine.length; i++) {
+        if (mine[i].kefuText === m.text) {
+          mine[i].setAttribute("data-seq", String(m.seq));
+          rendered[m.seq] = true;
+          if (m.seq > state.seq) { state.seq = m.seq; save(); }
+          return;
+        }
+      }
+    }
+    bubble(role, m.text, { seq: m.seq, citations: m.citations, source: m.source });
+    if (role === "agent") setStatus(T.withAgent);
+    if (m.seq > state.seq) { state.seq = m.seq; save(); }
+  }
+
+  function query(since) {
+    var q = "?since=" + since + "&widget_key=" + encodeURIComponent(KEY) + "&visitor_id=" + encodeURIComponent(visitorId());
+    if (ds.visitorSig) q += "&visitor_sig=" + encodeURIComponent(ds.visitorSig);
+    return q;
+  }
+  function history() {
+    if (!state.conv) return;
+    fetch(API + "/v1/conversations/" + encodeURIComponent(state.conv) + "/messages" + query(0))
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (b) { if (b) { (b.messages || []).forEach(render); showHandoff(b.handoff, true); } })
+      .catch(function () {});
+  }
+
+  // Long poll for agent messages: one request outstanding, caught up by seq.
+  function poll() {
+    if (polling || !state.conv) return;
+    polling = true;
+    var url = API + "/v1/conversations/" + encodeURIComponent(state.conv) + "/messages" + query(state.seq);
+    fetch(url).then(function (r) {
+      if (r.status === 429) return { retry: retryAfter(r) };
+      return r.ok ? r.json() : { retry: 5000 };
+    }).then(function (b) {
+      polling = false;
+      if (b && b.messages) { b.messages.forEach(render); showHandoff(b.handoff, true); }
+      setTimeout(poll, b && b.retry ? b.retry : b && b.degraded ? (b.retry_ms || 5000) : 0);
+    }).catch(function () { polling = false; setTimeout(poll, 3000); });
+  }
+  function retryAfter(r) { return Math.max(1, parseInt(r.headers.get("retry-after") || "5", 10)) * 1000; }
+
+  function submit(text) {
+    text = String(text || "").trim();
+    if (!text) return;
+    if (ui && ui.input) ui.input.value = "";
+    var item = { id: uuid(), text: text };
+    state.outbox.push(item); save();
+    item.view = bubble("visitor", text, { pending: true });
+    flush();
+  }
+
+  // Sends queued messages one at a time, oldest first; a retry reuses the
+  // message's client id, so the service stores it once.
+  function flush() {
+    if (sending || !state.outbox.length) return;
+    if (!navigator.onLine) { setStatus(T.offline); return; }
+    sending = true;
+    var item = state.outbox[0];
+    if (!item.view && ui) item.view = bubble("visitor", item.text, { pending: true });
+    var typing = bubble("system", T.typing);
+    typing.node.classList.add("typing");
+    var body = { widget_key: KEY, visitor_id: visitorId(), message: item.text, client_msg_id: item.id };
+    if (state.conv) body.conversation_id = state.conv;
+    if (ds.visitorSig) body.visitor_sig = ds.visitorSig;
+    fetch(API + "/v1/chat?widget_key=" + encodeURIComponent(KEY), {
+      method: "POST", headers: { "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify(body)
+    }).then(function (r) {
+      if (r.status === 429) {
+        var ms = retryAfter(r);
+        setStatus(T.wait.replace("{s}", String(Math.ceil(ms / 1000))));
+        throw { retry: ms };
+      }
+      if (!r.ok) return r.json().then(function (e) { throw { fatal: e && e.error ? e.error.message : String(r.status) }; }, function () { throw { retry: 5000 }; });
+      var ct = r.headers.get("content-type") || "";
+      return ct.indexOf("text/event-stream") === 0 && r.body ? stream(r, typing) : r.json().then(function (j) { return whole(j, typing); });
+    }).then(function () {
+      state.outbox.shift(); save();
+      if (item.view) item.view.node.classList.remove("pending");
+      sending = false;
+      if (!handoff) setStatus("");
+      poll();
+      flush();
+    }).catch(function (e) {
+      sending = false;
+      if (typing.node.parentNode) typing.node.remove();
+      if (e && e.fatal) {
+        state.outbox.shift(); save();
+        bubble("system", e.fatal);
+        flush();
+        return;
+      }
+      if (!(e && e.retry)) setStatus(navigator.onLine ? T.failed : T.offline);
+      setTimeout(flush, e && e.retry ? e.retry : 3000);
+    });
+  }
+
+  function whole(j, typing) {
+    typing.node.remove();
+    state.conv = j.conversation_id || state.conv;
+    var b = bubble(j.source === "agent" ? "agent" : "bot", j.answer, { seq: j.seq, citations: j.citations, source: j.source });
+    if (j.seq > state.seq) state.seq = j.seq;
+    save();
+    showHandoff(j.handoff);
+    return b;
+  }
+
+  // Reads the SSE body as it arrives: meta, then delta text, then done.
+  function stream(r, typing) {
+    var reader = r.body.getReader(), dec = new TextDecoder(), buf = "", view = null, text = "", meta = {};
+    function handle(ev, data) {
+      var d = {};
+      try { d = JSON.parse(data); } catch (e) { return; }
+      if (ev === "meta") {
+        meta = d;
+        if (d.conversation_id) { state.conv = d.conversation_id; save(); }
+        showHandoff(d.handoff);
+      } else if (ev === "delta") {
+        if (!view) { typing.node.remove(); view = bubble(meta.source === "agent" ? "agent" : "bot", "", { source: meta.source }); }
+        text += d.text || "";
+        markdown(view.body, text);
+        view.node.setAttribute("data-updates", String(+(view.node.getAttribute("data-updates") || 0) + 1));
+        scroll();
+      } else if (ev === "done") {
+        if (!view) { typing.node.remove(); view = bubble("bot", text, { source: meta.source }); }
+        var seq = d.seq || meta.seq;
+        if (seq) { view.node.setAttribute("data-seq", String(seq)); rendered[seq] = true; if (seq > state.seq) state.seq = seq; save(); }
+        cites(view.node, d.citations || []);
+        scroll();
+      } else if (ev === "error") {
+        throw { retry: 3000 };
+      }
+    }
+    function pump() {
+      return reader.read().then(function (c) {
+        if (c.done) return;
+        buf += dec.decode(c.value, { stream: true });
+        var i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          var block = buf.slice(0, i), ev = "message", data = [];
+          buf = buf.slice(i + 2);
+          block.split("\n").forEach(function (l) {
+            if (l.indexOf("event:") === 0) ev = l.slice(6).trim();
+            else if (l.indexOf("data:") === 0) data.push(l.slice(5).replace(/^ /, ""));
+          });
+          handle(ev, data.join("\n"));
+        }
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  window.addEventListener("online", function () { setStatus(""); flush(); poll(); });
+  window.addEventListener("offline", function () { setStatus(T.offline); });
+
+  window.Kefu = {
+    open: open,
+    close: close,
+    identify: function (id, sig) { ds.visitorId = id; ds.visitorSig = sig; },
+    strings: function (o) { for (var k in o) if (Object.prototype.hasOwnProperty.call(T, k)) T[k] = String(o[k]); },
+    version: "1"
+  };
+
+  function start() {
+    build();
+    if (state.outbox.length) { buildPanel(); history(); flush(); }
+    if (ds.open === "true") open();
+  }
+  if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
+})();

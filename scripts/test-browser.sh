@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The widget in headless Chromium (Debian's chromium, driven by playwright-core)
+# against live kefu-regional processes: tests/browser/*.test.mjs. Needs what
+# scripts/setup.sh installs (chromium, node_modules) and the edge component
+# (scripts/build-edge.sh) for the wasm-edge scenario. Prints node's TAP
+# summary; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -p kefu-regional --locked
+# The wasm edge serves the widget it was built with: rebuild (a no-op when fresh).
+scripts/build-edge.sh >/dev/null
+cd tests/browser
+[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+node --test --test-concurrency=1 --test-reporter=spec widget.test.mjs
