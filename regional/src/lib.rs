@@ -24,6 +24,7 @@ pub mod logging;
 pub mod metrics;
 pub mod public;
 pub mod rng;
+pub mod routing;
 pub mod server;
 pub mod store;
 

@@ -156,3 +156,24 @@ test("the XSS corpus renders as text: no payload executes", async () => {
     assert.equal(scripts, 0, "markup from messages reached the DOM");
   });
 });
+
+test("asking for a human shows the queued state, and an agent's reply arrives live", async () => {
+  await withSystem({}, async (sys, page) => {
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await w.ask("how do I track my order");
+    await w.answer(1);
+    await w.human.click();
+    await page.waitForFunction(() => /human agent/.test(document.querySelector("[data-kefu]").shadowRoot.querySelector(".status").textContent));
+    assert.ok(await w.human.isDisabled(), "no second request while queued");
+    const t = await transcript(sys);
+    assert.equal(t.conversation.state, "queued_for_human");
+    // An agent answers through the tenant API; the open widget shows it.
+    const r = await fetch(`${sys.api}/v1/conversations/${t.conversation.id}/messages`, { method: "POST", headers: sys.tenantHeaders,
+      body: JSON.stringify({ role: "agent", text: "Hi, this is Lin from support.", source: "agent" }) });
+    assert.equal(r.status, 201);
+    await page.locator("[data-kefu] >> .msg.agent").filter({ hasText: "this is Lin" }).waitFor({ timeout: 5000 });
+    assert.match(await w.status.textContent(), /agent has joined/);
+  });
+});

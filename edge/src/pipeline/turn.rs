@@ -180,7 +180,19 @@ async fn answer<P: Platform>(
         return t.ack(session).await;
     }
     match forward(edge, config, session.as_ref(), input, cmid, locale).await {
-        Ok(resp) => t.regional_answer(session, resp).await,
+        Ok(resp) => {
+            let session = match session {
+                // The regional service answered in a new conversation: the
+                // old one was closed there (by an agent, say) after this
+                // copy was taken. Continue in the new one.
+                Some(s) if *s.conversation() != resp.conversation => {
+                    sessions::forget(edge, s.conversation()).await;
+                    None
+                }
+                s => s,
+            };
+            t.regional_answer(session, resp).await
+        }
         Err(_) => t.ack(session).await,
     }
 }
@@ -225,15 +237,9 @@ async fn forward<P: Platform>(
     };
     let timeout = edge.config.turn_timeout_ms;
     let r = regional::call(edge, paths::TURN, &req, timeout, CallKind::Normal).await?;
-    let resp: TurnResponse = regional::decode(&r)?;
-    if req
-        .conversation
-        .as_ref()
-        .is_some_and(|c| *c != resp.conversation)
-    {
-        return Err(CallError::BadFrame);
-    }
-    Ok(resp)
+    // A different conversation in the answer means regional closed the
+    // requested one and opened a new one ([`answer`] moves over).
+    regional::decode(&r)
 }
 
 /// What a turn answered here needs to know.

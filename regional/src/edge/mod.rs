@@ -33,7 +33,7 @@ use kefu_core::wire::{
 use kefu_core::{Locale, Source};
 
 use crate::config::Secret;
-use crate::store::exchange::{Exchange, Question};
+use crate::store::exchange::{Exchange, Question, Reply};
 use crate::store::{ConversationState, Role, Storage, Turn};
 use crate::{Error, Result};
 
@@ -140,6 +140,16 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
     let question = req.text.clone();
     let ai = crate::answer::answer(&tenant, &question, locale).await?;
     let kb_version = ai.kb_version;
+    let history = match &req.conversation {
+        Some(c) => tenant
+            .window(c.clone(), crate::routing::HISTORY_TURNS)
+            .await?
+            .map(|(_, turns)| crate::routing::history(&turns))
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    let route = crate::routing::route(&question, &history, locale);
+    let offered = route.offer.is_some();
     let q = Question {
         conversation: req.conversation,
         create_missing: false,
@@ -149,29 +159,36 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
     };
     let ex: Exchange = tenant
         .exchange(q, max_chars, move |state| match state {
+            // A human has the conversation: the AI stays silent.
             ConversationState::QueuedForHuman | ConversationState::WithAgent => {
-                fallback(locale, state)
+                Reply::answer(fallback(locale, state))
             }
-            ConversationState::Ai | ConversationState::Closed => ai.turn,
+            ConversationState::Ai | ConversationState::Closed => route.apply(ai.turn),
         })
         .await?;
     let source = ex.answer.source.unwrap_or(Source::Fallback);
     let handoff = handoff(ex.state);
-    let cacheable = cacheable(
-        &CacheCandidate {
-            question: &question,
-            answer: &ex.answer.text,
-            // The question is the turn before the answer; regional seqs start
-            // at 1, so seq 1 is the conversation's first visitor turn. Past
-            // that, seq - 1 bounds the visitor turns from above (0 vs not is
-            // what the policy reads).
-            turn_index: u32::try_from(ex.answer.seq.saturating_sub(2)).unwrap_or(u32::MAX),
-            source,
-            handoff,
-            tenant_allows_caching: settings.semantic_cache_allowed,
-        },
-        kb_version,
-    );
+    // An answer that carries a routing offer is about this visitor, not the
+    // question: never cached.
+    let cacheable = (!offered)
+        .then(|| {
+            cacheable(
+                &CacheCandidate {
+                    question: &question,
+                    answer: &ex.answer.text,
+                    // The question is the turn before the answer; regional seqs start
+                    // at 1, so seq 1 is the conversation's first visitor turn. Past
+                    // that, seq - 1 bounds the visitor turns from above (0 vs not is
+                    // what the policy reads).
+                    turn_index: u32::try_from(ex.answer.seq.saturating_sub(2)).unwrap_or(u32::MAX),
+                    source,
+                    handoff,
+                    tenant_allows_caching: settings.semantic_cache_allowed,
+                },
+                kb_version,
+            )
+        })
+        .flatten();
     Ok(TurnResponse {
         v: WIRE_VERSION,
         conversation: ex.conversation,
@@ -234,7 +251,9 @@ pub async fn report(storage: &Storage, rep: EdgeReport, max_chars: usize) -> Res
             client_msg_id: t.client_msg_id,
             text: t.question,
         };
-        let ex = tenant.exchange(q, max_chars, move |_| answer).await?;
+        let ex = tenant
+            .exchange(q, max_chars, move |_| Reply::answer(answer))
+            .await?;
         if ex.duplicate {
             out.duplicates += 1;
         } else {

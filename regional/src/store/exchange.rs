@@ -6,6 +6,7 @@
 use kefu_core::{ConversationId, VisitorId};
 
 use super::WriteCtx;
+use super::audit_hook::{self, Actor, Outcome};
 use super::conversations::{self, AppendInput};
 use super::records::{ConversationState, Role, Turn};
 use crate::{Error, Result};
@@ -27,6 +28,26 @@ pub struct Question {
 }
 
 /// What was stored (or found stored).
+/// The answer to store, and the state routing moves the conversation to
+/// (with its reasons, for the audit entry: kinds only, never visitor text).
+#[derive(Debug)]
+pub struct Reply {
+    /// The answer turn.
+    pub turn: Turn,
+    /// A new state and why, if routing decided one.
+    pub route_to: Option<(ConversationState, String)>,
+}
+
+impl Reply {
+    /// An answer that leaves the state as it is.
+    pub fn answer(turn: Turn) -> Reply {
+        Reply {
+            turn,
+            route_to: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Exchange {
     /// The conversation (new if the question opened one).
@@ -47,7 +68,7 @@ pub fn record(
     tenant: &str,
     q: &Question,
     max_chars: usize,
-    answer: impl FnOnce(ConversationState) -> Turn,
+    answer: impl FnOnce(ConversationState) -> Reply,
 ) -> Result<Exchange> {
     // Which conversation: the given one if it is open, else a new one.
     let existing = match &q.conversation {
@@ -76,7 +97,10 @@ pub fn record(
         client_msg_id: Some(q.client_msg_id.clone()),
         expected_seq: None,
     };
-    let reply = answer(meta.state);
+    let Reply {
+        turn: reply,
+        route_to,
+    } = answer(meta.state);
     let reply_input = AppendInput {
         role: reply.role,
         text: reply.text.clone(),
@@ -108,12 +132,32 @@ pub fn record(
         });
     }
     let answered = conversations::append(ctx, tenant, conv.as_str(), reply_input, max_chars)?;
+    let mut state = meta.state;
+    if let Some((to, why)) = route_to.filter(|(to, _)| *to != meta.state) {
+        let (m, changed) = conversations::set_state(ctx, tenant, conv.as_str(), to)?;
+        state = m.state;
+        if changed {
+            let actor = Actor {
+                who: "routing".into(),
+                source: "internal".into(),
+            };
+            let object = format!("conversation:{conv} {why}");
+            audit_hook::record(
+                ctx,
+                &actor,
+                tenant,
+                "conversation.handoff",
+                &object,
+                Outcome::Ok,
+            )?;
+        }
+    }
     let mut turn = reply;
     turn.seq = answered.seq;
     turn.at_ms = answered.at_ms;
     Ok(Exchange {
         conversation: conv,
-        state: meta.state,
+        state,
         answer: turn,
         duplicate: false,
     })

@@ -508,7 +508,7 @@ impl TenantStore {
         &self,
         q: exchange::Question,
         max_chars: usize,
-        answer: impl FnOnce(ConversationState) -> Turn + Send + 'static,
+        answer: impl FnOnce(ConversationState) -> exchange::Reply + Send + 'static,
     ) -> Result<exchange::Exchange> {
         let t = self.tenant.clone();
         let ex = self

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod cross_tenant;
 mod edge;
+mod handoff;
 mod inproc;
 mod kb;
 mod restart;
