@@ -1,0 +1,250 @@
+//! The gateway the service calls: fair scheduling, then the backends in
+//! order, each behind a circuit breaker, with a retry budget.
+//!
+//! - A request first waits for its tenant's turn ([`FairScheduler`]).
+//! - Backends are tried in their configured order. One whose breaker is
+//!   open (kefu-core's [`CircuitBreaker`]: it rests for its cool-down, then
+//!   lets probes through) is skipped.
+//! - A backend succeeded once it produced its first token; failures before
+//!   that (error status, timeout, no connection) count against its breaker
+//!   and move on to the next backend, if the retry budget allows. After the
+//!   first token the stream is the caller's: a later failure ends it with
+//!   an error and is not retried (the visitor has seen text).
+//! - The retry budget is a token bucket that earns 0.1 per request and
+//!   spends 1 per retry, so under total failure upstream attempts stay
+//!   below 1.1 per request on average (plus a one-retry reserve).
+//!
+//! [`CircuitBreaker`]: kefu_core::overload::CircuitBreaker
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use kefu_core::overload::{BreakerConfig, BreakerState, CircuitBreaker, Outcome};
+
+use crate::{FairScheduler, GenerateRequest, LlmBackend, LlmError, TokenStream};
+
+/// Gateway settings.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayConfig {
+    /// Generations at once across all tenants.
+    pub capacity: usize,
+    /// Generations at once for one tenant.
+    pub per_tenant: usize,
+    /// Each backend's breaker.
+    pub breaker: BreakerConfig,
+    /// Retry tokens earned per request.
+    pub retry_ratio: f64,
+    /// The most retry tokens saved up.
+    pub retry_reserve: f64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            capacity: 8,
+            per_tenant: 4,
+            breaker: BreakerConfig::default(),
+            retry_ratio: 0.1,
+            retry_reserve: 1.0,
+        }
+    }
+}
+
+/// One backend's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendStats {
+    /// Its name.
+    pub name: String,
+    /// Its breaker.
+    pub breaker: BreakerState,
+}
+
+/// Gateway figures for `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayStats {
+    /// The scheduler.
+    pub scheduler: crate::SchedulerStats,
+    /// The backends, in order.
+    pub backends: Vec<BackendStats>,
+    /// Upstream attempts so far.
+    pub attempts: u64,
+    /// Requests so far.
+    pub requests: u64,
+}
+
+#[derive(Debug)]
+struct Counters {
+    budget: f64,
+    attempts: u64,
+    requests: u64,
+}
+
+/// A backend and its breaker.
+type Guarded = (Arc<dyn LlmBackend>, Mutex<CircuitBreaker>);
+
+/// The gateway. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    backends: Arc<Vec<Guarded>>,
+    scheduler: FairScheduler,
+    config: GatewayConfig,
+    counters: Arc<Mutex<Counters>>,
+    epoch: Instant,
+}
+
+impl Gateway {
+    /// A gateway over `backends`, tried in this order.
+    pub fn new(
+        backends: Vec<Arc<dyn LlmBackend>>,
+        config: GatewayConfig,
+    ) -> Result<Gateway, LlmError> {
+        let mut list = Vec::with_capacity(backends.len());
+        for b in backends {
+            let br = CircuitBreaker::new(config.breaker)
+                .map_err(|e| LlmError::Protocol(e.to_string()))?;
+            list.push((b, Mutex::new(br)));
+        }
+        Ok(Gateway {
+            backends: Arc::new(list),
+            scheduler: FairScheduler::new(config.capacity, config.per_tenant),
+            config,
+            counters: Arc::new(Mutex::new(Counters {
+                budget: config.retry_reserve,
+                attempts: 0,
+                requests: 0,
+            })),
+            epoch: Instant::now(),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether any backend is configured.
+    pub fn is_configured(&self) -> bool {
+        !self.backends.is_empty()
+    }
+
+    /// The backends' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.backends
+            .iter()
+            .map(|(b, _)| b.name().to_owned())
+            .collect()
+    }
+
+    /// Generates for `req`: the stream of the first backend that produced a
+    /// token. The tenant's scheduler slot is held until the stream is dropped.
+    pub async fn generate(&self, req: GenerateRequest) -> Result<TokenStream, LlmError> {
+        if self.backends.is_empty() {
+            return Err(LlmError::NotConfigured);
+        }
+        let slot = self.scheduler.acquire(&req.tenant).await;
+        {
+            let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+            c.requests += 1;
+            c.budget = (c.budget + self.config.retry_ratio)
+                .min(self.config.retry_reserve.max(1.0) + self.config.retry_ratio);
+        }
+        let mut last = LlmError::Unavailable;
+        let mut tried = 0u32;
+        for (backend, breaker) in self.backends.iter() {
+            let started = self.now_ms();
+            let permit = match breaker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .try_acquire(started)
+            {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
+            if tried > 0 {
+                let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+                if c.budget < 1.0 {
+                    // Out of retries: hand the permit back unused.
+                    drop(c);
+                    breaker.lock().unwrap_or_else(|p| p.into_inner()).record(
+                        started,
+                        permit,
+                        Outcome::Success { latency_ms: 0 },
+                    );
+                    break;
+                }
+                c.budget -= 1.0;
+            }
+            tried += 1;
+            self.counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .attempts += 1;
+            let first = match backend.generate(req.clone()).await {
+                Ok(mut s) => match s.next().await {
+                    Some(Ok(tok)) => Ok((tok, s)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(LlmError::Protocol("an empty answer".into())),
+                },
+                Err(e) => Err(e),
+            };
+            let now = self.now_ms();
+            match first {
+                Ok((tok, rest)) => {
+                    let latency_ms = now.saturating_sub(started);
+                    breaker.lock().unwrap_or_else(|p| p.into_inner()).record(
+                        now,
+                        permit,
+                        Outcome::Success { latency_ms },
+                    );
+                    let head = futures_util::stream::once(async move { Ok(tok) });
+                    // The slot rides along with the stream and frees on drop.
+                    let s = head.chain(rest).map(move |item| {
+                        let _hold = &slot;
+                        item
+                    });
+                    return Ok(Box::pin(s));
+                }
+                Err(e) => {
+                    tracing::warn!(backend = backend.name(), error = %e, "model backend failed before its first token");
+                    breaker.lock().unwrap_or_else(|p| p.into_inner()).record(
+                        now,
+                        permit,
+                        Outcome::Failure,
+                    );
+                    last = e;
+                }
+            }
+        }
+        Err(if tried == 0 {
+            LlmError::Unavailable
+        } else {
+            last
+        })
+    }
+
+    /// Current figures.
+    pub fn stats(&self) -> GatewayStats {
+        let now = self.now_ms();
+        let c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        GatewayStats {
+            scheduler: self.scheduler.stats(),
+            backends: self
+                .backends
+                .iter()
+                .map(|(b, br)| BackendStats {
+                    name: b.name().to_owned(),
+                    breaker: br.lock().unwrap_or_else(|p| p.into_inner()).state(now),
+                })
+                .collect(),
+            attempts: c.attempts,
+            requests: c.requests,
+        }
+    }
+
+    /// How loaded the model capacity is, 0.0..=1.0 (queue included), for
+    /// the brownout level.
+    pub fn load(&self) -> f64 {
+        let s = self.scheduler.stats();
+        ((s.in_flight + s.queued) as f64 / s.capacity.max(1) as f64 / 2.0).min(1.0)
+    }
+}
