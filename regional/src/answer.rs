@@ -2,8 +2,11 @@
 //!
 //! In order, and never a guess:
 //! 1. **Curated FAQ**: a strong match is answered verbatim (source `faq`).
-//! 2. **Grounded generation** (source `llm`): not wired in yet; with no
-//!    model configured the service goes to 3.
+//! 2. **Grounded generation** (source `llm`): with a model configured
+//!    ([`Generator`]), the relevant passages and the question (PII masked)
+//!    go to it in [`kefu_llm::prompt`]'s data blocks; the answer cites the
+//!    passages it used. A refusal, an error, a timeout or an answer that
+//!    leaks the instructions falls through to 3.
 //! 3. **Extractive**: the best passage, trimmed at sentence ends, with its
 //!    citation (source `kb`).
 //! 4. **Nothing relevant**: an honest "I don't know" and an offer of a
@@ -105,8 +108,121 @@ pub fn from_index(index: &KbIndex, version: u64, question: &str, locale: Locale)
     }
 }
 
+/// Grounded generation: the gateway and its per-answer limits.
+#[derive(Debug)]
+pub struct Generator {
+    /// The gateway over the configured backends.
+    pub gateway: kefu_llm::Gateway,
+    /// The most tokens per answer.
+    pub max_tokens: u32,
+    /// How long one answer may take.
+    pub timeout: std::time::Duration,
+}
+
+impl Generator {
+    /// A generator for `config`, or `None` when no model is configured.
+    pub fn from_config(config: &crate::config::LlmConfig) -> Option<Generator> {
+        if config.backends.is_empty() {
+            tracing::info!(
+                "no generative model configured: answers are curated FAQs and extractive passages"
+            );
+            return None;
+        }
+        let mut backends: Vec<std::sync::Arc<dyn kefu_llm::LlmBackend>> = Vec::new();
+        for b in &config.backends {
+            let mut c = kefu_llm::OpenAiConfig::new(b.url.clone(), b.model.clone());
+            c.api_key = b.api_key.as_ref().map(|k| k.expose().to_owned());
+            match kefu_llm::OpenAiBackend::new(c) {
+                Ok(x) => backends.push(std::sync::Arc::new(x)),
+                Err(e) => tracing::error!(error = %e, "model backend unusable; skipped"),
+            }
+        }
+        let gw = kefu_llm::GatewayConfig {
+            capacity: config.capacity,
+            per_tenant: config.per_tenant,
+            ..Default::default()
+        };
+        let gateway = kefu_llm::Gateway::new(backends, gw).ok()?;
+        tracing::info!(backends = ?gateway.names(), "generative answers on");
+        Some(Generator {
+            gateway,
+            max_tokens: config.max_tokens,
+            timeout: config.answer_timeout,
+        })
+    }
+
+    /// A grounded answer from `hits`' passages, or `None` (refusal, error,
+    /// timeout, an unusable answer).
+    pub async fn grounded(
+        &self,
+        tenant: &str,
+        index: &KbIndex,
+        hits: &[Hit],
+        question: &str,
+        locale: Locale,
+    ) -> Option<Turn> {
+        use futures_util::StreamExt;
+        let passages: Vec<kefu_llm::prompt::Passage> = hits
+            .iter()
+            .filter_map(|h| index.chunks().get(h.chunk))
+            .map(|c| kefu_llm::prompt::Passage {
+                id: c.entry_id.clone(),
+                title: c.title.clone(),
+                text: c.text.chars().take(1200).collect(),
+            })
+            .collect();
+        let zh = locale == Locale::Zh;
+        let masked = kefu_core::pii::redact(question).text;
+        let req = kefu_llm::GenerateRequest {
+            tenant: tenant.to_owned(),
+            messages: kefu_llm::prompt::build_grounded(&passages, &masked, zh),
+            max_tokens: self.max_tokens,
+            temperature: 0.0,
+        };
+        let run = async {
+            let mut s = self.gateway.generate(req).await.ok()?;
+            let mut text = String::new();
+            while let Some(piece) = s.next().await {
+                // A failure midway: the partial text is not an answer.
+                text.push_str(&piece.ok()?);
+            }
+            Some(text)
+        };
+        let text = tokio::time::timeout(self.timeout, run).await.ok()??;
+        let text = text.trim().to_owned();
+        if !kefu_llm::prompt::usable(&text, zh) {
+            return None;
+        }
+        // Cite what the answer cites ([n]); an answer citing nothing rests
+        // on the best passage.
+        let mut cited: Vec<&Hit> = hits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| text.contains(&format!("[{}]", i + 1)))
+            .map(|(_, h)| h)
+            .collect();
+        if cited.is_empty() {
+            cited = hits.iter().take(1).collect();
+        }
+        let citations = cited
+            .into_iter()
+            .filter_map(|h| citation(index, h))
+            .collect();
+        Some(
+            Turn::new(Role::Bot, text)
+                .with_source(Source::Llm)
+                .with_citations(citations),
+        )
+    }
+}
+
 /// Answers `question` for the tenant.
-pub async fn answer(tenant: &TenantStore, question: &str, locale: Locale) -> Result<Answer> {
+pub async fn answer(
+    tenant: &TenantStore,
+    question: &str,
+    locale: Locale,
+    generator: Option<&Generator>,
+) -> Result<Answer> {
     let Some(published) = tenant.kb_current().await? else {
         return Ok(Answer {
             turn: no_kb(locale),
@@ -114,7 +230,30 @@ pub async fn answer(tenant: &TenantStore, question: &str, locale: Locale) -> Res
         });
     };
     let q = question.to_owned();
-    tokio::task::spawn_blocking(move || from_index(&published.index, published.version, &q, locale))
-        .await
-        .map_err(|_| crate::Error::ShuttingDown)
+    let p = published.clone();
+    let (judgement, fallback) = tokio::task::spawn_blocking(move || {
+        let hits = p.index.search(&q, None, &SearchOptions::default());
+        let j = judge(&p.index, &q, &hits, &AnswerPolicy::default());
+        let fallback = from_index(&p.index, p.version, &q, locale);
+        (j, fallback)
+    })
+    .await
+    .map_err(|_| crate::Error::ShuttingDown)?;
+    if let (Some(g), Judgement::Passages { hits }) = (generator, &judgement)
+        && let Some(turn) = g
+            .grounded(
+                tenant.tenant().as_str(),
+                &published.index,
+                hits,
+                question,
+                locale,
+            )
+            .await
+    {
+        return Ok(Answer {
+            turn,
+            kb_version: published.version,
+        });
+    }
+    Ok(fallback)
 }

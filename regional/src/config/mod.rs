@@ -136,6 +136,34 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter directive.
     pub log_filter: String,
+    /// Generative models (none: curated and extractive answers only).
+    pub llm: LlmConfig,
+}
+
+/// One OpenAI-compatible model server.
+#[derive(Debug, Clone)]
+pub struct LlmBackendConfig {
+    /// Base URL without `/v1`.
+    pub url: String,
+    /// Model name.
+    pub model: String,
+    /// Bearer key.
+    pub api_key: Option<Secret>,
+}
+
+/// Generative models and how they are shared.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Servers in fallback order; empty means no model.
+    pub backends: Vec<LlmBackendConfig>,
+    /// Generations at once across tenants.
+    pub capacity: usize,
+    /// Generations at once for one tenant.
+    pub per_tenant: usize,
+    /// The most tokens one answer may have.
+    pub max_tokens: u32,
+    /// How long one answer may take in all.
+    pub answer_timeout: Duration,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -518,6 +546,82 @@ impl Config {
             .or(raw.log.filter)
             .unwrap_or_else(|| "info".to_owned());
 
+        let rl = raw.llm;
+        let mut llm_backends = Vec::new();
+        for (i, b) in rl.backends.into_iter().enumerate() {
+            let api_key = match b.api_key_file {
+                None => None,
+                Some(f) => Some(Secret::new(
+                    std::fs::read_to_string(&f)
+                        .map_err(|e| {
+                            err(
+                                in_file(&format!("llm.backends[{i}].api_key_file")),
+                                e.to_string(),
+                            )
+                        })?
+                        .trim()
+                        .to_owned(),
+                )),
+            };
+            llm_backends.push(LlmBackendConfig {
+                url: b.url,
+                model: b.model,
+                api_key,
+            });
+        }
+        // KEFU_LLM_URL + KEFU_LLM_MODEL: one server, in place of the file's.
+        if let Some(url) = src.env("KEFU_LLM_URL") {
+            let model = src.env("KEFU_LLM_MODEL").ok_or_else(|| {
+                err(
+                    "KEFU_LLM_MODEL (environment)",
+                    "required with KEFU_LLM_URL".to_owned(),
+                )
+            })?;
+            let api_key = match src.env("KEFU_LLM_API_KEY_FILE") {
+                None => None,
+                Some(f) => Some(Secret::new(
+                    std::fs::read_to_string(f)
+                        .map_err(|e| err("KEFU_LLM_API_KEY_FILE (environment)", e.to_string()))?
+                        .trim()
+                        .to_owned(),
+                )),
+            };
+            llm_backends = vec![LlmBackendConfig {
+                url: url.to_owned(),
+                model: model.to_owned(),
+                api_key,
+            }];
+        }
+        for b in &llm_backends {
+            if !(b.url.starts_with("http://") || b.url.starts_with("https://"))
+                || b.model.trim().is_empty()
+            {
+                return Err(err(
+                    "llm backend",
+                    format!("`{}` needs an http(s) URL and a model name", b.url),
+                ));
+            }
+        }
+        let llm = LlmConfig {
+            backends: llm_backends,
+            capacity: positive(&in_file("llm.capacity"), rl.capacity.unwrap_or(8), 10_000)?,
+            per_tenant: positive(
+                &in_file("llm.per_tenant"),
+                rl.per_tenant.unwrap_or(4),
+                10_000,
+            )?,
+            max_tokens: positive(
+                &in_file("llm.max_tokens"),
+                rl.max_tokens.unwrap_or(256),
+                8192,
+            )?,
+            answer_timeout: Duration::from_secs(positive(
+                &in_file("llm.answer_timeout_secs"),
+                rl.answer_timeout_secs.unwrap_or(30),
+                600,
+            )?),
+        };
+
         Ok(Config {
             listen,
             public_listen,
@@ -532,6 +636,7 @@ impl Config {
             retention,
             log_format,
             log_filter,
+            llm,
         })
     }
 

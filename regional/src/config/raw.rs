@@ -40,6 +40,38 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub log: RawLog,
+    /// Generative models.
+    #[serde(default)]
+    pub llm: RawLlm,
+}
+
+/// `[llm]`: OpenAI-compatible model servers, tried in order.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLlm {
+    /// The servers (`[[llm.backends]]`), in fallback order.
+    #[serde(default)]
+    pub backends: Vec<RawLlmBackend>,
+    /// Generations at once across tenants.
+    pub capacity: Option<usize>,
+    /// Generations at once for one tenant.
+    pub per_tenant: Option<usize>,
+    /// The most tokens one answer may have.
+    pub max_tokens: Option<u32>,
+    /// Seconds one answer may take in all.
+    pub answer_timeout_secs: Option<u64>,
+}
+
+/// `[[llm.backends]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLlmBackend {
+    /// Base URL (`http://gpu-1:8000`), without `/v1`.
+    pub url: String,
+    /// Model name to request.
+    pub model: String,
+    /// File holding the bearer key, if the server wants one.
+    pub api_key_file: Option<PathBuf>,
 }
 
 /// `[limits]`

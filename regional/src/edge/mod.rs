@@ -130,7 +130,12 @@ pub fn fallback(locale: Locale, state: ConversationState) -> Turn {
 /// base ([`crate::answer`]); while a human has the conversation the AI stays
 /// silent and the visitor is told a human will reply. Repeating a client
 /// message id returns the stored answer.
-pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Result<TurnResponse> {
+pub async fn turn(
+    storage: &Storage,
+    req: TurnRequest,
+    max_chars: usize,
+    generator: Option<&crate::answer::Generator>,
+) -> Result<TurnResponse> {
     let tenant = storage.for_signed_edge_frame(req.tenant.clone()).await?;
     let settings = storage
         .tenant(req.tenant.as_str().to_owned())
@@ -138,7 +143,7 @@ pub async fn turn(storage: &Storage, req: TurnRequest, max_chars: usize) -> Resu
         .settings;
     let locale = req.locale;
     let question = req.text.clone();
-    let ai = crate::answer::answer(&tenant, &question, locale).await?;
+    let ai = crate::answer::answer(&tenant, &question, locale, generator).await?;
     let kb_version = ai.kb_version;
     let history = match &req.conversation {
         Some(c) => tenant

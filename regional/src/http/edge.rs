@@ -152,6 +152,7 @@ pub async fn turn(
         &storage(&state)?,
         req,
         state.config.limits.max_message_chars,
+        state.generator.as_deref(),
     )
     .await?;
     let bytes = resp.encode().map_err(|e| {

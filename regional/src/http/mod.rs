@@ -45,6 +45,8 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// The edge's door, if an edge key is configured.
     pub edge: Option<Arc<crate::edge::EdgeDoor>>,
+    /// Grounded generation, if a model is configured.
+    pub generator: Option<Arc<crate::answer::Generator>>,
     storage: Arc<OnceLock<Storage>>,
 }
 
@@ -56,11 +58,13 @@ impl AppState {
             .edge_key
             .clone()
             .map(|k| Arc::new(crate::edge::EdgeDoor::new(k)));
+        let generator = crate::answer::Generator::from_config(&config.llm).map(Arc::new);
         AppState {
             config,
             metrics,
             limiter: Arc::default(),
             edge,
+            generator,
             storage: Arc::default(),
         }
     }

@@ -13,6 +13,7 @@ mod edge;
 mod handoff;
 mod inproc;
 mod kb;
+mod llm;
 mod restart;
 mod retention;
 mod serve;

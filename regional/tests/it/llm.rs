@@ -1,0 +1,105 @@
+//! Grounded generation through an OpenAI-compatible server (the fake, the
+//! one allowed double for a remote model): a question that retrieval
+//! answers with passages goes to the model and comes back as an `llm`
+//! answer citing the passage; a failing or refusing model falls back to the
+//! extractive answer, never to nothing.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use kefu_fake_openai::{FakeOpenAi, Script};
+use serde_json::{Value, json};
+
+use crate::common::{Harness, OPERATOR};
+
+async fn system(model: &str, reply: &str) -> (FakeOpenAi, Harness, axum::Router, String) {
+    let fake = FakeOpenAi::start(Script {
+        reply: Some(reply.into()),
+        token_gap: Duration::from_millis(1),
+        ..Script::default()
+    })
+    .await
+    .unwrap();
+    let url = fake.base_url();
+    let h = Harness::with_config(
+        "[limits]\nfailed_auth_per_minute = 100000\n",
+        &[("KEFU_LLM_URL", url.as_str()), ("KEFU_LLM_MODEL", model)],
+    )
+    .await;
+    let app = h.app.as_ref().unwrap();
+    let config = kefu_regional::public::with_edge_key(app.state.config.clone());
+    let state = kefu_regional::http::AppState::new(config, app.state.metrics.clone());
+    state.set_storage(app.storage().clone());
+    let public = kefu_regional::public::router(kefu_regional::public::edge(&state).unwrap());
+    let mut h = h;
+    h.router = kefu_regional::http::router(state);
+    let key = h.tenant("acme").await;
+    let doc = json!({"id": "doc-warranty", "title": "Warranty", "url": "https://shop.example/warranty",
+        "text": "# Warranty\n\nElectronics carry a one-year warranty from the delivery date. Accidental damage and water damage are not covered. Send repairs to the Hangzhou service centre."});
+    assert_eq!(
+        h.call(Method::POST, "/v1/kb/documents", Some(&key), Some(doc))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.call(Method::POST, "/v1/kb/publish", Some(&key), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    (fake, h, public, key)
+}
+
+async fn ask(h: &Harness, public: &axum::Router, q: &str) -> Value {
+    let wk = h
+        .call(Method::GET, "/admin/v1/tenants/acme", Some(OPERATOR), None)
+        .await
+        .body["widget_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"widget_key": wk, "visitor_id": "v-llm", "message": q, "client_msg_id": format!("llm-{}", q.len())});
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/chat")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let r = crate::inproc::public_call(public, req).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
+    let (fake, h, public, _) = system(
+        "fake",
+        "Electronics have a one-year warranty; water damage is not covered [1].",
+    )
+    .await;
+    let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+    assert_eq!(a["source"], "llm", "{a:?}");
+    assert_eq!(
+        a["answer"],
+        "Electronics have a one-year warranty; water damage is not covered [1]."
+    );
+    assert_eq!(a["citations"][0]["id"], "doc-warranty");
+    assert_eq!(a["citations"][0]["url"], "https://shop.example/warranty");
+    assert_eq!(fake.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_or_refusing_model_falls_back_to_the_extractive_answer() {
+    for (model, reply) in [("fail-500", "unused"), ("fake", "NO_ANSWER")] {
+        let (fake, h, public, _) = system(model, reply).await;
+        let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+        assert_eq!(a["source"], "kb", "{model}: {a:?}");
+        assert!(
+            a["answer"].as_str().unwrap().contains("water damage"),
+            "{a:?}"
+        );
+        assert_eq!(a["citations"][0]["id"], "doc-warranty");
+        assert!(fake.requests() >= 1, "{model}: the model was asked");
+    }
+}
