@@ -151,6 +151,19 @@ impl Generator {
         })
     }
 
+    /// The brownout level the model load implies: `Shed` from 75 % of the
+    /// slots-plus-queue budget, `Degraded` (no generation: extractive
+    /// answers) once the queue is as long as the capacity. The edge reads it
+    /// from every response and health check.
+    pub fn brownout(&self) -> kefu_core::overload::BrownoutLevel {
+        use kefu_core::overload::BrownoutLevel;
+        match self.gateway.load() {
+            l if l >= 1.0 => BrownoutLevel::Degraded,
+            l if l >= 0.75 => BrownoutLevel::Shed,
+            _ => BrownoutLevel::Normal,
+        }
+    }
+
     /// A grounded answer from `hits`' passages, or `None` (refusal, error,
     /// timeout, an unusable answer).
     pub async fn grounded(
@@ -239,6 +252,7 @@ pub async fn answer(
     })
     .await
     .map_err(|_| crate::Error::ShuttingDown)?;
+    let generator = generator.filter(|g| g.brownout().features().llm_generation);
     if let (Some(g), Judgement::Passages { hits }) = (generator, &judgement)
         && let Some(turn) = g
             .grounded(

@@ -203,7 +203,7 @@ pub async fn turn(
         citations: ex.answer.citations,
         cacheable,
         handoff,
-        brownout: 0,
+        brownout: generator.map_or(0, |g| g.brownout() as u8),
     })
 }
 
@@ -268,11 +268,12 @@ pub async fn report(storage: &Storage, rep: EdgeReport, max_chars: usize) -> Res
     Ok(out)
 }
 
-/// The readiness frame the edge polls.
-pub fn health(ready: bool) -> Health {
+/// The readiness frame the edge polls, with the brownout level the model
+/// load implies.
+pub fn health(ready: bool, brownout: u8) -> Health {
     Health {
         v: WIRE_VERSION,
-        brownout: 0,
+        brownout,
         kb_version: kefu_core::KbVersion(0),
         ready,
     }

@@ -214,7 +214,8 @@ pub async fn health(
     headers: HeaderMap,
 ) -> Result<Response> {
     check(&state, &headers, &src, wire::paths::HEALTH, &[]).await?;
-    let bytes = edge::health(state.storage().is_some())
+    let brownout = state.generator.as_ref().map_or(0, |g| g.brownout() as u8);
+    let bytes = edge::health(state.storage().is_some(), brownout)
         .encode()
         .map_err(|_| ApiError::Internal)?;
     Ok(msgpack(bytes))

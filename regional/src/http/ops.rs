@@ -52,8 +52,65 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(conversations),
+        {
+            let mut out = state.metrics.render(conversations);
+            if let Some(g) = &state.generator {
+                out.push_str(&llm_metrics(&g.gateway));
+            }
+            out
+        },
     )
+}
+
+/// The model gateway's queue, waits and breakers, and the brownout level
+/// they imply, in the exposition format.
+fn llm_metrics(gw: &kefu_llm::Gateway) -> String {
+    use std::fmt::Write;
+    let s = gw.stats();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_queue_depth Generations waiting for a model slot.\n# TYPE kefu_llm_queue_depth gauge\nkefu_llm_queue_depth {}",
+        s.scheduler.queued
+    );
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_in_flight Generations running.\n# TYPE kefu_llm_in_flight gauge\nkefu_llm_in_flight {}",
+        s.scheduler.in_flight
+    );
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_queue_wait_ms Moving average of the wait for a model slot, ms.\n# TYPE kefu_llm_queue_wait_ms gauge\nkefu_llm_queue_wait_ms {:.3}",
+        s.scheduler.avg_wait_ms
+    );
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_upstream_attempts_total Upstream calls, retries and fallbacks included.\n# TYPE kefu_llm_upstream_attempts_total counter\nkefu_llm_upstream_attempts_total {}",
+        s.attempts
+    );
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_requests_total Generations asked for.\n# TYPE kefu_llm_requests_total counter\nkefu_llm_requests_total {}",
+        s.requests
+    );
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_breaker_open Whether a backend's circuit is open (1) or half-open (0.5).\n# TYPE kefu_llm_breaker_open gauge"
+    );
+    for (i, b) in s.backends.iter().enumerate() {
+        let v = match b.breaker {
+            kefu_core::overload::BreakerState::Closed => 0.0,
+            kefu_core::overload::BreakerState::HalfOpen => 0.5,
+            kefu_core::overload::BreakerState::Open => 1.0,
+        };
+        let _ = writeln!(o, "kefu_llm_breaker_open{{backend=\"{i}\"}} {v}");
+    }
+    let _ = writeln!(
+        o,
+        "# HELP kefu_llm_load Model capacity in use, queue included (0..1); feeds the brownout level.\n# TYPE kefu_llm_load gauge\nkefu_llm_load {:.3}",
+        gw.load()
+    );
+    o
 }
 
 /// This document.

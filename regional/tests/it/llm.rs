@@ -87,6 +87,26 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
     assert_eq!(a["citations"][0]["id"], "doc-warranty");
     assert_eq!(a["citations"][0]["url"], "https://shop.example/warranty");
     assert_eq!(fake.requests(), 1);
+    // The gateway's figures are in /metrics.
+    let resp = tower::ServiceExt::oneshot(
+        h.router.clone(),
+        axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(text.contains("kefu_llm_requests_total 1"), "{text}");
+    assert!(text.contains("kefu_llm_queue_depth 0"), "{text}");
+    assert!(
+        text.contains("kefu_llm_breaker_open{backend=\"0\"} 0"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
