@@ -24,7 +24,7 @@ CACHE=.kefu/cache
 MODELS=.kefu/models
 mkdir -p "$CACHE" "$MODELS"
 
-log() { printf '[fetch-models] %s\n' "$*"; }
+log() { printf '[fetch-models] %s\n' "$*" >&2; }
 die() { printf '[fetch-models] ERROR: %s\n' "$*" >&2; exit 1; }
 
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
