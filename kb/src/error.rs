@@ -1,6 +1,7 @@
 //! The crate's one error type.
 
-/// What can go wrong building, loading or searching a knowledge base.
+/// What can go wrong building, loading or searching a knowledge base, or
+/// loading and running an embedding model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,6 +19,30 @@ pub enum Error {
         /// The vector's.
         got: usize,
     },
+    /// A model file is missing, truncated or not what it claims to be.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The file or directory.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn model(path: &std::path::Path, message: impl std::fmt::Display) -> Error {
+        Error::Model {
+            path: path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+#[cfg(feature = "candle")]
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Error {
+        Error::Embedding(e.to_string())
+    }
 }
 
 /// `Result` with [`Error`].

@@ -9,6 +9,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+mod tokenize;
+pub use tokenize::{is_stopword, tokenize};
+
 /// Term-frequency saturation.
 pub const K1: f32 = 1.2;
 /// Length normalisation.
@@ -115,7 +118,6 @@ impl Bm25 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokenize;
 
     fn idx(docs: &[&str]) -> Bm25 {
         Bm25::build(docs.iter().map(|d| tokenize(d)))

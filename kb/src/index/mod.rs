@@ -1,19 +1,27 @@
 //! A published knowledge base: chunks, a BM25 index and optional vectors,
 //! searched alone or fused by reciprocal-rank fusion (Cormack, Clarke &
 //! Büttcher, "Reciprocal Rank Fusion outperforms Condorcet and individual
-//! Rank Learning Methods", SIGIR 2009).
+//! Rank Learning Methods", SIGIR 2009), weighted per ranking.
+//!
+//! Serialised form: the 4-byte magic `KBI2` then the index as MessagePack
+//! (named fields). `KBI1` (lexical-only, before the HNSW graph) still
+//! loads when it holds no vectors.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{EmbedKind, Embedder};
-use crate::lexical::Bm25;
-use crate::vector::Vectors;
-use crate::{Chunk, Error, Result, tokenize};
+use crate::lexical::{Bm25, tokenize};
+use crate::{Chunk, Error, Result};
+
+pub mod vector;
+use vector::{HnswConfig, VectorIndex};
 
 /// The bytes every serialised index starts with; the digit is the format.
-const MAGIC: &[u8; 4] = b"KBI1";
+const MAGIC: &[u8; 4] = b"KBI2";
+/// The lexical-only format before it.
+const MAGIC_V1: &[u8; 4] = b"KBI1";
 
 /// Which rankings a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,7 +87,7 @@ pub struct Hit {
 /// Progress of a long build, for progress bars and job status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// `"tokenize"`, `"embed"` or `"done"`.
+    /// `"tokenize"`, `"embed"`, `"hnsw"` or `"done"`.
     pub stage: &'static str,
     /// Items done in this stage.
     pub done: usize,
@@ -92,12 +100,36 @@ pub struct Progress {
 pub struct KbIndex {
     chunks: Vec<Chunk>,
     bm25: Bm25,
-    vectors: Option<Vectors>,
+    vectors: Option<VectorIndex>,
     embedder_model: Option<String>,
 }
 
-/// Embedding batch size during a build.
-const EMBED_BATCH: usize = 32;
+/// The format-1 index, read for compatibility (it never held vectors).
+#[derive(Deserialize)]
+struct KbIndexV1 {
+    chunks: Vec<Chunk>,
+    bm25: Bm25,
+    vectors: Option<serde::de::IgnoredAny>,
+    embedder_model: Option<String>,
+}
+
+/// How an index is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexConfig {
+    /// Texts per embedder call.
+    pub embed_batch: usize,
+    /// The HNSW graph's parameters.
+    pub hnsw: HnswConfig,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            embed_batch: 16,
+            hnsw: HnswConfig::default(),
+        }
+    }
+}
 
 fn searchable(c: &Chunk) -> String {
     let mut s = format!("{}\n{}\n", c.title, c.title);
@@ -114,10 +146,21 @@ fn passage(c: &Chunk) -> String {
 }
 
 impl KbIndex {
-    /// Indexes `chunks`; embeds them too when `embedder` is given.
+    /// Indexes `chunks`; embeds them too when `embedder` is given (with the
+    /// default [`IndexConfig`]).
     pub fn build(
         chunks: Vec<Chunk>,
         embedder: Option<&dyn Embedder>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<KbIndex> {
+        KbIndex::build_with(chunks, embedder, &IndexConfig::default(), progress)
+    }
+
+    /// [`KbIndex::build`] with explicit batch size and HNSW parameters.
+    pub fn build_with(
+        chunks: Vec<Chunk>,
+        embedder: Option<&dyn Embedder>,
+        cfg: &IndexConfig,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<KbIndex> {
         let total = chunks.len();
@@ -137,7 +180,7 @@ impl KbIndex {
             None => (None, None),
             Some(e) => {
                 let mut rows = Vec::with_capacity(total);
-                for batch in chunks.chunks(EMBED_BATCH) {
+                for batch in chunks.chunks(cfg.embed_batch.max(1)) {
                     progress(Progress {
                         stage: "embed",
                         done: rows.len(),
@@ -155,7 +198,19 @@ impl KbIndex {
                     }
                     rows.extend(v);
                 }
-                (Some(Vectors::new(rows)?), Some(e.model_id().to_owned()))
+                if let Some(r) = rows.iter().find(|r| r.len() != e.dim()) {
+                    return Err(Error::Dimension {
+                        want: e.dim(),
+                        got: r.len(),
+                    });
+                }
+                progress(Progress {
+                    stage: "hnsw",
+                    done: 0,
+                    total,
+                });
+                let v = VectorIndex::build(rows, &cfg.hnsw)?;
+                (Some(v), Some(e.model_id().to_owned()))
             }
         };
         progress(Progress {
@@ -188,10 +243,12 @@ impl KbIndex {
 
     /// The stored vector of chunk `i`.
     pub fn vector(&self, i: usize) -> Option<&[f32]> {
-        self.vectors
-            .as_ref()
-            .map(|v| v.row(i))
-            .filter(|r| !r.is_empty())
+        self.vectors.as_ref().and_then(|v| v.row(i))
+    }
+
+    /// The vector index, if the index has vectors.
+    pub fn vectors(&self) -> Option<&VectorIndex> {
+        self.vectors.as_ref()
     }
 
     /// Serialises the index (then sealed by the caller).
@@ -203,10 +260,37 @@ impl KbIndex {
 
     /// Reads what [`KbIndex::to_bytes`] wrote.
     pub fn from_bytes(b: &[u8]) -> Result<KbIndex> {
-        let body = b
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| Error::Format("not a kefu knowledge-base index (bad magic)".into()))?;
-        rmp_serde::from_slice(body).map_err(|e| Error::Format(e.to_string()))
+        let fmt = |e: rmp_serde::decode::Error| Error::Format(e.to_string());
+        if let Some(body) = b.strip_prefix(MAGIC.as_slice()) {
+            let idx: KbIndex = rmp_serde::from_slice(body).map_err(fmt)?;
+            if let Some(v) = &idx.vectors
+                && v.len() != idx.chunks.len()
+            {
+                return Err(Error::Format(format!(
+                    "{} vectors for {} chunks",
+                    v.len(),
+                    idx.chunks.len()
+                )));
+            }
+            return Ok(idx);
+        }
+        if let Some(body) = b.strip_prefix(MAGIC_V1.as_slice()) {
+            let v1: KbIndexV1 = rmp_serde::from_slice(body).map_err(fmt)?;
+            if v1.vectors.is_some() {
+                return Err(Error::Format(
+                    "format-1 index with vectors: rebuild it (publish again)".into(),
+                ));
+            }
+            return Ok(KbIndex {
+                chunks: v1.chunks,
+                bm25: v1.bm25,
+                vectors: None,
+                embedder_model: v1.embedder_model,
+            });
+        }
+        Err(Error::Format(
+            "not a kefu knowledge-base index (bad magic)".into(),
+        ))
     }
 
     /// Searches for `query`; `query_vec` is its embedding by the index's
@@ -256,99 +340,4 @@ impl KbIndex {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::faq_chunk;
-
-    fn chunks() -> Vec<Chunk> {
-        vec![
-            faq_chunk(
-                "faq-pw",
-                "忘记密码怎么办",
-                "在登录页点击“忘记密码”，用手机验证码重置。",
-                &[],
-            ),
-            faq_chunk(
-                "faq-refund",
-                "How do I get a refund?",
-                "Refunds go back to the original payment method within 5 business days.",
-                &[],
-            ),
-            faq_chunk("faq-ship", "配送需要多久", "大陆地区一般 2-4 天送达。", &[]),
-        ]
-    }
-
-    #[test]
-    fn lexical_search_finds_and_round_trips_through_bytes() {
-        let idx = KbIndex::build(chunks(), None, &mut |_| {}).unwrap();
-        let hits = idx.search("我忘了密码", None, &SearchOptions::default());
-        assert_eq!(idx.chunks()[hits[0].chunk].entry_id, "faq-pw");
-        let back = KbIndex::from_bytes(&idx.to_bytes().unwrap()).unwrap();
-        assert_eq!(
-            back.search("refund please", None, &SearchOptions::default())[0].chunk,
-            1
-        );
-        assert!(back.embedder_model().is_none());
-        assert!(KbIndex::from_bytes(b"nonsense").is_err());
-        assert!(KbIndex::from_bytes(b"KBI1\xc1").is_err());
-    }
-
-    #[derive(Debug)]
-    struct Axis;
-    /// A toy embedder for fusion arithmetic only: one axis per known topic.
-    impl Embedder for Axis {
-        fn model_id(&self) -> &str {
-            "axis"
-        }
-        fn dim(&self) -> usize {
-            3
-        }
-        fn embed(&self, texts: &[&str], _: EmbedKind) -> Result<Vec<Vec<f32>>> {
-            Ok(texts
-                .iter()
-                .map(|t| {
-                    if t.contains("密码") || t.contains("password") {
-                        vec![1.0, 0.0, 0.0]
-                    } else if t.contains("efund") || t.contains("退款") {
-                        vec![0.0, 1.0, 0.0]
-                    } else {
-                        vec![0.0, 0.0, 1.0]
-                    }
-                })
-                .collect())
-        }
-    }
-
-    #[test]
-    fn hybrid_fuses_both_rankings_and_modes_select_them() {
-        let idx = KbIndex::build(chunks(), Some(&Axis), &mut |_| {}).unwrap();
-        assert_eq!(idx.embedder_model(), Some("axis"));
-        // "退款" has no lexical match in the English FAQ; the vector finds it.
-        let q = Axis.embed(&["退款"], EmbedKind::Query).unwrap().remove(0);
-        let vec_only = SearchOptions {
-            mode: SearchMode::Vector,
-            ..Default::default()
-        };
-        assert_eq!(idx.search("退款", Some(&q), &vec_only)[0].chunk, 1);
-        let lex_only = SearchOptions {
-            mode: SearchMode::Lexical,
-            ..Default::default()
-        };
-        assert!(
-            idx.search("退款", Some(&q), &lex_only)
-                .iter()
-                .all(|h| h.chunk != 1)
-        );
-        let hy = idx.search("退款", Some(&q), &SearchOptions::default());
-        assert_eq!(hy[0].chunk, 1);
-        assert!(hy[0].vector.is_some());
-        // A chunk ranked by both beats one ranked by either alone.
-        let q = Axis
-            .embed(&["password"], EmbedKind::Query)
-            .unwrap()
-            .remove(0);
-        let hy = idx.search("忘记密码", Some(&q), &SearchOptions::default());
-        assert_eq!(hy[0].chunk, 0);
-        assert!(hy[0].lexical.is_some() && hy[0].vector.is_some());
-    }
-}
+mod tests;

