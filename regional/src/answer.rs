@@ -77,9 +77,16 @@ pub fn no_kb(locale: Locale) -> Turn {
     Turn::new(Role::Bot, text).with_source(Source::Fallback)
 }
 
-/// Decides the answer from a published index (pure CPU).
-pub fn from_index(index: &KbIndex, version: u64, question: &str, locale: Locale) -> Answer {
-    let hits = index.search(question, None, &SearchOptions::default());
+/// Decides the answer from a published index (pure CPU); `qv` is the
+/// question's vector when the index has vectors.
+pub fn from_index(
+    index: &KbIndex,
+    version: u64,
+    question: &str,
+    qv: Option<&[f32]>,
+    locale: Locale,
+) -> Answer {
+    let hits = index.search(question, qv, &SearchOptions::default());
     let turn = match judge(index, question, &hits, &AnswerPolicy::default()) {
         Judgement::Faq { hit } => {
             let text = index
@@ -244,10 +251,12 @@ pub async fn answer(
     };
     let q = question.to_owned();
     let p = published.clone();
+    let knowledge = tenant.knowledge().clone();
     let (judgement, fallback) = tokio::task::spawn_blocking(move || {
-        let hits = p.index.search(&q, None, &SearchOptions::default());
+        let qv = knowledge.query_vector(&p.index, &q);
+        let hits = p.index.search(&q, qv.as_deref(), &SearchOptions::default());
         let j = judge(&p.index, &q, &hits, &AnswerPolicy::default());
-        let fallback = from_index(&p.index, p.version, &q, locale);
+        let fallback = from_index(&p.index, p.version, &q, qv.as_deref(), locale);
         (j, fallback)
     })
     .await

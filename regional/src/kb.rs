@@ -10,15 +10,20 @@
 //! serving. After a restart the current version's file is loaded on first
 //! use, not rebuilt; the load time is logged.
 //!
-//! No embedding model is wired in yet: indexes are lexical (BM25 over
-//! jieba + English tokens), and the startup log says so.
+//! With an embedding model configured ([`load_embedder`]), every chunk is
+//! embedded at publish and the index searches hybrid (BM25 + vectors,
+//! fused); without one it is lexical (BM25 over jieba + English tokens),
+//! and the startup log says so. An index built by another model than the
+//! configured one is searched lexically (vectors of two models do not mix).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use kefu_kb::{Chunk, ChunkConfig, KbIndex, chunk_document, faq_chunk};
+use kefu_kb::{Chunk, ChunkConfig, EmbedKind, Embedder, KbIndex, chunk_document, faq_chunk};
+
+use crate::config::EmbedderConfig;
 
 use crate::crypto::{self, RecordAad};
 use crate::store::Store;
@@ -51,11 +56,46 @@ pub struct PublishReport {
     pub build_ms: u64,
 }
 
-/// The loaded indexes of every tenant, and the publish lock.
+/// The loaded indexes of every tenant, the publish lock and the embedder.
 #[derive(Debug, Default)]
 pub struct Knowledge {
     loaded: RwLock<HashMap<String, Arc<Published>>>,
     publishing: Mutex<Vec<String>>,
+    embedder: Option<Arc<dyn Embedder>>,
+}
+
+/// Loads the configured embedding model (blocking; at startup).
+pub fn load_embedder(config: &EmbedderConfig) -> Result<Option<Arc<dyn Embedder>>> {
+    let started = Instant::now();
+    let e: Arc<dyn Embedder> = match config {
+        EmbedderConfig::None => {
+            tracing::info!(
+                "no embedding model configured: knowledge-base search is lexical only (BM25)"
+            );
+            return Ok(None);
+        }
+        EmbedderConfig::Local(dir) => {
+            let q4 = dir.join("e5-small-q4.bin");
+            let r = if q4.exists() {
+                kefu_kb::BertEmbedder::load_e5_q4(&q4, dir.join("tokenizer.json"))
+            } else {
+                kefu_kb::BertEmbedder::load_dir(dir)
+            };
+            Arc::new(
+                r.map_err(|e| Error::Invalid(format!("embedding model {}: {e}", dir.display())))?,
+            )
+        }
+        EmbedderConfig::Remote { url, model } => {
+            Arc::new(kefu_kb::OpenAiEmbedder::new(url, None, model))
+        }
+    };
+    tracing::info!(
+        model = e.model_id(),
+        dim = e.dim(),
+        ms = started.elapsed().as_millis() as u64,
+        "embedding model ready: hybrid search (BM25 + vectors)"
+    );
+    Ok(Some(e))
 }
 
 fn dir(store: &Store, tenant: &str) -> PathBuf {
@@ -117,6 +157,31 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Knowledge {
+    /// Knowledge with `embedder` for publishing and queries.
+    pub fn with_embedder(embedder: Option<Arc<dyn Embedder>>) -> Knowledge {
+        Knowledge {
+            embedder,
+            ..Knowledge::default()
+        }
+    }
+
+    /// The query's vector for `index`, when the index has vectors from the
+    /// configured model (blocking).
+    pub fn query_vector(&self, index: &KbIndex, query: &str) -> Option<Vec<f32>> {
+        let e = self.embedder.as_ref()?;
+        if index.embedder_model() != Some(e.model_id()) {
+            return None;
+        }
+        let masked = kefu_core::pii::redact(query).text;
+        match e.embed(&[masked.as_str()], EmbedKind::Query) {
+            Ok(mut v) => v.pop(),
+            Err(err) => {
+                tracing::warn!(error = %err, "query embedding failed; searching lexically");
+                None
+            }
+        }
+    }
+
     /// Builds and persists a new version of `tenant`'s draft (blocking:
     /// call on a blocking thread). Refuses a second concurrent publish.
     pub fn publish_blocking(
@@ -148,8 +213,8 @@ impl Knowledge {
         drop(txn);
         let chunks = chunks_of(&entries);
         let n_chunks = chunks.len();
-        let index =
-            KbIndex::build(chunks, None, &mut |_| {}).map_err(|e| Error::Invalid(e.to_string()))?;
+        let index = KbIndex::build(chunks, self.embedder.as_deref(), &mut |_| {})
+            .map_err(|e| Error::Invalid(e.to_string()))?;
         let bytes = zeroize::Zeroizing::new(
             index
                 .to_bytes()

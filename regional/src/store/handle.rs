@@ -61,6 +61,17 @@ impl Storage {
         }
     }
 
+    /// Uses `embedder` for knowledge-base publishing and queries.
+    pub fn with_embedder(mut self, embedder: Option<Arc<dyn kefu_kb::Embedder>>) -> Storage {
+        self.knowledge = Arc::new(crate::kb::Knowledge::with_embedder(embedder));
+        self
+    }
+
+    /// The knowledge bases.
+    pub fn knowledge(&self) -> &Arc<crate::kb::Knowledge> {
+        &self.knowledge
+    }
+
     /// The long-poll wake-ups: signalled after every committed change to a
     /// conversation.
     pub fn watchers(&self) -> &Arc<Watchers> {

@@ -115,6 +115,11 @@ impl TenantStore {
         Ok(report)
     }
 
+    /// The knowledge bases (and the embedder).
+    pub fn knowledge(&self) -> &Arc<crate::kb::Knowledge> {
+        &self.storage.knowledge
+    }
+
     /// The served (current published) version, loading it from disk after
     /// a restart; `None` before the first publish.
     pub async fn kb_current(&self) -> Result<Option<Arc<Published>>> {

@@ -11,6 +11,7 @@ mod crash;
 mod cross_tenant;
 mod edge;
 mod handoff;
+mod hybrid;
 mod inproc;
 mod kb;
 mod llm;
