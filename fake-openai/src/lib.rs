@@ -7,7 +7,10 @@
 //!
 //! Per request, the `model` name can override the script:
 //! `fail-<status>` answers that status, `stall-<n>` stops after `n` tokens
-//! and hangs, `echo` replies with the last user message.
+//! and hangs, `echo` replies with the last user message. Headers can too:
+//! `x-fake-status: <status>` fails, `x-fake-stall: <n>` stalls,
+//! `x-fake-ttft-ms: <ms>` sets the time to the first token and
+//! `x-fake-tokens: <n>` the reply length.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +43,9 @@ pub struct Script {
     pub error_status: u16,
     /// Stop after this many tokens and hang (a stalled upstream).
     pub stall_after: Option<usize>,
+    /// Reply with exactly this many tokens (`tok0 tok1 …`) instead of
+    /// `reply`.
+    pub total_tokens: Option<usize>,
 }
 
 impl Default for Script {
@@ -52,6 +58,7 @@ impl Default for Script {
             fail_every: 0,
             error_status: 500,
             stall_after: None,
+            total_tokens: None,
         }
     }
 }
@@ -151,16 +158,39 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-async fn chat(State(s): State<Arc<Shared>>, body: axum::Json<Value>) -> Response {
+/// A per-request override from header `name`.
+fn header_num<T: std::str::FromStr>(h: &axum::http::HeaderMap, name: &str) -> Option<T> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+async fn chat(
+    State(s): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: axum::Json<Value>,
+) -> Response {
     let n = s.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let sc = &s.script;
+    let mut script = s.script.clone();
+    if let Some(ms) = header_num::<u64>(&headers, "x-fake-ttft-ms") {
+        script.ttft = Duration::from_millis(ms);
+    }
+    if let Some(k) = header_num::<usize>(&headers, "x-fake-stall") {
+        script.stall_after = Some(k);
+    }
+    if let Some(k) = header_num::<usize>(&headers, "x-fake-tokens") {
+        script.total_tokens = Some(k);
+    }
+    let header_status = header_num::<u16>(&headers, "x-fake-status");
+    let sc = &script;
     tokio::time::sleep(sc.latency).await;
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let forced = model
         .strip_prefix("fail-")
         .and_then(|x| x.parse::<u16>().ok());
     let failing = sc.fail_every > 0 && n.is_multiple_of(sc.fail_every);
-    if let Some(status) = forced.or(failing.then_some(sc.error_status)) {
+    if let Some(status) = header_status
+        .or(forced)
+        .or(failing.then_some(sc.error_status))
+    {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (
             status,
@@ -172,9 +202,10 @@ async fn chat(State(s): State<Arc<Shared>>, body: axum::Json<Value>) -> Response
         .strip_prefix("stall-")
         .and_then(|x| x.parse::<usize>().ok())
         .or(sc.stall_after);
-    let text = match (&sc.reply, model.as_str()) {
-        (_, "echo") | (None, _) => last_user(&body),
-        (Some(r), _) => r.clone(),
+    let text = match (sc.total_tokens, &sc.reply, model.as_str()) {
+        (Some(k), _, _) => (0..k).map(|i| format!("tok{i} ")).collect(),
+        (None, _, "echo") | (None, None, _) => last_user(&body),
+        (None, Some(r), _) => r.clone(),
     };
     let toks = tokens(&text);
     if body["stream"].as_bool() != Some(true) {

@@ -1,5 +1,6 @@
 //! `kefu-fake-openai [--addr 127.0.0.1:PORT] [--ttft-ms N] [--token-ms N]
-//! [--fail-every N] [--reply TEXT]`: the fake as a process, for the load kit
+//! [--latency-ms N] [--fail-every N] [--error-status S] [--stall-after N]
+//! [--tokens N] [--reply TEXT | --echo]`: the fake as a process, for the load kit
 //! and manual runs.
 
 use std::time::Duration;
@@ -22,6 +23,9 @@ async fn main() -> anyhow::Result<()> {
             "--token-ms" => script.token_gap = Duration::from_millis(val()?.parse()?),
             "--latency-ms" => script.latency = Duration::from_millis(val()?.parse()?),
             "--fail-every" => script.fail_every = val()?.parse()?,
+            "--error-status" => script.error_status = val()?.parse()?,
+            "--stall-after" => script.stall_after = Some(val()?.parse()?),
+            "--tokens" => script.total_tokens = Some(val()?.parse()?),
             "--reply" => script.reply = Some(val()?),
             "--echo" => script.reply = None,
             other => anyhow::bail!("unknown option {other}"),

@@ -29,6 +29,7 @@ fn req(tenant: &str) -> GenerateRequest {
         }],
         max_tokens: 8,
         temperature: 0.0,
+        deadline: None,
     }
 }
 

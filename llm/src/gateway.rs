@@ -10,12 +10,15 @@
 //!   and move on to the next backend, if the retry budget allows. After the
 //!   first token the stream is the caller's: a later failure ends it with
 //!   an error and is not retried (the visitor has seen text).
+//! - More than `max_queue` waiting requests: refused at once with
+//!   [`LlmError::Overloaded`] (the caller answers extractively).
 //! - The retry budget is a token bucket that earns 0.1 per request and
 //!   spends 1 per retry, so under total failure upstream attempts stay
 //!   below 1.1 per request on average (plus a one-retry reserve).
 //!
 //! [`CircuitBreaker`]: kefu_core::overload::CircuitBreaker
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -37,6 +40,9 @@ pub struct GatewayConfig {
     pub retry_ratio: f64,
     /// The most retry tokens saved up.
     pub retry_reserve: f64,
+    /// Requests waiting beyond this many are refused with
+    /// [`LlmError::Overloaded`].
+    pub max_queue: usize,
 }
 
 impl Default for GatewayConfig {
@@ -47,6 +53,7 @@ impl Default for GatewayConfig {
             breaker: BreakerConfig::default(),
             retry_ratio: 0.1,
             retry_reserve: 1.0,
+            max_queue: 256,
         }
     }
 }
@@ -58,6 +65,8 @@ pub struct BackendStats {
     pub name: String,
     /// Its breaker.
     pub breaker: BreakerState,
+    /// Its generations streaming now.
+    pub in_flight: usize,
 }
 
 /// Gateway figures for `/metrics`.
@@ -80,8 +89,24 @@ struct Counters {
     requests: u64,
 }
 
-/// A backend and its breaker.
-type Guarded = (Arc<dyn LlmBackend>, Mutex<CircuitBreaker>);
+/// A backend, its breaker and its running generations.
+type Guarded = (Arc<dyn LlmBackend>, Mutex<CircuitBreaker>, Arc<AtomicUsize>);
+
+/// One running generation on a backend; counts itself out on drop.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn new(n: &Arc<AtomicUsize>) -> Running {
+        n.fetch_add(1, Ordering::Relaxed);
+        Running(n.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The gateway. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -103,7 +128,7 @@ impl Gateway {
         for b in backends {
             let br = CircuitBreaker::new(config.breaker)
                 .map_err(|e| LlmError::Protocol(e.to_string()))?;
-            list.push((b, Mutex::new(br)));
+            list.push((b, Mutex::new(br), Arc::new(AtomicUsize::new(0))));
         }
         Ok(Gateway {
             backends: Arc::new(list),
@@ -131,7 +156,7 @@ impl Gateway {
     pub fn names(&self) -> Vec<String> {
         self.backends
             .iter()
-            .map(|(b, _)| b.name().to_owned())
+            .map(|(b, _, _)| b.name().to_owned())
             .collect()
     }
 
@@ -140,6 +165,9 @@ impl Gateway {
     pub async fn generate(&self, req: GenerateRequest) -> Result<TokenStream, LlmError> {
         if self.backends.is_empty() {
             return Err(LlmError::NotConfigured);
+        }
+        if self.scheduler.stats().queued >= self.config.max_queue {
+            return Err(LlmError::Overloaded);
         }
         let slot = self.scheduler.acquire(&req.tenant).await;
         {
@@ -150,7 +178,7 @@ impl Gateway {
         }
         let mut last = LlmError::Unavailable;
         let mut tried = 0u32;
-        for (backend, breaker) in self.backends.iter() {
+        for (backend, breaker, running) in self.backends.iter() {
             let started = self.now_ms();
             let permit = match breaker
                 .lock()
@@ -179,6 +207,7 @@ impl Gateway {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .attempts += 1;
+            let run = Running::new(running);
             let first = match backend.generate(req.clone()).await {
                 Ok(mut s) => match s.next().await {
                     Some(Ok(tok)) => Ok((tok, s)),
@@ -199,7 +228,7 @@ impl Gateway {
                     let head = futures_util::stream::once(async move { Ok(tok) });
                     // The slot rides along with the stream and frees on drop.
                     let s = head.chain(rest).map(move |item| {
-                        let _hold = &slot;
+                        let _hold = (&slot, &run);
                         item
                     });
                     return Ok(Box::pin(s));
@@ -216,7 +245,7 @@ impl Gateway {
             }
         }
         Err(if tried == 0 {
-            LlmError::Unavailable
+            LlmError::CircuitOpen
         } else {
             last
         })
@@ -231,9 +260,10 @@ impl Gateway {
             backends: self
                 .backends
                 .iter()
-                .map(|(b, br)| BackendStats {
+                .map(|(b, br, running)| BackendStats {
                     name: b.name().to_owned(),
                     breaker: br.lock().unwrap_or_else(|p| p.into_inner()).state(now),
+                    in_flight: running.load(Ordering::Relaxed),
                 })
                 .collect(),
             attempts: c.attempts,

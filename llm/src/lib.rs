@@ -8,23 +8,33 @@
 //!   backends, each behind kefu-core's [`CircuitBreaker`]
 //!   (cool-down included), a retry budget, and a per-tenant fair
 //!   scheduler ([`FairScheduler`]) in front of them all.
+//! - [`CandleGguf`]: an in-process GGUF model (Qwen2 and Llama families,
+//!   SmolLM2 included) on candle, CPU by default, CUDA with the `cuda`
+//!   feature.
 //! - [`prompt`]: the grounded prompt, with retrieved and visitor text kept
 //!   as data.
+//! - [`compress`]: fitting a long conversation and its passages into a
+//!   token budget.
 //!
 //! [`CircuitBreaker`]: kefu_core::overload::CircuitBreaker
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 
+pub mod compress;
 mod gateway;
+#[cfg(feature = "candle")]
+mod gguf;
 mod openai;
 pub mod prompt;
 mod schedule;
 
-pub use gateway::{Gateway, GatewayConfig, GatewayStats};
+#[cfg(feature = "candle")]
+pub use gguf::{CandleGguf, CandleOptions, GgufTokenizer};
+
+pub use gateway::{BackendStats, Gateway, GatewayConfig, GatewayStats};
 pub use openai::{OpenAiBackend, OpenAiConfig};
-pub use schedule::{FairScheduler, SchedulerStats, Slot};
+pub use schedule::{FairScheduler, Scheduler, SchedulerStats, Slot};
 
 /// Who says a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,6 +77,9 @@ pub struct GenerateRequest {
     pub max_tokens: u32,
     /// Sampling temperature (0 = greedy).
     pub temperature: f32,
+    /// When the whole answer must be done: a backend stops (with
+    /// [`LlmError::Timeout`]) once it passes.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Why a generation failed.
@@ -94,18 +107,28 @@ pub enum LlmError {
     /// No backend is configured.
     #[error("no model backend is configured")]
     NotConfigured,
+    /// Too many generations are queued; try later.
+    #[error("the model is overloaded")]
+    Overloaded,
+    /// Every backend's circuit breaker is open.
+    #[error("every model backend is resting after failures")]
+    CircuitOpen,
+    /// The caller went away before the answer was done.
+    #[error("the generation was cancelled")]
+    Cancelled,
+    /// An in-process model failed (loading, tokenizing or running).
+    #[error("model: {0}")]
+    Model(String),
 }
 
 /// A stream of generated text pieces.
 pub type TokenStream = Pin<Box<dyn futures_core::Stream<Item = Result<String, LlmError>> + Send>>;
 
-/// A boxed future, for the object-safe trait.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// Something that generates text for a chat.
+#[async_trait::async_trait]
 pub trait LlmBackend: Send + Sync + fmt::Debug {
     /// A name for logs and metrics (never a URL with credentials).
     fn name(&self) -> &str;
     /// Starts generating; the stream yields text as it is produced.
-    fn generate(&self, req: GenerateRequest) -> BoxFuture<'_, Result<TokenStream, LlmError>>;
+    async fn generate(&self, req: GenerateRequest) -> Result<TokenStream, LlmError>;
 }

@@ -4,12 +4,12 @@
 //! Ollama and TGI serve it.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::{BoxFuture, GenerateRequest, LlmBackend, LlmError, TokenStream};
+use crate::{GenerateRequest, LlmBackend, LlmError, TokenStream};
 
 /// Where and how to reach the upstream.
 #[derive(Clone)]
@@ -26,6 +26,11 @@ pub struct OpenAiConfig {
     pub first_token_timeout: Duration,
     /// Between two tokens.
     pub idle_timeout: Duration,
+    /// The whole answer, from sending the request to the last token (a
+    /// request's own [`GenerateRequest::deadline`], if sooner, wins).
+    pub request_deadline: Duration,
+    /// Extra request headers (names are logged, values never).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl fmt::Debug for OpenAiConfig {
@@ -34,13 +39,21 @@ impl fmt::Debug for OpenAiConfig {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "extra_headers",
+                &self
+                    .extra_headers
+                    .iter()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl OpenAiConfig {
     /// Defaults for `base_url` and `model`: 2 s to connect, 20 s to the
-    /// first token (a busy GPU queue), 10 s between tokens.
+    /// first token (a busy GPU queue), 10 s between tokens, 120 s in all.
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> OpenAiConfig {
         OpenAiConfig {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
@@ -49,6 +62,8 @@ impl OpenAiConfig {
             connect_timeout: Duration::from_secs(2),
             first_token_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(10),
+            request_deadline: Duration::from_secs(120),
+            extra_headers: Vec::new(),
         }
     }
 }
@@ -112,13 +127,14 @@ fn parse(buf: &mut Vec<u8>, out: &mut Vec<Result<String, LlmError>>) -> bool {
     false
 }
 
+#[async_trait::async_trait]
 impl LlmBackend for OpenAiBackend {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn generate(&self, req: GenerateRequest) -> BoxFuture<'_, Result<TokenStream, LlmError>> {
-        Box::pin(async move {
+    async fn generate(&self, req: GenerateRequest) -> Result<TokenStream, LlmError> {
+        {
             let body = json!({
                 "model": self.config.model, "messages": req.messages, "stream": true,
                 "max_tokens": req.max_tokens, "temperature": req.temperature,
@@ -127,10 +143,20 @@ impl LlmBackend for OpenAiBackend {
                 .http
                 .post(format!("{}/v1/chat/completions", self.config.base_url))
                 .json(&body);
+            for (k, v) in &self.config.extra_headers {
+                rb = rb.header(k.as_str(), v.as_str());
+            }
             if let Some(k) = &self.config.api_key {
                 rb = rb.bearer_auth(k);
             }
-            let resp = tokio::time::timeout(self.config.first_token_timeout, rb.send())
+            let deadline = {
+                let own = Instant::now() + self.config.request_deadline;
+                req.deadline.map_or(own, |d| d.min(own))
+            };
+            let wait_for = move |limit: Duration| {
+                limit.min(deadline.saturating_duration_since(Instant::now()))
+            };
+            let resp = tokio::time::timeout(wait_for(self.config.first_token_timeout), rb.send())
                 .await
                 .map_err(|_| LlmError::Timeout)?
                 .map_err(|e| LlmError::Unreachable(e.without_url().to_string()))?;
@@ -164,7 +190,7 @@ impl LlmBackend for OpenAiBackend {
                         if done {
                             return None;
                         }
-                        let wait = if is_first { first } else { idle };
+                        let wait = wait_for(if is_first { first } else { idle });
                         match tokio::time::timeout(wait, bytes.next()).await {
                             Err(_) => {
                                 done = true;
@@ -194,7 +220,7 @@ impl LlmBackend for OpenAiBackend {
                 },
             );
             Ok(Box::pin(s) as TokenStream)
-        })
+        }
     }
 }
 

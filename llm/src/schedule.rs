@@ -26,7 +26,14 @@ pub struct SchedulerStats {
     pub capacity: usize,
     /// Moving average of the wait for a slot, ms.
     pub avg_wait_ms: f64,
+    /// Median wait of the last 512 grants, ms.
+    pub wait_p50_ms: f64,
+    /// 99th-percentile wait of the last 512 grants, ms.
+    pub wait_p99_ms: f64,
 }
+
+/// How many recent waits the percentiles look at.
+const WAIT_WINDOW: usize = 512;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -37,6 +44,7 @@ struct Inner {
     queues: HashMap<String, VecDeque<oneshot::Sender<()>>>,
     running: HashMap<String, usize>,
     avg_wait_ms: f64,
+    waits: VecDeque<f64>,
 }
 
 impl Inner {
@@ -114,6 +122,9 @@ impl Drop for Pending {
     }
 }
 
+/// The name the design uses for [`FairScheduler`].
+pub type Scheduler = FairScheduler;
+
 /// The scheduler. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct FairScheduler {
@@ -173,6 +184,10 @@ impl FairScheduler {
         let waited = started.elapsed().as_secs_f64() * 1000.0;
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.avg_wait_ms = 0.9 * g.avg_wait_ms + 0.1 * waited;
+        if g.waits.len() == WAIT_WINDOW {
+            g.waits.pop_front();
+        }
+        g.waits.push_back(waited);
         Slot {
             inner: self.inner.clone(),
             tenant: tenant.to_owned(),
@@ -182,11 +197,22 @@ impl FairScheduler {
     /// Current figures.
     pub fn stats(&self) -> SchedulerStats {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w: Vec<f64> = g.waits.iter().copied().collect();
+        w.sort_by(f64::total_cmp);
+        let pct = |q: f64| {
+            if w.is_empty() {
+                0.0
+            } else {
+                w[((w.len() - 1) as f64 * q).round() as usize]
+            }
+        };
         SchedulerStats {
             in_flight: g.in_flight,
             queued: g.queues.values().map(VecDeque::len).sum(),
             capacity: g.capacity,
             avg_wait_ms: g.avg_wait_ms,
+            wait_p50_ms: pct(0.5),
+            wait_p99_ms: pct(0.99),
         }
     }
 }
@@ -241,7 +267,7 @@ mod tests {
                 in_flight: 0,
                 queued: 0,
                 capacity: 1,
-                avg_wait_ms: s.stats().avg_wait_ms
+                ..s.stats()
             }
         );
     }

@@ -22,6 +22,7 @@ fn req(tenant: &str, q: &str) -> GenerateRequest {
         }],
         max_tokens: 64,
         temperature: 0.0,
+        deadline: None,
     }
 }
 
@@ -153,7 +154,7 @@ async fn a_failing_backend_trips_its_breaker_and_is_probed_again_after_the_cool_
     for _ in 0..10 {
         assert!(matches!(
             gw.generate(req("t", "q")).await,
-            Err(LlmError::Unavailable)
+            Err(LlmError::CircuitOpen)
         ));
     }
     assert_eq!(
@@ -174,4 +175,61 @@ async fn with_no_backend_the_gateway_says_so() {
         gw.generate(req("t", "q")).await,
         Err(LlmError::NotConfigured)
     ));
+}
+
+#[tokio::test]
+async fn the_request_deadline_ends_a_slow_stream_with_a_timeout() {
+    // 50 tokens 20 ms apart take a second; the deadline allows 150 ms.
+    let fake = FakeOpenAi::start(Script {
+        total_tokens: Some(50),
+        token_gap: Duration::from_millis(20),
+        ..Script::default()
+    })
+    .await
+    .unwrap();
+    let gw = Gateway::new(vec![backend(&fake, "fake")], GatewayConfig::default()).unwrap();
+    let mut r = req("t", "q");
+    r.deadline = Some(std::time::Instant::now() + Duration::from_millis(150));
+    let (pieces, err) = collect(gw.generate(r).await.unwrap()).await;
+    assert_eq!(err, Some(LlmError::Timeout));
+    assert!(!pieces.is_empty() && pieces.len() < 50, "{}", pieces.len());
+}
+
+#[tokio::test]
+async fn per_request_headers_script_the_fake() {
+    let fake = FakeOpenAi::start(Script::default()).await.unwrap();
+    let mut c = OpenAiConfig::new(fake.base_url(), "fake");
+    c.extra_headers = vec![("x-fake-status".into(), "429".into())];
+    let limited = OpenAiBackend::new(c).unwrap();
+    assert!(matches!(
+        limited.generate(req("t", "q")).await,
+        Err(LlmError::Upstream { status: 429 })
+    ));
+    let mut c = OpenAiConfig::new(fake.base_url(), "fake");
+    c.extra_headers = vec![("x-fake-tokens".into(), "7".into())];
+    let seven = OpenAiBackend::new(c).unwrap();
+    let (pieces, err) = collect(seven.generate(req("t", "q")).await.unwrap()).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(pieces.len(), 7);
+    assert_eq!(fake.requests(), 2);
+}
+
+#[tokio::test]
+async fn a_live_stream_holds_its_slot_and_dropping_it_frees_the_slot() {
+    let fake = FakeOpenAi::start(Script {
+        total_tokens: Some(1000),
+        token_gap: Duration::from_millis(5),
+        ..Script::default()
+    })
+    .await
+    .unwrap();
+    let gw = Gateway::new(vec![backend(&fake, "fake")], GatewayConfig::default()).unwrap();
+    let mut s = gw.generate(req("t", "q")).await.unwrap();
+    assert!(s.next().await.is_some());
+    let st = gw.stats();
+    assert_eq!((st.scheduler.in_flight, st.backends[0].in_flight), (1, 1));
+    drop(s);
+    let st = gw.stats();
+    assert_eq!((st.scheduler.in_flight, st.backends[0].in_flight), (0, 0));
+    assert!(st.scheduler.wait_p99_ms >= st.scheduler.wait_p50_ms);
 }

@@ -195,9 +195,16 @@ impl Generator {
         let masked = kefu_core::pii::redact(question).text;
         let req = kefu_llm::GenerateRequest {
             tenant: tenant.to_owned(),
-            messages: kefu_llm::prompt::build_grounded(&passages, &masked, zh),
+            messages: kefu_llm::prompt::build_grounded(
+                &kefu_llm::prompt::PromptPolicy::default(),
+                &[],
+                &passages,
+                &masked,
+                zh,
+            ),
             max_tokens: self.max_tokens,
             temperature: 0.0,
+            deadline: Some(std::time::Instant::now() + self.timeout),
         };
         let run = async {
             let mut s = self.gateway.generate(req).await.ok()?;
