@@ -3,9 +3,13 @@
  * Optional: data-lang="zh|en", data-color="#0b6e4f", data-position="right|left",
  * data-open="true", data-visitor-id + data-visitor-sig (signed identity from the
  * host page), data-api (edge base URL; default: where this script came from).
- * JS API: window.Kefu.open(), .close(), .identify(id, sig), .strings({...}).
+ * JS API: window.Kefu.open(), .close(), .identify(id, sig), .strings({...}),
+ * .language("zh"|"en").
  * Everything a visitor, model or agent wrote is rendered as text (textContent);
- * the small Markdown subset is built from DOM nodes, never HTML strings. */
+ * the small Markdown subset is built from DOM nodes, never HTML strings.
+ * Strict-CSP safe: no eval, no inline script; styles go in a constructed
+ * stylesheet (adoptedStyleSheets) and through the CSSOM, which style-src
+ * does not govern. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -27,9 +31,12 @@
       offline: "You're offline; your message will be sent when you're back", wait: "Too many messages; please wait {s} s",
       failed: "Couldn't send; retrying shortly", you: "You", bot: "Assistant", agent: "Agent" }
   };
-  var T = S[lang];
+  var over = {};
+  var T = copy(S[lang]);
   var state = load();
-  var ui = null, polling = false, sending = false, handoff = false, rendered = {};
+  var ui = null, polling = null, sending = false, handoff = false, agentIn = false, rendered = {};
+
+  function copy(o) { var r = {}; for (var k in o) r[k] = o[k]; for (k in over) if (k in r) r[k] = over[k]; return r; }
 
   function load() {
     var s = null;
@@ -102,18 +109,30 @@
     ".cites{margin-top:6px;font-size:12px;color:#555;border-top:1px dashed #ddd;padding-top:4px}.cites a{color:COLOR}.cites span{display:block}" +
     ".status{padding:6px 12px;font-size:12px;background:#fff7e0;color:#6b5000}.status[hidden]{display:none}" +
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e5e8;background:#fff}textarea{flex:1;resize:none;height:40px;border:1px solid #ccd;border-radius:8px;padding:8px;font:inherit;color:#1d1d1f;background:#fff}" +
-    ".send{background:COLOR;color:#fff;border:0;border-radius:8px;padding:0 14px;cursor:pointer}a{color:inherit}";
+    ".send{background:COLOR;color:#fff;border:0;border-radius:8px;padding:0 14px;cursor:pointer}a{color:inherit}" +
+    ".cites small{display:block;color:#777}.launch.dot::after{content:'';position:absolute;top:4px;right:4px;width:12px;height:12px;border-radius:50%;background:#e5484d}" +
+    "button:focus-visible,textarea:focus-visible,a:focus-visible{outline:2px solid #1a73e8;outline-offset:2px}";
 
   function build() {
     // The host sits in the page's own DOM, where any rule (even
     // `* { display: none !important }`) reaches it; an inline !important
     // style outranks those. Inside the shadow root the page's CSS cannot reach.
-    var host = el("kefu-chat", { "data-kefu": "", style: "all:initial !important;display:block !important;" +
-      "visibility:visible !important;opacity:1 !important;position:static !important;width:0 !important;height:0 !important" });
+    // Set through the CSSOM (not a style attribute), which a strict
+    // style-src does not block.
+    var host = el("kefu-chat", { "data-kefu": "" });
+    [["all", "initial"], ["display", "block"], ["visibility", "visible"], ["opacity", "1"],
+      ["position", "static"], ["width", "0"], ["height", "0"]].forEach(function (p) { host.style.setProperty(p[0], p[1], "important"); });
     var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     var side = ds.position === "left" ? "left" : "right";
     var color = /^#[0-9a-f]{3,8}$/i.test(ds.color || "") ? ds.color : "#0b6e4f";
-    root.appendChild(el("style", { text: CSS.replace(/SIDE/g, side).replace(/COLOR/g, color) }));
+    var css = CSS.replace(/SIDE/g, side).replace(/COLOR/g, color);
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      root.appendChild(el("style", { text: css }));
+    }
     var launch = el("button", { "class": "launch", "aria-label": T.open, "aria-expanded": "false", text: "💬" });
     root.appendChild(launch);
     document.body.appendChild(host);
@@ -134,13 +153,31 @@
       [el("header", {}, [title, human, x]), log, status, form]);
     ui.root.appendChild(panel);
     ui.panel = panel; ui.log = log; ui.status = status; ui.input = input; ui.human = human;
+    ui.title = title; ui.x = x; ui.send = send;
     x.addEventListener("click", close);
     human.addEventListener("click", function () { submit(T.humanMsg); });
     form.addEventListener("submit", function (e) { e.preventDefault(); submit(input.value); });
     input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(input.value); }
     });
-    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); close(); return; }
+      // Focus trap-lite: Tab cycles within the open dialog.
+      if (e.key !== "Tab") return;
+      var f = [human, x, input, send].filter(function (n) { return !n.disabled; });
+      var at = f.indexOf(ui.root.activeElement);
+      if (e.shiftKey && at <= 0) { e.preventDefault(); f[f.length - 1].focus(); }
+      else if (!e.shiftKey && at === f.length - 1) { e.preventDefault(); f[0].focus(); }
+    });
+  }
+  // Labels after a language or string change.
+  function relabel() {
+    if (!ui) return;
+    ui.launch.setAttribute("aria-label", T.open);
+    if (!ui.panel) return;
+    ui.title.textContent = T.title; ui.human.textContent = T.human; ui.send.textContent = T.send;
+    ui.x.setAttribute("aria-label", T.close);
+    ui.input.setAttribute("aria-label", T.placeholder); ui.input.setAttribute("placeholder", T.placeholder);
   }
 
   function open() {
@@ -148,6 +185,7 @@
     if (!ui.panel) { buildPanel(); history(); }
     ui.panel.hidden = false;
     ui.launch.setAttribute("aria-expanded", "true");
+    ui.launch.classList.remove("dot");
     ui.input.focus();
     poll();
   }
@@ -185,13 +223,19 @@
       var line = el("span");
       if (c.url && /^https?:\/\//i.test(c.url)) line.appendChild(link(c.title || c.url, c.url));
       else line.appendChild(document.createTextNode(c.title || c.id || ""));
+      if (c.snippet) {
+        var sn = String(c.snippet);
+        line.appendChild(el("small", { text: sn.length > 140 ? sn.slice(0, 139) + "…" : sn }));
+      }
       box.appendChild(line);
     });
     m.appendChild(box);
   }
+  // Handoff states: queued (handoff set, no agent yet), agent joined (an
+  // agent's message), agent left (handoff cleared after an agent was in).
   function showHandoff(on, fromPoll) {
-    if (on && !handoff) setStatus(T.queued);
-    if (!on && handoff && fromPoll) setStatus("");
+    if (on && !handoff && !agentIn) setStatus(T.queued);
+    if (!on && handoff && fromPoll) { setStatus(agentIn ? T.agentLeft : ""); agentIn = false; }
     handoff = !!on;
     if (ui && ui.human) ui.human.disabled = handoff;
   }
@@ -213,7 +257,8 @@
       }
     }
     bubble(role, m.text, { seq: m.seq, citations: m.citations, source: m.source });
-    if (role === "agent") setStatus(T.withAgent);
+    if (role === "agent") { agentIn = true; setStatus(T.withAgent); }
+    if (role !== "visitor" && ui.panel.hidden) ui.launch.classList.add("dot");
     if (m.seq > state.seq) { state.seq = m.seq; save(); }
   }
 
@@ -230,19 +275,32 @@
       .catch(function () {});
   }
 
-  // Long poll for agent messages: one request outstanding, caught up by seq.
-  function poll() {
-    if (polling || !state.conv) return;
-    polling = true;
+  // Long poll for agent messages: one request outstanding, caught up by seq
+  // (rendered messages are skipped by seq). A poll that outlives the edge's
+  // 25 s wait (a laptop that slept, a dead connection) is abandoned; coming
+  // back online or to the tab starts a fresh one at once.
+  var POLL_MS = 35000;
+  function poll(restart) {
+    if (!state.conv) return;
+    if (polling) { if (!restart) return; polling.abort(); }
+    var me = polling = window.AbortController ? new AbortController() : { abort: function () {} };
+    var timer = setTimeout(function () { me.abort(); }, POLL_MS);
     var url = API + "/v1/conversations/" + encodeURIComponent(state.conv) + "/messages" + query(state.seq);
-    fetch(url).then(function (r) {
+    fetch(url, { signal: me.signal }).then(function (r) {
       if (r.status === 429) return { retry: retryAfter(r) };
       return r.ok ? r.json() : { retry: 5000 };
     }).then(function (b) {
-      polling = false;
+      clearTimeout(timer);
+      if (polling !== me) return;
+      polling = null;
       if (b && b.messages) { b.messages.forEach(render); showHandoff(b.handoff, true); }
       setTimeout(poll, b && b.retry ? b.retry : b && b.degraded ? (b.retry_ms || 5000) : 0);
-    }).catch(function () { polling = false; setTimeout(poll, 3000); });
+    }).catch(function () {
+      clearTimeout(timer);
+      if (polling !== me) return;
+      polling = null;
+      setTimeout(poll, navigator.onLine ? 3000 : 0);
+    });
   }
   function retryAfter(r) { return Math.max(1, parseInt(r.headers.get("retry-after") || "5", 10)) * 1000; }
 
@@ -277,7 +335,9 @@
         setStatus(T.wait.replace("{s}", String(Math.ceil(ms / 1000))));
         throw { retry: ms };
       }
-      if (!r.ok) return r.json().then(function (e) { throw { fatal: e && e.error ? e.error.message : String(r.status) }; }, function () { throw { retry: 5000 }; });
+      // 5xx (the service is busy or down): kept, retried with the same id.
+      if (r.status >= 500) throw { retry: r.headers.get("retry-after") ? retryAfter(r) : 5000 };
+      if (!r.ok) return r.json().then(function (e) { throw { fatal: e && e.error ? e.error.message : String(r.status) }; }, function () { throw { fatal: String(r.status) }; });
       var ct = r.headers.get("content-type") || "";
       return ct.indexOf("text/event-stream") === 0 && r.body ? stream(r, typing) : r.json().then(function (j) { return whole(j, typing); });
     }).then(function () {
@@ -327,6 +387,8 @@
         markdown(view.body, text);
         view.node.setAttribute("data-updates", String(+(view.node.getAttribute("data-updates") || 0) + 1));
         scroll();
+        // Paint each piece before the next, however many arrived at once.
+        return new Promise(function (ok) { setTimeout(ok, 30); });
       } else if (ev === "done") {
         if (!view) { typing.node.remove(); view = bubble("bot", text, { source: meta.source }); }
         var seq = d.seq || meta.seq;
@@ -340,8 +402,8 @@
     function pump() {
       return reader.read().then(function (c) {
         if (c.done) return;
-        buf += dec.decode(c.value, { stream: true });
-        var i;
+        buf += dec.decode(c.value, { stream: true }).replace(/\r\n?/g, "\n");
+        var i, events = [];
         while ((i = buf.indexOf("\n\n")) >= 0) {
           var block = buf.slice(0, i), ev = "message", data = [];
           buf = buf.slice(i + 2);
@@ -349,23 +411,32 @@
             if (l.indexOf("event:") === 0) ev = l.slice(6).trim();
             else if (l.indexOf("data:") === 0) data.push(l.slice(5).replace(/^ /, ""));
           });
-          handle(ev, data.join("\n"));
+          events.push([ev, data.join("\n")]);
         }
-        return pump();
+        return events.reduce(function (p, e) {
+          return p.then(function () { return handle(e[0], e[1]); });
+        }, Promise.resolve()).then(pump);
       });
     }
     return pump();
   }
 
-  window.addEventListener("online", function () { setStatus(""); flush(); poll(); });
+  window.addEventListener("online", function () { setStatus(""); flush(); poll(true); });
   window.addEventListener("offline", function () { setStatus(T.offline); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && ui && ui.panel) { flush(); poll(true); }
+  });
 
   window.Kefu = {
     open: open,
     close: close,
     identify: function (id, sig) { ds.visitorId = id; ds.visitorSig = sig; },
-    strings: function (o) { for (var k in o) if (Object.prototype.hasOwnProperty.call(T, k)) T[k] = String(o[k]); },
-    version: "1"
+    strings: function (o) {
+      for (var k in o) if (Object.prototype.hasOwnProperty.call(T, k)) over[k] = T[k] = String(o[k]);
+      relabel();
+    },
+    language: function (l) { lang = String(l).toLowerCase().indexOf("zh") === 0 ? "zh" : "en"; T = copy(S[lang]); relabel(); },
+    version: "2"
   };
 
   function start() {

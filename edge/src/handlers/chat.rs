@@ -4,7 +4,10 @@
 //! "conversation_id"?,"message","client_msg_id"?,"visitor_sig"?}`. Answer:
 //! `{"conversation_id","seq","answer","source","citations":[…],"handoff"}`.
 //! With `Accept: text/event-stream` the same answer comes as the SSE events
-//! `meta`, `delta` and `done` (buffered in one body for now).
+//! `meta`, one `delta` per sentence ([`delta_pieces`]) and `done`. The edge
+//! still has the whole answer before it writes (the regional answers a turn
+//! in one frame), so the events arrive in one body; the widget renders each
+//! `delta` as it reads it and needs no change when the edge streams.
 
 use kefu_core::wire::MAX_VISITOR_TEXT_BYTES;
 use kefu_core::{ConversationId, VisitorId};
@@ -169,19 +172,72 @@ fn json(r: &ChatReply) -> EdgeResponse {
     EdgeResponse::json(200, body).with_header("cache-control", "no-store")
 }
 
-/// `meta` (ids, source, handoff), one `delta` (the text), `done` (citations).
+/// The shortest piece [`delta_pieces`] cuts, in characters.
+pub const MIN_DELTA_CHARS: usize = 12;
+
+/// The answer cut after sentence ends (`。！？；.!?;` followed by a space or
+/// a CJK character, and line breaks), pieces shorter than
+/// [`MIN_DELTA_CHARS`] joined to the next. The pieces concatenate to `text`.
+pub fn delta_pieces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = i + c.len_utf8();
+        let cut = match c {
+            '\n' | '。' | '！' | '？' | '；' => true,
+            '.' | '!' | '?' | ';' => chars.peek().is_none_or(|&(_, n)| n == ' ' || n == '\n'),
+            _ => false,
+        };
+        if cut && text[start..end].chars().count() >= MIN_DELTA_CHARS {
+            out.push(&text[start..end]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// `meta` (ids, source, handoff), a `delta` per sentence, `done` (seq, citations).
 fn sse(r: &ChatReply) -> EdgeResponse {
     let j = reply_json(r);
     let meta = serde_json::json!({
         "conversation_id": j.conversation_id, "seq": j.seq, "source": j.source, "handoff": j.handoff,
     });
-    let delta = serde_json::json!({ "text": j.answer });
-    let done = serde_json::json!({ "citations": j.citations });
-    let body = format!(
-        "event: meta\ndata: {meta}\n\nevent: delta\ndata: {delta}\n\nevent: done\ndata: {done}\n\n"
-    );
+    let mut body = format!("event: meta\ndata: {meta}\n\n");
+    for piece in delta_pieces(j.answer) {
+        let delta = serde_json::json!({ "text": piece });
+        body.push_str(&format!("event: delta\ndata: {delta}\n\n"));
+    }
+    let done = serde_json::json!({ "seq": j.seq, "citations": j.citations });
+    body.push_str(&format!("event: done\ndata: {done}\n\n"));
     EdgeResponse::empty(200)
         .with_header("content-type", "text/event-stream")
         .with_header("cache-control", "no-store")
         .with_body(body.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delta_pieces;
+
+    #[test]
+    fn pieces_cut_at_sentence_ends_and_join_back() {
+        let en = "Refunds take 3-5 days. Contact us at help@shop.example if not! Version 1.2 is fine";
+        let p = delta_pieces(en);
+        assert_eq!(p.concat(), en);
+        assert_eq!(p[0], "Refunds take 3-5 days.");
+        assert_eq!(p.len(), 3, "{p:?}");
+        let zh = "退款会在审核通过后原路退回。一般需要 3-5 个工作日到账！如有疑问请联系人工客服。";
+        let p = delta_pieces(zh);
+        assert_eq!(p.concat(), zh);
+        assert_eq!(p.len(), 3, "{p:?}");
+        // Short pieces join the next one; nothing is lost or empty.
+        let short = "OK. Yes. Sure. Fine.";
+        assert_eq!(delta_pieces(short).concat(), short);
+        assert!(delta_pieces(short).iter().all(|s| !s.is_empty()));
+        assert!(delta_pieces("").is_empty());
+    }
 }

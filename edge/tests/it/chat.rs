@@ -117,8 +117,21 @@ async fn event_stream_clients_get_meta_delta_done() {
         .lines()
         .filter_map(|l| l.strip_prefix("event: "))
         .collect();
-    assert_eq!(events, ["meta", "delta", "done"]);
-    assert!(text.contains(r#""source":"kb""#) && text.contains("Refunds within 7 days"));
+    assert_eq!(events.first(), Some(&"meta"));
+    assert_eq!(events.last(), Some(&"done"));
+    assert!(events[1..events.len() - 1].iter().all(|e| *e == "delta"));
+    // The deltas, joined, are the answer a JSON client gets.
+    let joined: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+        .collect();
+    assert_eq!(
+        joined,
+        "Refunds within 7 days of delivery, from your orders page."
+    );
+    assert!(text.contains(r#""source":"kb""#));
     assert!(text.contains("refund-policy"));
 }
 
