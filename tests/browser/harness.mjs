@@ -87,10 +87,19 @@ export async function startRegional({ wasmEdge = false, env = {} } = {}) {
       const wt = process.env.KEFU_WASMTIME || path.join(ROOT, ".kefu/bin/wasmtime");
       const wasm = path.join(ROOT, "target/edge/kefu-edge-wasmtime.wasm");
       for (const f of [wt, wasm]) if (!existsSync(f)) throw new Error(`${f} missing: run scripts/setup.sh and scripts/build-edge.sh`);
+      // Its stderr (a "Serving HTTP" banner, aborted long polls) is kept
+      // and shown only when it does not come up.
       const w = spawn(wt, ["serve", "--addr", `127.0.0.1:${edgePort}`, "-S", "cli",
         "--env", `SPIN_VARIABLE_REGIONAL_URL=${sys.api}`, "--env", `SPIN_VARIABLE_REGIONAL_SECRET=${EDGE_KEY}`, wasm],
-        { stdio: ["ignore", "ignore", "inherit"] });
+        { stdio: ["ignore", "ignore", "pipe"] });
+      let log = "";
+      w.stderr.on("data", (d) => { log = (log + d).slice(-4000); });
       children.push(w);
+      try {
+        await waitFor(`${sys.edge}/healthz`, "the wasm edge", w);
+      } catch (e) {
+        throw new Error(`${e.message}\n${log}`);
+      }
     }
     await waitFor(`${sys.edge}/healthz`, "the edge", children[children.length - 1]);
     return sys;
