@@ -225,7 +225,8 @@ mod tests {
 
     #[test]
     fn pieces_cut_at_sentence_ends_and_join_back() {
-        let en = "Refunds take 3-5 days. Contact us at help@shop.example if not! Version 1.2 is fine";
+        let en =
+            "Refunds take 3-5 days. Contact us at help@shop.example if not! Version 1.2 is fine";
         let p = delta_pieces(en);
         assert_eq!(p.concat(), en);
         assert_eq!(p[0], "Refunds take 3-5 days.");
