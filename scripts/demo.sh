@@ -9,7 +9,8 @@
 #   scripts/demo.sh --wasm-edge  # the edge as a wasm component under wasmtime serve
 #
 # Ports (override with env): KEFU_DEMO_API (8080), KEFU_DEMO_EDGE (8081),
-# KEFU_DEMO_PAGE (8082). State lives in .kefu/demo/ (delete it to start over).
+# KEFU_DEMO_PAGE (8082); KEFU_DEMO_PROFILE=dev for the debug build. State
+# lives in .kefu/demo/ (delete it to start over).
 # Retrieval is hybrid with the multilingual-e5-small embedder when
 # scripts/fetch-models.sh is in the tree (it fetches the model once), lexical
 # otherwise. Answers are curated FAQ + extractive, or grounded generation when
@@ -21,7 +22,7 @@ wasm=0
 for a in "$@"; do
   case "$a" in
     --wasm-edge) wasm=1 ;;
-    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
     *) echo "unknown option: $a (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,9 +48,16 @@ for p in "$api_port" "$edge_port" "$page_port"; do
   fi
 done
 
-say "building kefu-regional (release; the first build takes a few minutes)"
-cargo build --release --locked -p kefu-regional
-bin=target/release/kefu-regional
+# KEFU_DEMO_PROFILE=dev uses the debug build (quicker to build, slower to run).
+if [ "${KEFU_DEMO_PROFILE:-release}" = dev ]; then
+  say "building kefu-regional (debug)"
+  cargo build --locked -p kefu-regional
+  bin=target/debug/kefu-regional
+else
+  say "building kefu-regional (release; the first build takes a few minutes)"
+  cargo build --release --locked -p kefu-regional
+  bin=target/release/kefu-regional
+fi
 
 [ -s "$dir/operator.token" ] || python3 -c 'import secrets; print(secrets.token_hex(24))' >"$dir/operator.token"
 [ -s "$dir/edge.key" ] || python3 -c 'import secrets; print(secrets.token_hex(24))' >"$dir/edge.key"
