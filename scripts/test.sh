@@ -42,7 +42,9 @@ step "seal with the sm4-par8 backend" cargo test -p kefu-core --locked --feature
 step "schemathesis against /openapi.json" scripts/fuzz-api.sh target/debug/kefu-regional
 step "doctests" cargo test --workspace --locked --doc
 
-# The widget in Chromium: node's test runner prints "ℹ pass N" / "ℹ fail N".
+# >>> widget: browser tests (scripts/test-browser.sh) >>>
+# The widget in Chromium, every scenario through the in-process and the wasm
+# edge; node's test runner prints "ℹ pass N" / "ℹ fail N", counted below.
 printf '\n== browser tests (scripts/test-browser.sh)\n'
 blog=$(mktemp)
 scripts/test-browser.sh 2>&1 | tee "$blog"
@@ -52,6 +54,7 @@ bfail=$(sed -nE 's/^ℹ fail ([0-9]+).*/\1/p' "$blog" | tail -n1)
 rm -f "$blog"
 bpass=${bpass:-0}; bfail=${bfail:-0}
 if [ "$browser_rc" -ne 0 ] && [ "$bfail" -eq 0 ]; then bfail=1; echo "FAILED step: browser tests (did not finish)"; fi
+# <<< widget: browser tests <<<
 
 summary=$(grep -E '^ *Summary \[' "$log" | tail -n1)
 passed=$(sed -nE 's/.* ([0-9]+) (tests? )?passed.*/\1/p' <<<"$summary" | head -n1)

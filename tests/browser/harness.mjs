@@ -259,8 +259,14 @@ export function widget(page) {
     async ask(text) { await this.input.fill(text); await this.input.press("Enter"); },
     /** Waits until the status line matches `re`. */
     async statusMatches(re, timeout = 10000) {
-      await page.waitForFunction((src) => new RegExp(src).test(document.querySelector("[data-kefu]").shadowRoot.querySelector(".status").textContent),
-        re.source, { timeout });
+      try {
+        await page.waitForFunction((src) => new RegExp(src).test(document.querySelector("[data-kefu]").shadowRoot.querySelector(".status").textContent),
+          re.source, { timeout });
+      } catch (e) {
+        const log = await page.evaluate(() => [...document.querySelector("[data-kefu]").shadowRoot.querySelectorAll(".msg, .status")]
+          .map((m) => `${m.className}: ${m.textContent}`).join("\n"));
+        throw new Error(`status never matched ${re}:\n${log}`);
+      }
     },
     /** Waits for the `n`th bot/agent bubble (1-based) to be complete and returns it. */
     async answer(n) {

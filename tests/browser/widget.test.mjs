@@ -145,14 +145,22 @@ for (const edge of EDGES) {
     await w.open();
     await w.ask("hi");
     await w.answer(1);
-    // Use up this visitor's per-minute messages from the page itself.
-    await page.evaluate(async ([edge, key]) => {
+    // Use up this visitor's per-minute messages from the page itself, until
+    // the edge has refused ten in a row. (Under `wasmtime serve` the windows
+    // are per component instance, and the widget's long poll keeps a second
+    // instance busy; ten refusals in a row means every live one is full.)
+    const statuses = await page.evaluate(async ([edge, key]) => {
       const s = JSON.parse(localStorage.getItem("kefu:" + key));
-      for (let i = 0; i < 25; i++) {
-        await fetch(`${edge}/v1/chat?widget_key=${key}`, { method: "POST", headers: { "content-type": "application/json" },
+      const out = [];
+      for (let i = 0, refused = 0; i < 150 && refused < 10; i++) {
+        const r = await fetch(`${edge}/v1/chat?widget_key=${key}`, { method: "POST", headers: { "content-type": "application/json" },
           body: JSON.stringify({ widget_key: key, visitor_id: s.visitor, conversation_id: s.conv, message: "spam " + i, client_msg_id: "spam-" + i }) });
+        out.push(r.status);
+        refused = r.status === 429 ? refused + 1 : 0;
       }
+      return out;
     }, [sys.edge, sys.widgetKey]);
+    assert.deepEqual(statuses.slice(-10), Array(10).fill(429), statuses.join(" "));
     await w.ask("one more question");
     await w.statusMatches(/please wait \d+ s/);
     assert.match(await w.status.textContent(), /^Too many messages; please wait \d+ s$/);
