@@ -195,7 +195,11 @@
     ui.launch.setAttribute("aria-expanded", "false");
     ui.launch.focus();
   }
-  function setStatus(text) {
+  // Network notices (offline, please wait, retrying) are cleared by the next
+  // success; handoff notices stay until the handoff changes.
+  var netNotice = false;
+  function setStatus(text, net) {
+    netNotice = !!net && !!text;
     if (!ui || !ui.status) return;
     ui.status.textContent = text || "";
     ui.status.hidden = !text;
@@ -240,8 +244,12 @@
     if (ui && ui.human) ui.human.disabled = handoff;
   }
 
+  // A message from a poll or the history. The chat reply does not move
+  // state.seq: the next poll brings the visitor's own turn with its seq.
   function render(m) {
-    if (!m || rendered[m.seq]) return;
+    if (!m) return;
+    if (m.seq > state.seq) { state.seq = m.seq; save(); }
+    if (rendered[m.seq]) return;
     var role = m.role === "visitor" || m.role === "agent" || m.role === "system" ? m.role : "bot";
     if (role === "visitor") {
       // The visitor's own message, already on screen while it was sent:
@@ -251,7 +259,6 @@
         if (mine[i].kefuText === m.text) {
           mine[i].setAttribute("data-seq", String(m.seq));
           rendered[m.seq] = true;
-          if (m.seq > state.seq) { state.seq = m.seq; save(); }
           return;
         }
       }
@@ -259,7 +266,6 @@
     bubble(role, m.text, { seq: m.seq, citations: m.citations, source: m.source });
     if (role === "agent") { agentIn = true; setStatus(T.withAgent); }
     if (role !== "visitor" && ui.panel.hidden) ui.launch.classList.add("dot");
-    if (m.seq > state.seq) { state.seq = m.seq; save(); }
   }
 
   function query(since) {
@@ -293,7 +299,9 @@
       clearTimeout(timer);
       if (polling !== me) return;
       polling = null;
-      if (b && b.messages) { b.messages.forEach(render); showHandoff(b.handoff, true); }
+      // A degraded answer is the edge's own, possibly stale, copy: its
+      // messages are fine to show, its handoff flag is not news.
+      if (b && b.messages) { b.messages.forEach(render); if (!b.degraded) showHandoff(b.handoff, true); }
       setTimeout(poll, b && b.retry ? b.retry : b && b.degraded ? (b.retry_ms || 5000) : 0);
     }).catch(function () {
       clearTimeout(timer);
@@ -318,7 +326,7 @@
   // message's client id, so the service stores it once.
   function flush() {
     if (sending || !state.outbox.length) return;
-    if (!navigator.onLine) { setStatus(T.offline); return; }
+    if (!navigator.onLine) { setStatus(T.offline, true); return; }
     sending = true;
     var item = state.outbox[0];
     if (!item.view && ui) item.view = bubble("visitor", item.text, { pending: true });
@@ -332,7 +340,7 @@
     }).then(function (r) {
       if (r.status === 429) {
         var ms = retryAfter(r);
-        setStatus(T.wait.replace("{s}", String(Math.ceil(ms / 1000))));
+        setStatus(T.wait.replace("{s}", String(Math.ceil(ms / 1000))), true);
         throw { retry: ms };
       }
       // 5xx (the service is busy or down): kept, retried with the same id.
@@ -344,7 +352,7 @@
       state.outbox.shift(); save();
       if (item.view) item.view.node.classList.remove("pending");
       sending = false;
-      if (!handoff) setStatus("");
+      if (netNotice) setStatus("");
       poll();
       flush();
     }).catch(function (e) {
@@ -356,7 +364,7 @@
         flush();
         return;
       }
-      if (!(e && e.retry)) setStatus(navigator.onLine ? T.failed : T.offline);
+      if (!(e && e.retry)) setStatus(navigator.onLine ? T.failed : T.offline, true);
       setTimeout(flush, e && e.retry ? e.retry : 3000);
     });
   }
@@ -364,8 +372,8 @@
   function whole(j, typing) {
     typing.node.remove();
     state.conv = j.conversation_id || state.conv;
+    if (j.seq && rendered[j.seq]) { save(); showHandoff(j.handoff); return; }
     var b = bubble(j.source === "agent" ? "agent" : "bot", j.answer, { seq: j.seq, citations: j.citations, source: j.source });
-    if (j.seq > state.seq) state.seq = j.seq;
     save();
     showHandoff(j.handoff);
     return b;
@@ -373,14 +381,19 @@
 
   // Reads the SSE body as it arrives: meta, then delta text, then done.
   function stream(r, typing) {
-    var reader = r.body.getReader(), dec = new TextDecoder(), buf = "", view = null, text = "", meta = {};
+    var reader = r.body.getReader(), dec = new TextDecoder(), buf = "", view = null, text = "", meta = {}, skip = false;
     function handle(ev, data) {
       var d = {};
       try { d = JSON.parse(data); } catch (e) { return; }
       if (ev === "meta") {
         meta = d;
+        // The long poll may have shown this turn already; else claim its seq.
+        if (d.seq && rendered[d.seq]) skip = true;
+        else if (d.seq) rendered[d.seq] = true;
         if (d.conversation_id) { state.conv = d.conversation_id; save(); }
         showHandoff(d.handoff);
+      } else if (skip) {
+        if (typing.node.parentNode) typing.node.remove();
       } else if (ev === "delta") {
         if (!view) { typing.node.remove(); view = bubble(meta.source === "agent" ? "agent" : "bot", "", { source: meta.source }); }
         text += d.text || "";
@@ -392,7 +405,7 @@
       } else if (ev === "done") {
         if (!view) { typing.node.remove(); view = bubble("bot", text, { source: meta.source }); }
         var seq = d.seq || meta.seq;
-        if (seq) { view.node.setAttribute("data-seq", String(seq)); rendered[seq] = true; if (seq > state.seq) state.seq = seq; save(); }
+        if (seq) { view.node.setAttribute("data-seq", String(seq)); rendered[seq] = true; }
         cites(view.node, d.citations || []);
         scroll();
       } else if (ev === "error") {
@@ -418,11 +431,17 @@
         }, Promise.resolve()).then(pump);
       });
     }
-    return pump();
+    // A stream cut short: drop the partial bubble and free its seq, so the
+    // retry (same client id, same recorded answer) or the poll shows it whole.
+    return pump().catch(function (e) {
+      if (view) view.node.remove();
+      if (meta.seq && !skip) delete rendered[meta.seq];
+      throw e;
+    });
   }
 
-  window.addEventListener("online", function () { setStatus(""); flush(); poll(true); });
-  window.addEventListener("offline", function () { setStatus(T.offline); });
+  window.addEventListener("online", function () { if (netNotice) setStatus(""); flush(); poll(true); });
+  window.addEventListener("offline", function () { setStatus(T.offline, true); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible" && ui && ui.panel) { flush(); poll(true); }
   });

@@ -137,6 +137,12 @@ for (const edge of EDGES) {
     assert.equal((await agentSays(sys, t.conversation.id, "Lin has left the chat.", "system")).status, 201);
     await w.statusMatches(/agent has left/);
     assert.ok(!(await w.human.isDisabled()), "a human can be asked for again");
+    // Every turn once, though the chat reply and the long poll both bring some.
+    const turns = (await transcript(sys)).messages.length;
+    await page.waitForFunction((n) => document.querySelector("[data-kefu]").shadowRoot.querySelectorAll(".msg[data-seq]").length >= n, turns)
+      .catch(() => {});
+    const seqs = await shadow(page, "return [...root.querySelectorAll('.msg[data-seq]')].map(m => Number(m.getAttribute('data-seq')))");
+    assert.deepEqual(seqs, Array.from({ length: turns }, (_, i) => i + 1), "every turn shown once, in order");
   });
 
   scenario("a rate-limited visitor sees a friendly please-wait with the time", async (sys, page) => {
