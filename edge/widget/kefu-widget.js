@@ -307,7 +307,8 @@
       clearTimeout(timer);
       if (polling !== me) return;
       polling = null;
-      setTimeout(poll, navigator.onLine ? 3000 : 0);
+      // Offline: the "online" event starts the next poll.
+      if (navigator.onLine) setTimeout(poll, 3000);
     });
   }
   function retryAfter(r) { return Math.max(1, parseInt(r.headers.get("retry-after") || "5", 10)) * 1000; }

@@ -105,12 +105,22 @@ for (const edge of EDGES) {
     // Still queued on the page while offline.
     const queued = await page.evaluate((k) => JSON.parse(localStorage.getItem("kefu:" + k)).outbox.length, sys.widgetKey);
     assert.equal(queued, 1);
+    // An agent writes while the visitor is away (a long poll already in
+    // flight may still bring it); it is shown once either way.
+    const conv = await conversationOf(page, sys.widgetKey);
+    assert.equal((await agentSays(sys, conv, "Agent note while you were offline.")).status, 201);
+    await page.waitForTimeout(300);
     await ctx.setOffline(false);
     await w.answer(2);
+    await w.q(".msg.agent").filter({ hasText: "while you were offline" }).waitFor({ timeout: 5000 });
     const t = await transcript(sys);
     const sent = t.messages.filter((m) => m.role === "visitor" && m.text === "can I pay with Alipay?");
     assert.equal(sent.length, 1, JSON.stringify(t.messages));
     assert.equal(t.messages.filter((m) => m.role === "visitor").length, 2);
+    await page.waitForTimeout(500);
+    assert.equal(await w.q(".msg.agent").count(), 1, "the agent's note once");
+    const seqs = await shadow(page, "return [...root.querySelectorAll('.msg[data-seq]')].map(m => m.getAttribute('data-seq'))");
+    assert.equal(new Set(seqs).size, seqs.length, `seqs shown: ${seqs}`);
   });
 
   scenario("asking for a human shows queued, an agent joining, and the agent leaving", async (sys, page) => {
