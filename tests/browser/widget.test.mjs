@@ -215,6 +215,21 @@ for (const edge of EDGES) {
     assert.deepEqual(await page.evaluate(() => window.__csp), [], "CSP violations");
   });
 
+  scenario("options: data-open, data-lang over the page's lang, Kefu.strings and Kefu.language", async (sys, page) => {
+    await page.goto(sys.page + "/?lang=en&data-open=true&data-lang=zh");
+    const w = widget(page);
+    await w.input.waitFor({ state: "visible" });
+    assert.equal(await w.send.textContent(), "发送");
+    assert.equal(await w.input.getAttribute("placeholder"), "请输入您的问题…");
+    await page.evaluate(() => window.Kefu.strings({ send: "提交" }));
+    assert.equal(await w.send.textContent(), "提交");
+    await page.evaluate(() => window.Kefu.language("en"));
+    assert.equal(await w.send.textContent(), "提交", "an overridden string survives a language change");
+    assert.equal(await w.human.textContent(), "Talk to a human");
+    await page.evaluate(() => window.Kefu.close());
+    assert.ok(await w.panel.isHidden());
+  });
+
   scenario("keyboard and screen readers: dialog, live log, Enter sends, Tab stays inside, Esc returns focus", async (sys, page) => {
     await page.goto(sys.page);
     const w = widget(page);
