@@ -30,6 +30,10 @@
 //! removed or retyped field, or a new enum variant, bumps [`WIRE_VERSION`].
 //! Every frame type has a golden-bytes test.
 //!
+//! A turn's answer can also come streamed, as records ([`Record`], media
+//! type [`TURN_STREAM_CONTENT_TYPE`]): model text as it is written, then the
+//! `TurnResponse` frame.
+//!
 //! # Signatures
 //!
 //! Requests are signed with HMAC-SM3 ([RFC 2104] over [GB/T 32905-2016]
@@ -42,6 +46,7 @@
 mod frames;
 mod replay;
 mod sign;
+mod stream;
 mod sync;
 mod tenant;
 
@@ -53,6 +58,7 @@ pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayGuard};
 pub use sign::{
     DEFAULT_WINDOW_MS, MIN_KEY_LEN, SIGNATURE_HEADER, Signature, body_digest, sign, verify,
 };
+pub use stream::{MAX_RECORD_BYTES, Record, RecordReader, TURN_STREAM_CONTENT_TYPE};
 pub use sync::{MAX_SESSION_WAIT_MS, SessionRequest, SessionResponse};
 pub use tenant::{
     MAX_ORIGIN_BYTES, MAX_ORIGINS, MAX_VISITOR_KEY_BYTES, MAX_WIDGET_KEY_BYTES,

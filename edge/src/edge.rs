@@ -6,7 +6,7 @@ use kefu_core::CircuitBreaker;
 use kefu_core::overload::BreakerState;
 
 use crate::config::{ConfigError, EdgeConfig};
-use crate::http::{EdgeRequest, EdgeResponse};
+use crate::http::{EdgeRequest, EdgeResponse, ResponseSink};
 use crate::platform::Platform;
 use crate::{Error, pipeline, routes};
 
@@ -44,7 +44,17 @@ impl<P: Platform> Edge<P> {
     /// Answers one request. Never fails: every error is a JSON error
     /// response with its status.
     pub async fn handle(&self, req: EdgeRequest) -> EdgeResponse {
-        routes::route(self, req).await
+        let mut r = EdgeResponse::empty(500);
+        self.handle_into(req, &mut r).await;
+        r
+    }
+
+    /// Answers one request into `sink`, for a shim that can stream a body:
+    /// a chat turn asked for as `text/event-stream` then passes the model's
+    /// text on as the regional service writes it. Every other response is
+    /// written whole.
+    pub async fn handle_into(&self, req: EdgeRequest, sink: &mut dyn ResponseSink) {
+        routes::route_into(self, req, sink).await
     }
 
     /// Delivers up to one report's worth of turns waiting in the outbox to

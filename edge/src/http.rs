@@ -168,8 +168,8 @@ pub struct EdgeResponse {
     pub status: u16,
     /// The headers, names in lower case.
     pub headers: Vec<(String, String)>,
-    /// The whole body. (Streaming through from the regional service is not
-    /// built yet; an SSE answer is sent as one buffered body.)
+    /// The whole body (a streamed answer goes through a [`ResponseSink`]
+    /// instead; [`crate::Edge::handle`] collects it here).
     pub body: Vec<u8>,
 }
 
@@ -205,6 +205,37 @@ impl EdgeResponse {
     /// The value of header `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+}
+
+/// Where a shim that can stream a response body takes the answer from
+/// ([`crate::Edge::handle_into`]): the head once, then the body in pieces.
+pub trait ResponseSink: Send {
+    /// The status and headers; called exactly once, before any body.
+    fn head(&mut self, status: u16, headers: &[(String, String)]);
+    /// The next piece of the body.
+    fn body(&mut self, bytes: &[u8]);
+}
+
+/// A [`ResponseSink`] that keeps everything: a whole [`EdgeResponse`].
+impl ResponseSink for EdgeResponse {
+    fn head(&mut self, status: u16, headers: &[(String, String)]) {
+        self.status = status;
+        self.headers = headers.to_vec();
+    }
+
+    fn body(&mut self, bytes: &[u8]) {
+        self.body.extend_from_slice(bytes);
+    }
+}
+
+impl EdgeResponse {
+    /// Writes this whole response into `sink`.
+    pub fn send_to(self, sink: &mut dyn ResponseSink) {
+        sink.head(self.status, &self.headers);
+        if !self.body.is_empty() {
+            sink.body(&self.body);
+        }
     }
 }
 

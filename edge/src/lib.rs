@@ -117,5 +117,5 @@ pub use edge::Edge;
 pub use error::Error;
 pub use http::{EdgeRequest, EdgeResponse, Method};
 pub use platform::{
-    KvBucket, Platform, PlatformError, UpstreamError, UpstreamRequest, UpstreamResponse,
+    KvBucket, OnChunk, Platform, PlatformError, UpstreamError, UpstreamRequest, UpstreamResponse,
 };

@@ -37,10 +37,41 @@ use crate::platform::{
 pub type UpstreamFuture =
     Pin<Box<dyn Future<Output = Result<UpstreamResponse, UpstreamError>> + Send + 'static>>;
 
+/// An upstream answer whose body arrives in pieces.
+#[derive(Debug)]
+pub struct StreamedResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body's pieces; the channel closes after the last.
+    pub body: tokio::sync::mpsc::UnboundedReceiver<Result<Vec<u8>, UpstreamError>>,
+}
+
+/// A boxed, `Send` streamed upstream answer.
+pub type StreamedFuture =
+    Pin<Box<dyn Future<Output = Result<StreamedResponse, UpstreamError>> + Send + 'static>>;
+
 /// Where [`MemoryPlatform`] sends regional calls.
 pub trait Upstream: Send + Sync {
     /// Answers one request.
     fn call(&self, req: UpstreamRequest) -> UpstreamFuture;
+
+    /// Answers one request with the body in pieces as they come. The
+    /// default hands over [`Upstream::call`]'s whole body.
+    fn call_streaming(&self, req: UpstreamRequest) -> StreamedFuture {
+        let whole = self.call(req);
+        Box::pin(async move {
+            let r = whole.await?;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let _ = tx.send(Ok(r.body));
+            Ok(StreamedResponse {
+                status: r.status,
+                headers: r.headers,
+                body: rx,
+            })
+        })
+    }
 }
 
 impl<F, Fut> Upstream for F
@@ -207,6 +238,31 @@ impl Platform for MemoryPlatform {
             Ok(r) => r,
             Err(_) => Err(UpstreamError::Timeout),
         }
+    }
+
+    async fn fetch_streaming(
+        &self,
+        req: UpstreamRequest,
+        on_chunk: &mut crate::platform::OnChunk<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let timeout = Duration::from_millis(req.timeout_ms);
+        let run = async {
+            let mut r = self.upstream.call_streaming(req).await?;
+            let mut body = Vec::new();
+            while let Some(piece) = r.body.recv().await {
+                let piece = piece?;
+                on_chunk(&piece);
+                body.extend_from_slice(&piece);
+            }
+            Ok(UpstreamResponse {
+                status: r.status,
+                headers: r.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout))
     }
 
     async fn setting(&self, name: &str) -> Option<String> {

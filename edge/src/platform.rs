@@ -141,6 +141,13 @@ pub struct UpstreamResponse {
     pub body: Vec<u8>,
 }
 
+impl UpstreamResponse {
+    /// The value of header `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::http::find_header(&self.headers, name)
+    }
+}
+
 impl fmt::Debug for UpstreamResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpstreamResponse")
@@ -169,6 +176,10 @@ impl fmt::Display for UpstreamError {
 }
 
 impl std::error::Error for UpstreamError {}
+
+/// Receives the pieces of a streamed body as they arrive
+/// ([`Platform::fetch_streaming`]).
+pub type OnChunk<'a> = dyn FnMut(&[u8]) + Send + 'a;
 
 /// What the edge needs from the platform it runs on.
 ///
@@ -224,6 +235,25 @@ pub trait Platform {
         &self,
         req: UpstreamRequest,
     ) -> impl Future<Output = Result<UpstreamResponse, UpstreamError>>;
+
+    /// Like [`Platform::fetch`], but hands each piece of the body to
+    /// `on_chunk` as it arrives (and still returns the whole response).
+    /// The edge uses it for a streamed turn
+    /// ([`kefu_core::wire::TURN_STREAM_CONTENT_TYPE`]), so a model's text
+    /// reaches the visitor while it is written. The default fetches, then
+    /// hands over the whole body at once: a platform that cannot stream
+    /// loses the preview, never the answer.
+    fn fetch_streaming(
+        &self,
+        req: UpstreamRequest,
+        on_chunk: &mut OnChunk<'_>,
+    ) -> impl Future<Output = Result<UpstreamResponse, UpstreamError>> {
+        async move {
+            let r = self.fetch(req).await?;
+            on_chunk(&r.body);
+            Ok(r)
+        }
+    }
 
     /// A setting (platform variable or secret) by name; see
     /// [`crate::config::settings`] for the names.

@@ -4,8 +4,21 @@ use crate::Error;
 use crate::cors;
 use crate::edge::Edge;
 use crate::handlers::{chat, health, messages, widget};
-use crate::http::{EdgeRequest, EdgeResponse, Method};
+use crate::http::{EdgeRequest, EdgeResponse, Method, ResponseSink};
 use crate::platform::Platform;
+
+/// Dispatches `req` into `sink`: a streamed chat turn writes as it goes,
+/// everything else is answered whole by [`route`].
+pub async fn route_into<P: Platform>(
+    edge: &Edge<P>,
+    req: EdgeRequest,
+    sink: &mut dyn ResponseSink,
+) {
+    if req.method == Method::Post && req.path == "/v1/chat" && chat::wants_sse(&req) {
+        return chat::post_stream(edge, &req, sink).await;
+    }
+    route(edge, req).await.send_to(sink);
+}
 
 /// Dispatches `req`. `HEAD` is `GET` without the body.
 pub async fn route<P: Platform>(edge: &Edge<P>, req: EdgeRequest) -> EdgeResponse {

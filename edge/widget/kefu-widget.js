@@ -404,8 +404,22 @@
         // Paint each piece before the next, however many arrived at once.
         return new Promise(function (ok) { setTimeout(ok, 30); });
       } else if (ev === "done") {
-        if (!view) { typing.node.remove(); view = bubble("bot", text, { source: meta.source }); }
         var seq = d.seq || meta.seq;
+        if (d.conversation_id) { state.conv = d.conversation_id; save(); }
+        if (d.handoff !== undefined) showHandoff(d.handoff);
+        // A streamed answer learns its seq only now: if the long poll showed
+        // the stored turn meanwhile, keep that one.
+        if (!meta.seq && seq && rendered[seq]) {
+          if (view) view.node.remove();
+          if (typing.node.parentNode) typing.node.remove();
+          return;
+        }
+        var src = d.source || meta.source;
+        if (!view) { typing.node.remove(); view = bubble(src === "agent" ? "agent" : "bot", d.answer || text, { source: src }); }
+        // The stored answer is what counts: deltas were a preview of it.
+        else if (typeof d.answer === "string" && d.answer !== text) { markdown(view.body, d.answer); }
+        if (src) view.node.setAttribute("data-source", src);
+        view.node.kefuText = typeof d.answer === "string" ? d.answer : text;
         if (seq) { view.node.setAttribute("data-seq", String(seq)); rendered[seq] = true; }
         cites(view.node, d.citations || []);
         scroll();

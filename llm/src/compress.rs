@@ -127,10 +127,10 @@ pub fn dedup_passages(passages: &[Passage], min_overlap_chars: usize) -> Vec<Pas
                 .chain(std::iter::once(n.len()))
                 .filter(|&i| i >= min_overlap_chars && kn.ends_with(&n[..i]))
                 .max();
-            if let Some(i) = best {
-                if n.len() - i < text.len() {
-                    text = n[i..].trim_start().to_owned();
-                }
+            if let Some(i) = best
+                && n.len() - i < text.len()
+            {
+                text = n[i..].trim_start().to_owned();
             }
         }
         kept.push((

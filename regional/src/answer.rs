@@ -180,6 +180,7 @@ impl Generator {
         hits: &[Hit],
         question: &str,
         locale: Locale,
+        deltas: Option<&Deltas>,
     ) -> Option<Turn> {
         use futures_util::StreamExt;
         let passages: Vec<kefu_llm::prompt::Passage> = hits
@@ -209,9 +210,13 @@ impl Generator {
         let run = async {
             let mut s = self.gateway.generate(req).await.ok()?;
             let mut text = String::new();
+            let mut shown = 0;
             while let Some(piece) = s.next().await {
                 // A failure midway: the partial text is not an answer.
                 text.push_str(&piece.ok()?);
+                if let Some(tx) = deltas {
+                    shown = preview(tx, &text, shown, zh);
+                }
             }
             Some(text)
         };
@@ -243,12 +248,46 @@ impl Generator {
     }
 }
 
+/// Where a streamed answer's text goes as the model writes it.
+pub type Deltas = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// Characters of model text held back from the preview: a leak of the
+/// system prompt is caught by [`kefu_llm::prompt::usable`] once 60
+/// consecutive characters of it are written (checked every 20), and
+/// [`kefu_llm::prompt::NO_ANSWER`] is shorter, so with this lag the visitor
+/// never sees either.
+pub const PREVIEW_LAG_CHARS: usize = 80;
+
+/// Sends the part of `text` past the first `shown` bytes that is safe to
+/// preview; returns the new `shown`. Once the text so far is unusable
+/// nothing more is sent (the final answer decides what the visitor keeps).
+fn preview(tx: &Deltas, text: &str, shown: usize, zh: bool) -> usize {
+    if !kefu_llm::prompt::usable(text, zh) && !text.trim().is_empty() {
+        return usize::MAX;
+    }
+    let total = text.chars().count();
+    if shown == usize::MAX || total <= PREVIEW_LAG_CHARS {
+        return shown;
+    }
+    let upto = text
+        .char_indices()
+        .nth(total - PREVIEW_LAG_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    if upto > shown {
+        // The receiver gone (the edge hung up) is not the answer's problem.
+        let _ = tx.send(text[shown..upto].to_owned());
+        return upto;
+    }
+    shown
+}
+
 /// Answers `question` for the tenant.
 pub async fn answer(
     tenant: &TenantStore,
     question: &str,
     locale: Locale,
     generator: Option<&Generator>,
+    deltas: Option<&Deltas>,
 ) -> Result<Answer> {
     let Some(published) = tenant.kb_current().await? else {
         return Ok(Answer {
@@ -277,6 +316,7 @@ pub async fn answer(
                 hits,
                 question,
                 locale,
+                deltas,
             )
             .await
     {

@@ -32,7 +32,10 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kefu_edge::memory::MemoryPlatform;
+use kefu_edge::http::ResponseSink;
+use kefu_edge::memory::{
+    MemoryPlatform, StreamedFuture, StreamedResponse, Upstream, UpstreamFuture,
+};
 use kefu_edge::{
     Edge, EdgeConfig, EdgeRequest, EdgeResponse, Method, Secret, UpstreamError, UpstreamRequest,
     UpstreamResponse,
@@ -70,11 +73,7 @@ pub fn edge(state: &AppState) -> Result<InProcessEdge> {
         .edge_key
         .as_ref()
         .ok_or_else(|| Error::Invalid("the in-process edge needs an edge key".into()))?;
-    let api = http::router(state.clone());
-    let upstream = move |req: UpstreamRequest| {
-        let api = api.clone();
-        async move { call(api, req).await }
-    };
+    let upstream = InProcess(http::router(state.clone()));
     let platform = MemoryPlatform::new(Arc::new(upstream));
     let config = EdgeConfig::new(IN_PROCESS_URL, Secret::new(key.expose()))
         .map_err(|e| Error::Invalid(format!("in-process edge: {e}")))?;
@@ -83,8 +82,50 @@ pub fn edge(state: &AppState) -> Result<InProcessEdge> {
     Ok(Arc::new(edge))
 }
 
-/// One frame to the regional router, in-process.
-async fn call(api: Router, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+/// The regional router as the in-process edge's upstream.
+struct InProcess(Router);
+
+impl Upstream for InProcess {
+    fn call(&self, req: UpstreamRequest) -> UpstreamFuture {
+        Box::pin(call(self.0.clone(), req))
+    }
+
+    fn call_streaming(&self, req: UpstreamRequest) -> StreamedFuture {
+        let api = self.0.clone();
+        Box::pin(async move {
+            let resp = send(api, req).await?;
+            let status = resp.status().as_u16();
+            let headers = header_pairs(resp.headers());
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let mut body = resp.into_body().into_data_stream();
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                while let Some(piece) = body.next().await {
+                    let piece = piece
+                        .map(|b| b.to_vec())
+                        .map_err(|_| UpstreamError::Unreachable("body".into()));
+                    if tx.send(piece).is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok(StreamedResponse {
+                status,
+                headers,
+                body: rx,
+            })
+        })
+    }
+}
+
+fn header_pairs(h: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// One request to the regional router, in-process.
+async fn send(api: Router, req: UpstreamRequest) -> Result<Response, UpstreamError> {
     let unreachable = |m: &str| UpstreamError::Unreachable(m.to_owned());
     let mut b = axum::http::Request::builder()
         .method(req.method.as_str())
@@ -95,20 +136,20 @@ async fn call(api: Router, req: UpstreamRequest) -> Result<UpstreamResponse, Ups
     let request = b
         .body(Body::from(req.body))
         .map_err(|_| unreachable("bad request"))?;
-    let resp = api
-        .oneshot(request)
+    api.oneshot(request)
         .await
-        .map_err(|_| unreachable("router"))?;
+        .map_err(|_| unreachable("router"))
+}
+
+/// One frame to the regional router, in-process.
+async fn call(api: Router, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+    let resp = send(api, req).await?;
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = header_pairs(resp.headers());
     // The regional answers are bounded frames (a session is at most ~1 MiB).
     let body = to_bytes(resp.into_body(), 4 << 20)
         .await
-        .map_err(|_| unreachable("body"))?;
+        .map_err(|_| UpstreamError::Unreachable("body".into()))?;
     Ok(UpstreamResponse {
         status,
         headers,
@@ -146,7 +187,55 @@ async fn handle(State(edge): State<InProcessEdge>, req: Request) -> Response {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
+    if er.method == Method::Post && er.path == "/v1/chat" {
+        return stream_response(edge, er).await;
+    }
     into_response(edge.handle(er).await)
+}
+
+/// A chat turn through [`Edge::handle_into`] on its own task: the head
+/// comes back as soon as the edge writes it and the body follows as the
+/// edge writes it (a model's answer, token by token). The turn finishes even
+/// if the visitor goes away.
+async fn stream_response(edge: InProcessEdge, er: EdgeRequest) -> Response {
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let (body_tx, body_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut sink = ChannelSink {
+            head: Some(head_tx),
+            body: body_tx,
+        };
+        edge.handle_into(er, &mut sink).await;
+    });
+    let Ok(head) = head_rx.await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let body = futures_util::stream::unfold(body_rx, |mut rx| async move {
+        let piece: Vec<u8> = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(piece), rx))
+    });
+    into_response(head).map(|_| Body::from_stream(body))
+}
+
+/// Sends the head through a oneshot and the body through a channel.
+struct ChannelSink {
+    head: Option<tokio::sync::oneshot::Sender<EdgeResponse>>,
+    body: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl ResponseSink for ChannelSink {
+    fn head(&mut self, status: u16, headers: &[(String, String)]) {
+        if let Some(tx) = self.head.take() {
+            let mut r = EdgeResponse::empty(status);
+            r.headers = headers.to_vec();
+            let _ = tx.send(r);
+        }
+    }
+
+    fn body(&mut self, bytes: &[u8]) {
+        // The visitor gone is not an error: the turn is stored regardless.
+        let _ = self.body.send(bytes.to_vec());
+    }
 }
 
 fn into_response(r: EdgeResponse) -> Response {

@@ -4,10 +4,21 @@
 //! "conversation_id"?,"message","client_msg_id"?,"visitor_sig"?}`. Answer:
 //! `{"conversation_id","seq","answer","source","citations":[…],"handoff"}`.
 //! With `Accept: text/event-stream` the same answer comes as the SSE events
-//! `meta`, one `delta` per sentence ([`delta_pieces`]) and `done`. The edge
-//! still has the whole answer before it writes (the regional answers a turn
-//! in one frame), so the events arrive in one body; the widget renders each
-//! `delta` as it reads it and needs no change when the edge streams.
+//! `meta`, `delta`s and `done`:
+//! - a model's answer streams through: the edge asks the regional service
+//!   for a streamed turn ([`kefu_core::wire::Record`]) and writes each piece
+//!   as a `delta` the moment it arrives, on a shim that streams bodies
+//!   ([`crate::Edge::handle_into`]); `meta` then comes first without a
+//!   `seq` (not known until the answer is stored);
+//! - an answer the edge has whole (a curated or extractive answer, a cache
+//!   hit, an acknowledgement) comes as `meta` with its `seq`, one `delta`
+//!   per sentence ([`delta_pieces`]) and `done`.
+//!
+//! `done` always carries the stored answer whole (`answer`, `source`,
+//! `seq`, `citations`, `conversation_id`, `handoff`): deltas are a preview,
+//! and a model answer refused at the end is replaced by the extractive one.
+//! A failure after the first delta is an `error` event with the usual
+//! `{"error":{"code","message"}}` body.
 
 use kefu_core::wire::MAX_VISITOR_TEXT_BYTES;
 use kefu_core::{ConversationId, VisitorId};
@@ -17,7 +28,7 @@ use super::{citations, source_name};
 use crate::Error;
 use crate::cors::{self, Cors};
 use crate::edge::Edge;
-use crate::http::{EdgeRequest, EdgeResponse, MAX_BODY_BYTES};
+use crate::http::{EdgeRequest, EdgeResponse, MAX_BODY_BYTES, ResponseSink};
 use crate::pipeline::tenant;
 use crate::pipeline::turn::{self, ChatInput, ChatReply};
 use crate::platform::Platform;
@@ -50,20 +61,74 @@ pub async fn post<P: Platform>(edge: &Edge<P>, req: &EdgeRequest) -> EdgeRespons
     cors.apply(r)
 }
 
+/// Handles a request that asked for `text/event-stream`, writing a
+/// model's answer into `sink` as the regional service streams it.
+pub async fn post_stream<P: Platform>(
+    edge: &Edge<P>,
+    req: &EdgeRequest,
+    sink: &mut dyn ResponseSink,
+) {
+    let (input, config, cors) = match checks(edge, req).await {
+        Ok(x) => x,
+        Err((cors, e)) => return cors.apply(e.to_response()).send_to(sink),
+    };
+    let head = cors.apply(sse_head()).headers;
+    let early = serde_json::json!({
+        "conversation_id": input.conversation.as_ref().map(|c| c.as_str().to_owned()),
+        "source": "llm",
+    });
+    let mut started = false;
+    let reply = {
+        let started = &mut started;
+        let sink = &mut *sink;
+        let mut on_delta = |text: &str| {
+            if !*started {
+                *started = true;
+                sink.head(200, &head);
+                sink.body(event("meta", &early).as_bytes());
+            }
+            sink.body(event("delta", &serde_json::json!({ "text": text })).as_bytes());
+        };
+        turn::chat(
+            edge,
+            &config,
+            input,
+            req.client_ip.as_deref(),
+            Some(&mut on_delta),
+        )
+        .await
+    };
+    match (reply, started) {
+        (Ok(r), true) => sink.body(event("done", &done_json(&reply_json(&r))).as_bytes()),
+        (Ok(r), false) => cors.apply(sse(&r)).send_to(sink),
+        (Err(e), true) => {
+            let body: serde_json::Value =
+                serde_json::from_slice(&e.to_response().body).unwrap_or_default();
+            sink.body(event("error", &body).as_bytes());
+        }
+        (Err(e), false) => cors.apply(e.to_response()).send_to(sink),
+    }
+}
+
+/// Parse, tenant, origin: what every chat request passes before its turn.
+async fn checks<P: Platform>(
+    edge: &Edge<P>,
+    req: &EdgeRequest,
+) -> Result<(ChatInput, kefu_core::wire::TenantConfig, Cors), (Cors, Error)> {
+    let input = parse(req).map_err(|e| (Cors::NONE, e))?;
+    let config = tenant::resolve(edge, &input.widget_key)
+        .await
+        .map_err(|e| (Cors::NONE, e))?;
+    let cors = cors::check(&config, req.header("origin")).map_err(|e| (Cors::NONE, e))?;
+    Ok((input, config, cors))
+}
+
 async fn run<P: Platform>(edge: &Edge<P>, req: &EdgeRequest) -> (Cors, Result<ChatReply, Error>) {
-    let input = match parse(req) {
-        Ok(i) => i,
-        Err(e) => return (Cors::NONE, Err(e)),
+    let (input, config, cors) = match checks(edge, req).await {
+        Ok(x) => x,
+        Err((cors, e)) => return (cors, Err(e)),
     };
-    let config = match tenant::resolve(edge, &input.widget_key).await {
-        Ok(c) => c,
-        Err(e) => return (Cors::NONE, Err(e)),
-    };
-    let cors = match cors::check(&config, req.header("origin")) {
-        Ok(c) => c,
-        Err(e) => return (Cors::NONE, Err(e)),
-    };
-    let reply = turn::chat(edge, &config, input, req.client_ip.as_deref()).await;
+    let reply = turn::chat(edge, &config, input, req.client_ip.as_deref(), None).await;
     (cors, reply)
 }
 
@@ -141,7 +206,8 @@ pub fn parse(req: &EdgeRequest) -> Result<ChatInput, Error> {
     })
 }
 
-fn wants_sse(req: &EdgeRequest) -> bool {
+/// Whether the request asked for `text/event-stream`.
+pub fn wants_sse(req: &EdgeRequest) -> bool {
     req.header("accept")
         .is_some_and(|a| a.to_ascii_lowercase().contains("text/event-stream"))
 }
@@ -200,23 +266,37 @@ pub fn delta_pieces(text: &str) -> Vec<&str> {
     out
 }
 
-/// `meta` (ids, source, handoff), a `delta` per sentence, `done` (seq, citations).
+/// One SSE event.
+fn event(name: &str, data: &serde_json::Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+fn sse_head() -> EdgeResponse {
+    EdgeResponse::empty(200)
+        .with_header("content-type", "text/event-stream")
+        .with_header("cache-control", "no-store")
+}
+
+/// `done`: the stored answer whole.
+fn done_json(j: &ReplyJson<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "conversation_id": j.conversation_id, "seq": j.seq, "answer": j.answer,
+        "source": j.source, "citations": j.citations, "handoff": j.handoff,
+    })
+}
+
+/// `meta` (ids, source, handoff), a `delta` per sentence, `done`.
 fn sse(r: &ChatReply) -> EdgeResponse {
     let j = reply_json(r);
     let meta = serde_json::json!({
         "conversation_id": j.conversation_id, "seq": j.seq, "source": j.source, "handoff": j.handoff,
     });
-    let mut body = format!("event: meta\ndata: {meta}\n\n");
+    let mut body = event("meta", &meta);
     for piece in delta_pieces(j.answer) {
-        let delta = serde_json::json!({ "text": piece });
-        body.push_str(&format!("event: delta\ndata: {delta}\n\n"));
+        body.push_str(&event("delta", &serde_json::json!({ "text": piece })));
     }
-    let done = serde_json::json!({ "seq": j.seq, "citations": j.citations });
-    body.push_str(&format!("event: done\ndata: {done}\n\n"));
-    EdgeResponse::empty(200)
-        .with_header("content-type", "text/event-stream")
-        .with_header("cache-control", "no-store")
-        .with_body(body.into_bytes())
+    body.push_str(&event("done", &done_json(&j)));
+    sse_head().with_body(body.into_bytes())
 }
 
 #[cfg(test)]

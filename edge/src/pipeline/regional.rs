@@ -7,7 +7,7 @@ use kefu_core::wire::{self, Frame, SIGNATURE_HEADER, TenantConfig};
 
 use crate::edge::Edge;
 use crate::http::Method;
-use crate::platform::{Platform, UpstreamError, UpstreamRequest, UpstreamResponse};
+use crate::platform::{OnChunk, Platform, UpstreamError, UpstreamRequest, UpstreamResponse};
 use crate::store::{self, RegionalState};
 
 /// The content type of every frame.
@@ -61,6 +61,21 @@ pub async fn call<P: Platform, F: Frame>(
     timeout_ms: u64,
     kind: CallKind,
 ) -> Result<UpstreamResponse, CallError> {
+    call_with(edge, path, frame, timeout_ms, kind, None).await
+}
+
+/// [`call`], asking for a streamed answer ([`wire::Record`]s) when
+/// `on_chunk` is given: it sees the body's pieces as they arrive, and the
+/// answer returned is the stream's last record as a plain response (the
+/// frame with the stream's status, or the error record's status and body).
+pub async fn call_with<P: Platform, F: Frame>(
+    edge: &Edge<P>,
+    path: &'static str,
+    frame: &F,
+    timeout_ms: u64,
+    kind: CallKind,
+    on_chunk: Option<&mut OnChunk<'_>>,
+) -> Result<UpstreamResponse, CallError> {
     let p = &edge.platform;
     let body = frame.encode().map_err(|_| CallError::Local)?;
     let now = p.now_ms();
@@ -93,7 +108,7 @@ pub async fn call<P: Platform, F: Frame>(
             .record(now, permit, Outcome::Success { latency_ms: 0 });
         return Err(CallError::Local);
     };
-    let req = UpstreamRequest {
+    let mut req = UpstreamRequest {
         method: Method::Post,
         url: format!("{}{}", edge.config.regional_url, path),
         headers: vec![
@@ -103,7 +118,16 @@ pub async fn call<P: Platform, F: Frame>(
         body,
         timeout_ms,
     };
-    let result = p.fetch(req).await;
+    let result = match on_chunk {
+        Some(cb) => {
+            req.headers.push((
+                "accept".to_owned(),
+                format!("{}, {FRAME_CONTENT_TYPE}", wire::TURN_STREAM_CONTENT_TYPE),
+            ));
+            p.fetch_streaming(req, cb).await.and_then(unstream)
+        }
+        None => p.fetch(req).await,
+    };
     let done = p.now_ms();
     let answered = matches!(&result, Ok(r) if (200..300).contains(&r.status) || r.status == 404);
     // For the breaker, any answer but 5xx and 429 shows a live service: a
@@ -134,6 +158,41 @@ pub async fn call<P: Platform, F: Frame>(
         Ok(r) => Err(CallError::Status(r.status)),
         Err(UpstreamError::Timeout) => Err(CallError::Timeout),
         Err(UpstreamError::Unreachable(_)) => Err(CallError::Unreachable),
+    }
+}
+
+/// A streamed answer as the plain one: its last record's frame (with the
+/// stream's status) or error (with the record's status and body). A stream
+/// cut short is a connection failure. A plain answer passes unchanged.
+fn unstream(r: UpstreamResponse) -> Result<UpstreamResponse, UpstreamError> {
+    let streamed = r
+        .header("content-type")
+        .is_some_and(|ct| ct.contains(wire::TURN_STREAM_CONTENT_TYPE));
+    if !streamed {
+        return Ok(r);
+    }
+    let cut = || UpstreamError::Unreachable("the turn stream ended early".into());
+    let mut reader = wire::RecordReader::new();
+    reader.push(&r.body);
+    loop {
+        match reader.next_record() {
+            Ok(Some(wire::Record::Delta(_))) => continue,
+            Ok(Some(wire::Record::Frame(body))) => {
+                return Ok(UpstreamResponse {
+                    status: r.status,
+                    headers: vec![("content-type".into(), FRAME_CONTENT_TYPE.into())],
+                    body,
+                });
+            }
+            Ok(Some(wire::Record::Error { status, body })) => {
+                return Ok(UpstreamResponse {
+                    status,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body,
+                });
+            }
+            Ok(None) | Err(_) => return Err(cut()),
+        }
     }
 }
 

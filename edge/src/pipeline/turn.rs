@@ -8,7 +8,8 @@
 use kefu_core::overload::BrownoutLevel;
 use kefu_core::session::{Citation, ConversationState, Role, Session, Source, Turn};
 use kefu_core::wire::{
-    HandoffState, ReportedTurn, TenantConfig, TurnRequest, TurnResponse, WIRE_VERSION, paths,
+    HandoffState, Record, RecordReader, ReportedTurn, TenantConfig, TurnRequest, TurnResponse,
+    WIRE_VERSION, paths,
 };
 use kefu_core::{ConversationId, KbVersion, Locale, VisitorId};
 
@@ -93,12 +94,18 @@ fn recorded(_: kefu_core::Error) -> Error {
     Error::bad_request("message_invalid", "the message could not be recorded")
 }
 
-/// Runs one turn for `config`'s tenant.
+/// Called with each piece of a model's answer as the regional service
+/// streams it (a preview: the [`ChatReply`] is the answer).
+pub type OnDelta<'a> = dyn FnMut(&str) + Send + 'a;
+
+/// Runs one turn for `config`'s tenant; with `on_delta`, the regional
+/// service is asked to stream a model's answer there as it is written.
 pub async fn chat<P: Platform>(
     edge: &Edge<P>,
     config: &TenantConfig,
     input: ChatInput,
     client_ip: Option<&str>,
+    on_delta: Option<&mut OnDelta<'_>>,
 ) -> Result<ChatReply, Error> {
     visitor::check(config, &input.visitor, input.visitor_sig.as_deref())?;
     limits::check(
@@ -134,7 +141,7 @@ pub async fn chat<P: Platform>(
     {
         return Ok(reply);
     }
-    let reply = answer(edge, config, &input, session, &cmid).await?;
+    let reply = answer(edge, config, &input, session, &cmid, on_delta).await?;
     if first {
         sessions::remember_first_turn(edge, config, &input.visitor, &cmid, &reply.conversation)
             .await;
@@ -150,6 +157,7 @@ async fn answer<P: Platform>(
     input: &ChatInput,
     session: Option<Session>,
     cmid: &str,
+    on_delta: Option<&mut OnDelta<'_>>,
 ) -> Result<ChatReply, Error> {
     let locale = Locale::detect(&input.message);
     let t = Local {
@@ -179,7 +187,17 @@ async fn answer<P: Platform>(
     if outbox::deliver(edge, conv.as_ref()).await.is_err() {
         return t.ack(session).await;
     }
-    match forward(edge, config, session.as_ref(), input, cmid, locale).await {
+    match forward(
+        edge,
+        config,
+        session.as_ref(),
+        input,
+        cmid,
+        locale,
+        on_delta,
+    )
+    .await
+    {
         Ok(resp) => {
             let session = match session {
                 // The regional service answered in a new conversation: the
@@ -222,6 +240,7 @@ async fn forward<P: Platform>(
     input: &ChatInput,
     cmid: &str,
     locale: Locale,
+    on_delta: Option<&mut OnDelta<'_>>,
 ) -> Result<TurnResponse, CallError> {
     let req = TurnRequest {
         v: WIRE_VERSION,
@@ -236,7 +255,40 @@ async fn forward<P: Platform>(
         at_ms: edge.platform.now_ms(),
     };
     let timeout = edge.config.turn_timeout_ms;
-    let r = regional::call(edge, paths::TURN, &req, timeout, CallKind::Normal).await?;
+    let r = match on_delta {
+        None => regional::call(edge, paths::TURN, &req, timeout, CallKind::Normal).await?,
+        Some(on_delta) => {
+            // The model's text as the regional service streams it; anything
+            // malformed ends the preview, never the turn.
+            let mut reader = RecordReader::new();
+            let mut ok = true;
+            let mut on_chunk = |bytes: &[u8]| {
+                if !ok {
+                    return;
+                }
+                reader.push(bytes);
+                loop {
+                    match reader.next_record() {
+                        Ok(Some(Record::Delta(t))) => on_delta(&t),
+                        Ok(Some(_)) | Ok(None) => break,
+                        Err(_) => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+            };
+            regional::call_with(
+                edge,
+                paths::TURN,
+                &req,
+                timeout,
+                CallKind::Normal,
+                Some(&mut on_chunk),
+            )
+            .await?
+        }
+    };
     // A different conversation in the answer means regional closed the
     // requested one and opened a new one ([`answer`] moves over).
     regional::decode(&r)

@@ -1,7 +1,7 @@
 //! Chat turns answered by the regional service.
 
 use kefu_core::wire::paths;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -133,6 +133,71 @@ async fn event_stream_clients_get_meta_delta_done() {
     );
     assert!(text.contains(r#""source":"kb""#));
     assert!(text.contains("refund-policy"));
+}
+
+fn sse_events(r: &kefu_edge::EdgeResponse) -> Vec<(String, Value)> {
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    text.split("\n\n")
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            let name = b.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
+            let data = b.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            (name.to_owned(), serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_streamed_regional_answer_is_passed_on_as_it_comes() {
+    let h = Harness::new();
+    h.fake.state().stream = Some(Streaming::Whole);
+    let body =
+        json!({"widget_key": WIDGET_KEY, "visitor_id": "v-1", "message": "How do I get a refund?"});
+    let req = chat_request(&body).with_header("Accept", "text/event-stream");
+    let r = h.send(req).await;
+    assert_eq!(r.status, 200);
+    let ev = sse_events(&r);
+    // meta first, without a seq: the edge wrote it with the first delta.
+    assert_eq!(ev[0].0, "meta");
+    assert!(ev[0].1.get("seq").is_none(), "{:?}", ev[0]);
+    let deltas: Vec<&str> = ev
+        .iter()
+        .filter(|(n, _)| n == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas.len(), 10, "one per word as the regional sent them");
+    let (last, done) = ev.last().unwrap();
+    assert_eq!(last, "done");
+    assert_eq!(done["answer"], deltas.concat());
+    assert_eq!(done["source"], "kb");
+    assert_eq!(done["seq"], 1);
+    assert_eq!(done["citations"][0]["id"], "refund-policy");
+    assert!(done["conversation_id"].as_str().is_some());
+    // The regional was asked for a stream, once.
+    assert_eq!(h.fake.turn_count(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_cut_short_keeps_the_message_and_says_so_in_done() {
+    let h = Harness::new();
+    h.fake.state().stream = Some(Streaming::CutShort);
+    let body = json!({"widget_key": WIDGET_KEY, "visitor_id": "v-1",
+        "message": "How do I get a refund?", "client_msg_id": "cut-1"});
+    let r = h
+        .send(chat_request(&body).with_header("Accept", "text/event-stream"))
+        .await;
+    assert_eq!(r.status, 200);
+    let ev = sse_events(&r);
+    assert!(ev.iter().any(|(n, _)| n == "delta"));
+    let (last, done) = ev.last().unwrap();
+    assert_eq!(last, "done");
+    // Not the partial text: the message is acknowledged, queued for the
+    // regional service, and the visitor is told.
+    assert_eq!(done["source"], "ack", "{done}");
+    assert_ne!(
+        done["answer"],
+        "Refunds within 7 days of delivery, from your orders page."
+    );
 }
 
 #[tokio::test]

@@ -77,6 +77,17 @@ pub struct FakeState {
     /// Refuse (409, applying nothing) any report holding this client
     /// message id, as the regional service does for a closed conversation.
     pub refuse_cmid: Option<String>,
+    /// Answer turns asked for as a stream with turn-stream records.
+    pub stream: Option<Streaming>,
+}
+
+/// How the fake streams a turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Streaming {
+    /// Word by word, then the frame.
+    Whole,
+    /// Word by word, then nothing: the stream is cut short.
+    CutShort,
 }
 
 pub struct FakeRegional {
@@ -156,6 +167,7 @@ impl FakeRegional {
                 bad_signatures: 0,
                 lose_next_report_answer: false,
                 refuse_cmid: None,
+                stream: None,
             }),
             changed: Notify::new(),
         }
@@ -221,7 +233,16 @@ impl FakeRegional {
         }
         match path.as_str() {
             paths::TENANT_CONFIG => Ok(self.tenant_config(&req.body)),
-            paths::TURN => Ok(self.turn(&req.body)),
+            paths::TURN => {
+                let streamed = req
+                    .header("accept")
+                    .is_some_and(|a| a.contains(wire::TURN_STREAM_CONTENT_TYPE));
+                let plain = self.turn(&req.body);
+                match self.state().stream {
+                    Some(how) if streamed && plain.status == 200 => Ok(stream_turn(plain, how)),
+                    _ => Ok(plain),
+                }
+            }
             paths::REPORT => Ok(self.report(&req.body)),
             paths::SESSION => Ok(self.session(&req.body).await),
             _ => Ok(reply(404, Vec::new())),
@@ -375,6 +396,24 @@ impl FakeRegional {
             }
             let _ = tokio::time::timeout_at(deadline, notified).await;
         }
+    }
+}
+
+/// A plain turn answer as turn-stream records: the answer word by word,
+/// then (unless cut short) the frame.
+fn stream_turn(plain: UpstreamResponse, how: Streaming) -> UpstreamResponse {
+    let resp = TurnResponse::decode(&plain.body).unwrap();
+    let mut body = Vec::new();
+    for w in resp.answer.split_inclusive(' ') {
+        body.extend(wire::Record::Delta(w.to_owned()).encode().unwrap());
+    }
+    if how == Streaming::Whole {
+        body.extend(wire::Record::Frame(plain.body).encode().unwrap());
+    }
+    UpstreamResponse {
+        status: 200,
+        headers: vec![("content-type".into(), wire::TURN_STREAM_CONTENT_TYPE.into())],
+        body,
     }
 }
 

@@ -250,10 +250,10 @@ impl CandleGguf {
             }
             all.push(next);
             input = vec![next];
-            if let Some(piece) = decoder.step(next).map_err(model_err)? {
-                if tx.blocking_send(Ok(piece)).is_err() {
-                    return Err(LlmError::Cancelled);
-                }
+            if let Some(piece) = decoder.step(next).map_err(model_err)?
+                && tx.blocking_send(Ok(piece)).is_err()
+            {
+                return Err(LlmError::Cancelled);
             }
         }
         Ok(())
@@ -278,10 +278,10 @@ impl LlmBackend for CandleGguf {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = me.run(prompt, &req, &tx) {
-                if e != LlmError::Cancelled {
-                    let _ = tx.blocking_send(Err(e));
-                }
+            if let Err(e) = me.run(prompt, &req, &tx)
+                && e != LlmError::Cancelled
+            {
+                let _ = tx.blocking_send(Err(e));
             }
         });
         let s = futures_util::stream::unfold(rx, |mut rx| async move {

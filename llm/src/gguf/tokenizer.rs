@@ -135,10 +135,10 @@ impl GgufTokenizer {
             "<|eot_id|>",
             "<|end_of_text|>",
         ] {
-            if let Some(&id) = specials.get(t) {
-                if !eos.contains(&id) {
-                    eos.push(id);
-                }
+            if let Some(&id) = specials.get(t)
+                && !eos.contains(&id)
+            {
+                eos.push(id);
             }
         }
         if eos.is_empty() {

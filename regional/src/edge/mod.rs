@@ -129,12 +129,14 @@ pub fn fallback(locale: Locale, state: ConversationState) -> Turn {
 /// Stores a forwarded question and answers it from the tenant's knowledge
 /// base ([`crate::answer`]); while a human has the conversation the AI stays
 /// silent and the visitor is told a human will reply. Repeating a client
-/// message id returns the stored answer.
+/// message id returns the stored answer. With `deltas`, a model's answer
+/// is previewed there as it is written ([`crate::answer::Deltas`]).
 pub async fn turn(
     storage: &Storage,
     req: TurnRequest,
     max_chars: usize,
     generator: Option<&crate::answer::Generator>,
+    deltas: Option<&crate::answer::Deltas>,
 ) -> Result<TurnResponse> {
     let tenant = storage.for_signed_edge_frame(req.tenant.clone()).await?;
     let settings = storage
@@ -143,7 +145,7 @@ pub async fn turn(
         .settings;
     let locale = req.locale;
     let question = req.text.clone();
-    let ai = crate::answer::answer(&tenant, &question, locale, generator).await?;
+    let ai = crate::answer::answer(&tenant, &question, locale, generator, deltas).await?;
     let kb_version = ai.kb_version;
     let history = match &req.conversation {
         Some(c) => tenant

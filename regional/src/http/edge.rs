@@ -148,18 +148,78 @@ pub async fn turn(
     check(&state, &headers, &src, wire::paths::TURN, &body).await?;
     let req =
         TurnRequest::decode(&body).map_err(|e| decode_error(e, TurnRequest::LIMITS.max_bytes))?;
+    let storage = storage(&state)?;
+    if wants_stream(&headers) {
+        return Ok(turn_stream(state, storage, req));
+    }
     let resp = edge::turn(
-        &storage(&state)?,
+        &storage,
         req,
         state.config.limits.max_message_chars,
         state.generator.as_deref(),
+        None,
     )
     .await?;
-    let bytes = resp.encode().map_err(|e| {
+    Ok(msgpack(encode_turn(&resp)?))
+}
+
+fn encode_turn(resp: &wire::TurnResponse) -> Result<Vec<u8>> {
+    resp.encode().map_err(|e| {
         tracing::error!(error = %e, "cannot encode a TurnResponse");
         ApiError::Internal
-    })?;
-    Ok(msgpack(bytes))
+    })
+}
+
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(wire::TURN_STREAM_CONTENT_TYPE))
+}
+
+/// The turn answered as [`wire::Record`]s: the model's text as it is
+/// written, then the `TurnResponse` frame, or the error the plain response
+/// would have been. The turn runs in its own task, so a visitor who goes
+/// away does not cancel the store of their message and its answer.
+fn turn_stream(state: AppState, storage: crate::store::Storage, req: TurnRequest) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let task = tokio::spawn(async move {
+        let max = state.config.limits.max_message_chars;
+        let r = edge::turn(&storage, req, max, state.generator.as_deref(), Some(&tx)).await;
+        r.map_err(ApiError::from).and_then(|t| encode_turn(&t))
+    });
+    let deltas = futures_util::stream::unfold(rx, |mut rx| async move {
+        let text = rx.recv().await?;
+        Some((wire::Record::Delta(text), rx))
+    });
+    let last = futures_util::stream::once(async move {
+        match task.await {
+            Ok(Ok(frame)) => wire::Record::Frame(frame),
+            Ok(Err(e)) => error_record(e),
+            Err(_) => error_record(ApiError::Internal),
+        }
+    });
+    let records = futures_util::StreamExt::chain(deltas, last);
+    let body = futures_util::StreamExt::map(records, |r| {
+        r.encode().map(axum::body::Bytes::from).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode a turn-stream record");
+            std::io::Error::other("turn-stream record")
+        })
+    });
+    (
+        [
+            (header::CONTENT_TYPE, wire::TURN_STREAM_CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+fn error_record(e: ApiError) -> wire::Record {
+    let status = e.status_code().as_u16();
+    let body = serde_json::to_vec(&ErrorBody::of(&e)).unwrap_or_default();
+    wire::Record::Error { status, body }
 }
 
 /// Turns the edge served itself (cache hits, store-and-forward acks); each

@@ -88,7 +88,8 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    /// The human-readable message.
+    pub fn message(&self) -> String {
         match self {
             ApiError::BadRequest(m)
             | ApiError::Forbidden(m)
@@ -127,14 +128,21 @@ impl From<Error> for ApiError {
     }
 }
 
+impl ErrorBody {
+    /// The body `e` answers with.
+    pub fn of(e: &ApiError) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: e.code().into(),
+                message: e.message(),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code().into(),
-                message: self.message(),
-            },
-        };
+        let body = ErrorBody::of(&self);
         let mut resp = (self.status_code(), axum::Json(body)).into_response();
         if let ApiError::RateLimited(secs) = self
             && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())

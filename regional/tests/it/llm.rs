@@ -13,16 +13,26 @@ use serde_json::{Value, json};
 use crate::common::{Harness, OPERATOR};
 
 async fn system(model: &str, reply: &str) -> (FakeOpenAi, Harness, axum::Router, String) {
-    let fake = FakeOpenAi::start(Script {
+    let script = Script {
         reply: Some(reply.into()),
         token_gap: Duration::from_millis(1),
         ..Script::default()
-    })
-    .await
-    .unwrap();
+    };
+    system_with(model, script, "").await
+}
+
+/// A tenant with a published warranty document, a model served by the fake
+/// with `script`, the tenant API and the public (in-process edge) router.
+pub(crate) async fn system_with(
+    model: &str,
+    script: Script,
+    extra_config: &str,
+) -> (FakeOpenAi, Harness, axum::Router, String) {
+    let fake = FakeOpenAi::start(script).await.unwrap();
     let url = fake.base_url();
+    let config = format!("[limits]\nfailed_auth_per_minute = 100000\n{extra_config}");
     let h = Harness::with_config(
-        "[limits]\nfailed_auth_per_minute = 100000\n",
+        &config,
         &[("KEFU_LLM_URL", url.as_str()), ("KEFU_LLM_MODEL", model)],
     )
     .await;

@@ -18,4 +18,5 @@ mod llm;
 mod restart;
 mod retention;
 mod serve;
+mod stream;
 mod tenants;
