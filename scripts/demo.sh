@@ -7,6 +7,8 @@
 #
 #   scripts/demo.sh              # regional + in-process edge
 #   scripts/demo.sh --wasm-edge  # the edge as a wasm component under wasmtime serve
+#   scripts/demo.sh --llm        # + grounded generation by SmolLM2-135M in-process (English)
+#   scripts/demo.sh --llm=qwen   # + Qwen2.5-0.5B in-process (Chinese + English; ~400 MB fetch)
 #
 # Ports (override with env): KEFU_DEMO_API (8080), KEFU_DEMO_EDGE (8081),
 # KEFU_DEMO_PAGE (8082); KEFU_DEMO_PROFILE=dev for the debug build. State
@@ -14,15 +16,19 @@
 # Retrieval is hybrid with the multilingual-e5-small embedder when
 # scripts/fetch-models.sh is in the tree (it fetches the model once), lexical
 # otherwise. Answers are curated FAQ + extractive, or grounded generation when
-# KEFU_LLM_URL + KEFU_LLM_MODEL name an OpenAI-compatible server.
+# KEFU_LLM_URL + KEFU_LLM_MODEL name an OpenAI-compatible server, or with
+# --llm a small GGUF model run in-process on the CPU (slow: answers stream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 wasm=0
+llm=""
 for a in "$@"; do
   case "$a" in
     --wasm-edge) wasm=1 ;;
-    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    --llm|--llm=smollm2) llm=smollm2 ;;
+    --llm=qwen) llm=qwen ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) echo "unknown option: $a (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -85,6 +91,17 @@ fi
 
 say "starting the regional service (dev mode: a demo master key is generated into $dir/data; never use dev mode for real customers)"
 [ -n "$embedder" ] && export KEFU_EMBEDDER="$embedder"
+# An in-process generative model (--llm), fetched like the embedder.
+case "$llm" in
+  smollm2) export KEFU_LLM_GGUF="$root/.kefu/models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf" ;;
+  qwen)
+    say "fetching Qwen2.5-0.5B (scripts/fetch-models.sh --qwen; skipped when present)"
+    scripts/fetch-models.sh --qwen
+    export KEFU_LLM_GGUF="$root/.kefu/models/qwen2.5-0.5b/qwen2.5-0.5b-instruct-q4_k_m.gguf" ;;
+esac
+if [ -n "$llm" ] && [ ! -s "$KEFU_LLM_GGUF" ]; then
+  echo "the model $KEFU_LLM_GGUF is missing (scripts/fetch-models.sh fetches it)" >&2; exit 1
+fi
 KEFU_DATA_DIR="$dir/data" KEFU_LISTEN="127.0.0.1:$api_port" KEFU_PUBLIC_LISTEN="$public" \
   KEFU_OPERATOR_TOKEN="$op" KEFU_EDGE_KEY="$(cat "$dir/edge.key")" KEFU_LOG="${KEFU_LOG:-warn}" \
   "$bin" serve --dev >"$dir/regional.log" 2>&1 &
@@ -161,10 +178,12 @@ PY
   retrieval=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("retrieval") or "lexical")' "$dir/kb-overview.json")
 fi
 
-if [ -n "${KEFU_LLM_URL:-}" ]; then
+if [ -n "$llm" ]; then
+  mode="grounded generation by $(basename "$KEFU_LLM_GGUF") in-process on the CPU (curated FAQ first; answers stream; extractive when the model refuses)"
+elif [ -n "${KEFU_LLM_URL:-}" ]; then
   mode="grounded generation by ${KEFU_LLM_MODEL:-?} at $KEFU_LLM_URL (curated FAQ first; extractive when the model fails)"
 else
-  mode="curated FAQ + extractive answers (no generative model: set KEFU_LLM_URL + KEFU_LLM_MODEL for one)"
+  mode="curated FAQ + extractive answers (no generative model: --llm for a small in-process one, or KEFU_LLM_URL + KEFU_LLM_MODEL for a server)"
 fi
 case "$retrieval" in
   "") mode="$mode; no knowledge base" ;;

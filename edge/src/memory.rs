@@ -245,24 +245,32 @@ impl Platform for MemoryPlatform {
         req: UpstreamRequest,
         on_chunk: &mut crate::platform::OnChunk<'_>,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        // The deadline is for the head and for each silence between
+        // pieces: a long answer that keeps coming (or a stream's
+        // heartbeats) is not a timeout.
         let timeout = Duration::from_millis(req.timeout_ms);
-        let run = async {
-            let mut r = self.upstream.call_streaming(req).await?;
-            let mut body = Vec::new();
-            while let Some(piece) = r.body.recv().await {
-                let piece = piece?;
-                on_chunk(&piece);
-                body.extend_from_slice(&piece);
-            }
-            Ok(UpstreamResponse {
-                status: r.status,
-                headers: r.headers,
-                body,
-            })
+        let call = self.upstream.call_streaming(req);
+        let mut r = match tokio::time::timeout(timeout, call).await {
+            Ok(r) => r?,
+            Err(_) => return Err(UpstreamError::Timeout),
         };
-        tokio::time::timeout(timeout, run)
-            .await
-            .unwrap_or(Err(UpstreamError::Timeout))
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout(timeout, r.body.recv()).await {
+                Err(_) => return Err(UpstreamError::Timeout),
+                Ok(None) => break,
+                Ok(Some(piece)) => {
+                    let piece = piece?;
+                    on_chunk(&piece);
+                    body.extend_from_slice(&piece);
+                }
+            }
+        }
+        Ok(UpstreamResponse {
+            status: r.status,
+            headers: r.headers,
+            body,
+        })
     }
 
     async fn setting(&self, name: &str) -> Option<String> {

@@ -240,9 +240,11 @@ pub trait Platform {
     /// `on_chunk` as it arrives (and still returns the whole response).
     /// The edge uses it for a streamed turn
     /// ([`kefu_core::wire::TURN_STREAM_CONTENT_TYPE`]), so a model's text
-    /// reaches the visitor while it is written. The default fetches, then
-    /// hands over the whole body at once: a platform that cannot stream
-    /// loses the preview, never the answer.
+    /// reaches the visitor while it is written. `req.timeout_ms` bounds the
+    /// wait for the head and each silence between pieces (the regional
+    /// service sends heartbeats), not the whole answer. The default
+    /// fetches, then hands over the whole body at once: a platform that
+    /// cannot stream loses the preview, never the answer.
     fn fetch_streaming(
         &self,
         req: UpstreamRequest,

@@ -129,7 +129,7 @@ pub struct Generator {
 impl Generator {
     /// A generator for `config`, or `None` when no model is configured.
     pub fn from_config(config: &crate::config::LlmConfig) -> Option<Generator> {
-        if config.backends.is_empty() {
+        if config.backends.is_empty() && config.gguf.is_none() {
             tracing::info!(
                 "no generative model configured: answers are curated FAQs and extractive passages"
             );
@@ -142,6 +142,20 @@ impl Generator {
             match kefu_llm::OpenAiBackend::new(c) {
                 Ok(x) => backends.push(std::sync::Arc::new(x)),
                 Err(e) => tracing::error!(error = %e, "model backend unusable; skipped"),
+            }
+        }
+        if let Some(path) = &config.gguf {
+            let started = std::time::Instant::now();
+            match kefu_llm::CandleGguf::load(path, kefu_llm::CandleOptions::default()) {
+                Ok(m) => {
+                    tracing::info!(
+                        model = %path.display(),
+                        load_ms = started.elapsed().as_millis() as u64,
+                        "in-process model loaded (candle, CPU)"
+                    );
+                    backends.push(std::sync::Arc::new(m));
+                }
+                Err(e) => tracing::error!(error = %e, "in-process model unusable; skipped"),
             }
         }
         let gw = kefu_llm::GatewayConfig {
@@ -225,6 +239,14 @@ impl Generator {
         if !kefu_llm::prompt::usable(&text, zh) {
             return None;
         }
+        let support = grounding(&text, passages.iter().map(|p| p.text.as_str()));
+        if support < MIN_GROUNDING {
+            tracing::info!(
+                support = format_args!("{support:.2}"),
+                "model answer not grounded in the passages; extractive answer instead"
+            );
+            return None;
+        }
         // Cite what the answer cites ([n]); an answer citing nothing rests
         // on the best passage.
         let mut cited: Vec<&Hit> = hits
@@ -246,6 +268,30 @@ impl Generator {
                 .with_citations(citations),
         )
     }
+}
+
+/// The least share of an answer's words that must come from the passages
+/// for it to count as grounded ([`grounding`]).
+pub const MIN_GROUNDING: f32 = 0.6;
+
+/// The share of `answer`'s distinct words (kefu-kb's search tokens, Han
+/// single characters left out: every Chinese text shares most of those)
+/// that occur in `passages`. A model that paraphrases the tenant's content
+/// scores high; one that invents steps, prices or policies does not.
+pub fn grounding<'a>(answer: &str, passages: impl IntoIterator<Item = &'a str>) -> f32 {
+    use std::collections::HashSet;
+    let words = |t: &str| -> HashSet<String> {
+        kefu_kb::tokenize(t)
+            .into_iter()
+            .filter(|w| !w.starts_with('字'))
+            .collect()
+    };
+    let said = words(answer);
+    if said.is_empty() {
+        return 1.0;
+    }
+    let known: HashSet<String> = passages.into_iter().flat_map(words).collect();
+    said.iter().filter(|w| known.contains(*w)).count() as f32 / said.len() as f32
 }
 
 /// Where a streamed answer's text goes as the model writes it.
@@ -326,4 +372,34 @@ pub async fn answer(
         });
     }
     Ok(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grounding;
+
+    const LAMP: &str = "## Reset\n\nTo factory-reset the lamp, hold the power button for 10 seconds \
+        until the light blinks red three times. The lamp then restarts and forgets its Wi-Fi network.";
+
+    #[test]
+    fn a_faithful_answer_is_grounded_and_an_invented_one_is_not() {
+        let faithful = "Hold the power button for 10 seconds until the light blinks red three times; \
+            the lamp restarts and forgets its Wi-Fi network [1].";
+        let invented = "To reset the smart lamp to factory settings, open the app and navigate to the \
+            Smart Lamp section. Click on the Reset button in the top right corner of the screen, \
+            select Custom Reset from the list of options and wait before closing the app.";
+        let f = grounding(faithful, [LAMP]);
+        let i = grounding(invented, [LAMP]);
+        assert!(f >= super::MIN_GROUNDING, "faithful {f}");
+        assert!(i < super::MIN_GROUNDING, "invented {i}");
+    }
+
+    #[test]
+    fn chinese_answers_are_judged_by_their_words() {
+        let passage = "金卡会员全场 95 折（特价商品除外），每月 1 次免费上门取件，生日当月额外赠送 500 积分。";
+        let faithful = "金卡会员全场 95 折，特价商品除外，每月还有 1 次免费上门取件 [1]。";
+        let invented = "金卡会员可以免费升级钻石会员，享受终身免运费和专属折扣券。";
+        assert!(grounding(faithful, [passage]) >= super::MIN_GROUNDING);
+        assert!(grounding(invented, [passage]) < super::MIN_GROUNDING);
+    }
 }

@@ -19,7 +19,8 @@
 //! | 3 | [`Record::Error`] | `status: u16` big-endian, then a JSON error body |
 //!
 //! A stream is any number of deltas followed by exactly one frame or error
-//! record. Unknown kinds are an error: a new kind is a new media type.
+//! record. An empty delta is a heartbeat: the answer is still being worked
+//! on (a reader times out on silence, not on a long answer). Unknown kinds are an error: a new kind is a new media type.
 
 use alloc::string::String;
 use alloc::vec::Vec;

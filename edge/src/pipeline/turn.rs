@@ -269,6 +269,8 @@ async fn forward<P: Platform>(
                 reader.push(bytes);
                 loop {
                     match reader.next_record() {
+                        // An empty delta is a heartbeat.
+                        Ok(Some(Record::Delta(t))) if t.is_empty() => {}
                         Ok(Some(Record::Delta(t))) => on_delta(&t),
                         Ok(Some(_)) | Ok(None) => break,
                         Err(_) => {

@@ -172,8 +172,11 @@ pub struct LlmBackendConfig {
 /// Generative models and how they are shared.
 #[derive(Debug, Clone)]
 pub struct LlmConfig {
-    /// Servers in fallback order; empty means no model.
+    /// Servers in fallback order.
     pub backends: Vec<LlmBackendConfig>,
+    /// A GGUF model run in-process (`[llm] gguf`, `KEFU_LLM_GGUF`), tried
+    /// after the servers. No servers and no file means no model.
+    pub gguf: Option<PathBuf>,
     /// Generations at once across tenants.
     pub capacity: usize,
     /// Generations at once for one tenant.
@@ -620,8 +623,21 @@ impl Config {
                 ));
             }
         }
+        let gguf = src.env("KEFU_LLM_GGUF").map(PathBuf::from).or(rl.gguf);
+        if let Some(p) = &gguf
+            && !p.is_file()
+        {
+            return Err(err(
+                "llm.gguf / KEFU_LLM_GGUF",
+                format!(
+                    "{} is not a file (a GGUF model, e.g. from scripts/fetch-models.sh)",
+                    p.display()
+                ),
+            ));
+        }
         let llm = LlmConfig {
             backends: llm_backends,
+            gguf,
             capacity: positive(&in_file("llm.capacity"), rl.capacity.unwrap_or(8), 10_000)?,
             per_tenant: positive(
                 &in_file("llm.per_tenant"),

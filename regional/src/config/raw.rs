@@ -77,6 +77,9 @@ pub struct RawLlm {
     pub max_tokens: Option<u32>,
     /// Seconds one answer may take in all.
     pub answer_timeout_secs: Option<u64>,
+    /// A GGUF model file (Qwen2 or Llama family) run in this process on
+    /// candle, after the servers in fallback order.
+    pub gguf: Option<PathBuf>,
 }
 
 /// `[[llm.backends]]`

@@ -188,9 +188,17 @@ fn turn_stream(state: AppState, storage: crate::store::Storage, req: TurnRequest
         let r = edge::turn(&storage, req, max, state.generator.as_deref(), Some(&tx)).await;
         r.map_err(ApiError::from).and_then(|t| encode_turn(&t))
     });
-    let deltas = futures_util::stream::unfold(rx, |mut rx| async move {
-        let text = rx.recv().await?;
-        Some((wire::Record::Delta(text), rx))
+    // An empty delta every few seconds while the model thinks (prompt
+    // processing on a CPU takes a while): the edge times out on silence,
+    // not on a long answer.
+    let start = tokio::time::Instant::now() + HEARTBEAT;
+    let tick = tokio::time::interval_at(start, HEARTBEAT);
+    let deltas = futures_util::stream::unfold((rx, tick), |(mut rx, mut tick)| async move {
+        let text = tokio::select! {
+            t = rx.recv() => t?,
+            _ = tick.tick() => String::new(),
+        };
+        Some((wire::Record::Delta(text), (rx, tick)))
     });
     let last = futures_util::stream::once(async move {
         match task.await {
@@ -215,6 +223,9 @@ fn turn_stream(state: AppState, storage: crate::store::Storage, req: TurnRequest
     )
         .into_response()
 }
+
+/// How often a streamed turn says it is still working.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn error_record(e: ApiError) -> wire::Record {
     let status = e.status_code().as_u16();

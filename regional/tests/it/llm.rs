@@ -30,12 +30,20 @@ pub(crate) async fn system_with(
 ) -> (FakeOpenAi, Harness, axum::Router, String) {
     let fake = FakeOpenAi::start(script).await.unwrap();
     let url = fake.base_url();
+    let env = [("KEFU_LLM_URL", url.as_str()), ("KEFU_LLM_MODEL", model)];
+    let (h, public, key) = published(extra_config, &env).await;
+    (fake, h, public, key)
+}
+
+/// A tenant with a published warranty document on a service configured
+/// with `extra_config` and `env`: the tenant API, the public (in-process
+/// edge) router and the tenant key.
+pub(crate) async fn published(
+    extra_config: &str,
+    env: &[(&str, &str)],
+) -> (Harness, axum::Router, String) {
     let config = format!("[limits]\nfailed_auth_per_minute = 100000\n{extra_config}");
-    let h = Harness::with_config(
-        &config,
-        &[("KEFU_LLM_URL", url.as_str()), ("KEFU_LLM_MODEL", model)],
-    )
-    .await;
+    let h = Harness::with_config(&config, env).await;
     let app = h.app.as_ref().unwrap();
     let config = kefu_regional::public::with_edge_key(app.state.config.clone());
     let state = kefu_regional::http::AppState::new(config, app.state.metrics.clone());
@@ -58,7 +66,7 @@ pub(crate) async fn system_with(
             .status,
         StatusCode::OK
     );
-    (fake, h, public, key)
+    (h, public, key)
 }
 
 async fn ask(h: &Harness, public: &axum::Router, q: &str) -> Value {
@@ -120,8 +128,15 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
 }
 
 #[tokio::test]
-async fn a_failing_or_refusing_model_falls_back_to_the_extractive_answer() {
-    for (model, reply) in [("fail-500", "unused"), ("fake", "NO_ANSWER")] {
+async fn a_failing_refusing_or_inventing_model_falls_back_to_the_extractive_answer() {
+    // An invented policy: most of its words are not in the tenant's content.
+    let invented = "Our premium warranty lasts ten years, includes free replacement \
+        phones, and refunds every purchase instantly without questions [1].";
+    for (model, reply) in [
+        ("fail-500", "unused"),
+        ("fake", "NO_ANSWER"),
+        ("fake", invented),
+    ] {
         let (fake, h, public, _) = system(model, reply).await;
         let a = ask(&h, &public, "is water damage covered by the warranty?").await;
         assert_eq!(a["source"], "kb", "{model}: {a:?}");

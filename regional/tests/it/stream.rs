@@ -179,3 +179,55 @@ async fn a_model_that_stalls_mid_answer_leaves_the_extractive_answer() {
     assert!(answer.contains("one-year warranty"), "{answer}");
     assert!(!answer.starts_with(&preview), "{answer:?} vs {preview:?}");
 }
+
+/// The in-process model (`KEFU_LLM_GGUF`): SmolLM2-135M from
+/// `scripts/fetch-models.sh`, run on candle in this process. What a user
+/// notices: the model is asked (the gateway counts an attempt), the answer
+/// streams, and what is stored is either the model's grounded answer citing
+/// the document or — a 135M model often refuses — the extractive one; never
+/// nothing, never uncited.
+#[tokio::test]
+async fn the_in_process_model_answers_through_the_same_stream() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let gguf = root.join(".kefu/models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        gguf.is_file(),
+        "{} is missing: run scripts/fetch-models.sh (scripts/setup.sh does)",
+        gguf.display()
+    );
+    let gguf = gguf.to_str().unwrap();
+    let (h, public, _) = crate::llm::published(
+        "[llm]\nmax_tokens = 48\nanswer_timeout_secs = 300\n",
+        &[("KEFU_LLM_GGUF", gguf)],
+    )
+    .await;
+    let events = stream_chat(&h, &public, "What does the warranty cover?", "m-1").await;
+    let done = &events.last().unwrap().data;
+    assert_eq!(events.last().unwrap().name, "done", "{events:?}");
+    let source = done["source"].as_str().unwrap();
+    assert!(matches!(source, "llm" | "kb"), "{done}");
+    assert!(!done["answer"].as_str().unwrap().trim().is_empty());
+    assert_eq!(done["citations"][0]["id"], "doc-warranty", "{done}");
+    let resp = h
+        .router
+        .clone()
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let attempts: f64 = text
+        .lines()
+        .find(|l| l.starts_with("kefu_llm_upstream_attempts_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no kefu_llm_upstream_attempts_total in /metrics:\n{text}"));
+    assert!(
+        attempts >= 1.0,
+        "the in-process model was not asked:\n{text}"
+    );
+}
