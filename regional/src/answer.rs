@@ -115,6 +115,28 @@ pub fn from_index(
     }
 }
 
+/// What the visitor asked, in the conversation so far. Plaintext: not in
+/// `Debug`.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    /// The message.
+    pub question: &'a str,
+    /// The conversation's recent turns, oldest first.
+    pub history: &'a [Turn],
+    /// The visitor's language.
+    pub locale: Locale,
+}
+
+impl std::fmt::Debug for Asked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Asked")
+            .field("question", &format_args!("<{} bytes>", self.question.len()))
+            .field("history", &format_args!("<{} turns>", self.history.len()))
+            .field("locale", &self.locale)
+            .finish()
+    }
+}
+
 /// Grounded generation: the gateway and its per-answer limits.
 #[derive(Debug)]
 pub struct Generator {
@@ -192,10 +214,14 @@ impl Generator {
         tenant: &str,
         index: &KbIndex,
         hits: &[Hit],
-        question: &str,
-        locale: Locale,
+        asked: &Asked<'_>,
         deltas: Option<&Deltas>,
     ) -> Option<Turn> {
+        let Asked {
+            question,
+            history,
+            locale,
+        } = *asked;
         use futures_util::StreamExt;
         let passages: Vec<kefu_llm::prompt::Passage> = hits
             .iter()
@@ -208,15 +234,38 @@ impl Generator {
             .collect();
         let zh = locale == Locale::Zh;
         let masked = kefu_core::pii::redact(question).text;
+        // The conversation so far, PII masked: the last turns verbatim,
+        // older ones folded into a summary, overlapping passages cut, all
+        // within the prompt budget.
+        let history: Vec<kefu_llm::ChatMessage> = history
+            .iter()
+            .filter(|t| t.role != Role::System)
+            .map(|t| kefu_llm::ChatMessage {
+                role: if t.role == Role::Visitor {
+                    kefu_llm::ChatRole::User
+                } else {
+                    kefu_llm::ChatRole::Assistant
+                },
+                content: kefu_core::pii::redact(&t.text).text,
+            })
+            .collect();
+        let policy = kefu_llm::prompt::PromptPolicy::default();
+        let c = kefu_llm::compress::compress(
+            &kefu_llm::prompt::system_prompt_for(&policy, zh),
+            &history,
+            &passages,
+            PROMPT_BUDGET_TOKENS,
+        );
+        tracing::debug!(
+            tokens_before = c.tokens_before,
+            tokens_after = c.tokens_after,
+            folded = c.folded,
+            "prompt compressed"
+        );
+        let passages = c.passages;
         let req = kefu_llm::GenerateRequest {
             tenant: tenant.to_owned(),
-            messages: kefu_llm::prompt::build_grounded(
-                &kefu_llm::prompt::PromptPolicy::default(),
-                &[],
-                &passages,
-                &masked,
-                zh,
-            ),
+            messages: kefu_llm::prompt::build_grounded(&policy, &c.history, &passages, &masked, zh),
             max_tokens: self.max_tokens,
             temperature: 0.0,
             deadline: Some(std::time::Instant::now() + self.timeout),
@@ -294,6 +343,10 @@ pub fn grounding<'a>(answer: &str, passages: impl IntoIterator<Item = &'a str>) 
     said.iter().filter(|w| known.contains(*w)).count() as f32 / said.len() as f32
 }
 
+/// The prompt budget, estimated tokens (system, history and passages): small
+/// prompts keep time to first token low on CPU models.
+pub const PROMPT_BUDGET_TOKENS: usize = 1536;
+
 /// Where a streamed answer's text goes as the model writes it.
 pub type Deltas = tokio::sync::mpsc::UnboundedSender<String>;
 
@@ -331,6 +384,7 @@ fn preview(tx: &Deltas, text: &str, shown: usize, zh: bool) -> usize {
 pub async fn answer(
     tenant: &TenantStore,
     question: &str,
+    history: &[Turn],
     locale: Locale,
     generator: Option<&Generator>,
     deltas: Option<&Deltas>,
@@ -360,8 +414,11 @@ pub async fn answer(
                 tenant.tenant().as_str(),
                 &published.index,
                 hits,
-                question,
-                locale,
+                &Asked {
+                    question,
+                    history,
+                    locale,
+                },
                 deltas,
             )
             .await

@@ -214,6 +214,7 @@ fn turn_response_reads_in_python() {
         }),
         handoff: HandoffState::Offered,
         brownout: 2,
+        kb_version: None,
     });
     assert_eq!(py["conversation"], "c-77");
     assert_eq!(py["answer"], "犹豫期内可全额退保。");

@@ -171,6 +171,11 @@ pub struct TurnResponse {
     pub handoff: HandoffState,
     /// The regional brownout level, 0..=[`MAX_BROWNOUT`].
     pub brownout: u8,
+    /// The knowledge-base version the answer rests on, when it rests on
+    /// one (added in wire v1 without a version bump: absent reads as
+    /// `None`, and `None` is not written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_version: Option<KbVersion>,
 }
 
 impl Frame for TurnResponse {

@@ -15,7 +15,8 @@
 //!   per sentence ([`delta_pieces`]) and `done`.
 //!
 //! `done` always carries the stored answer whole (`answer`, `source`,
-//! `seq`, `citations`, `conversation_id`, `handoff`): deltas are a preview,
+//! `seq`, `citations`, `conversation_id`, `handoff`, `kb_version` and
+//! `cacheable`): deltas are a preview,
 //! and a model answer refused at the end is replaced by the extractive one.
 //! A failure after the first delta is an `error` event with the usual
 //! `{"error":{"code","message"}}` body.
@@ -220,6 +221,9 @@ struct ReplyJson<'a> {
     source: String,
     citations: Vec<super::CitationJson<'a>>,
     handoff: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kb_version: Option<u64>,
+    cacheable: bool,
 }
 
 fn reply_json(r: &ChatReply) -> ReplyJson<'_> {
@@ -230,6 +234,8 @@ fn reply_json(r: &ChatReply) -> ReplyJson<'_> {
         source: source_name(r.source),
         citations: citations(&r.citations),
         handoff: r.handoff,
+        kb_version: r.kb_version.map(|v| v.0),
+        cacheable: r.cacheable,
     }
 }
 
@@ -282,6 +288,7 @@ fn done_json(j: &ReplyJson<'_>) -> serde_json::Value {
     serde_json::json!({
         "conversation_id": j.conversation_id, "seq": j.seq, "answer": j.answer,
         "source": j.source, "citations": j.citations, "handoff": j.handoff,
+        "kb_version": j.kb_version, "cacheable": j.cacheable,
     })
 }
 

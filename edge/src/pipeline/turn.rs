@@ -62,6 +62,10 @@ pub struct ChatReply {
     pub citations: Vec<Citation>,
     /// Whether a human has, or is about to take, the conversation.
     pub handoff: bool,
+    /// The knowledge-base version the answer rests on, if it does.
+    pub kb_version: Option<KbVersion>,
+    /// Whether the answer may be served from the edge cache to others.
+    pub cacheable: bool,
 }
 
 impl core::fmt::Debug for ChatReply {
@@ -230,6 +234,10 @@ fn replay(s: &Session, cmid: &str) -> Option<ChatReply> {
         source: a.source.unwrap_or(Source::Fallback),
         citations: a.citations.clone(),
         handoff: with_human(s.state()),
+        // A cache hit keeps its version in the session; a regional answer's
+        // version is not kept, so a retry of one does not name it.
+        kb_version: (a.source == Some(Source::Cache)).then_some(s.kb_version),
+        cacheable: a.source == Some(Source::Cache),
     })
 }
 
@@ -359,6 +367,8 @@ impl<P: Platform> Local<'_, P> {
             source,
             citations,
             handoff: with_human(s.state()),
+            kb_version: (source == Source::Cache).then_some(kb_version),
+            cacheable: source == Source::Cache,
         })
     }
 
@@ -427,6 +437,8 @@ impl<P: Platform> Local<'_, P> {
             source: resp.source,
             citations: resp.citations,
             handoff: matches!(resp.handoff, HandoffState::Queued | HandoffState::WithAgent),
+            kb_version: resp.kb_version.or(resp.cacheable.map(|c| c.kb_version)),
+            cacheable: resp.cacheable.is_some(),
         })
     }
 }

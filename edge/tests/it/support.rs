@@ -327,6 +327,7 @@ impl FakeRegional {
                 }),
             handoff,
             brownout,
+            kb_version: None,
         };
         reply(200, resp.encode().unwrap())
     }

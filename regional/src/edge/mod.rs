@@ -145,16 +145,17 @@ pub async fn turn(
         .settings;
     let locale = req.locale;
     let question = req.text.clone();
-    let ai = crate::answer::answer(&tenant, &question, locale, generator, deltas).await?;
-    let kb_version = ai.kb_version;
-    let history = match &req.conversation {
+    let turns = match &req.conversation {
         Some(c) => tenant
             .window(c.clone(), crate::routing::HISTORY_TURNS)
             .await?
-            .map(|(_, turns)| crate::routing::history(&turns))
+            .map(|(_, turns)| turns)
             .unwrap_or_default(),
-        None => Default::default(),
+        None => Vec::new(),
     };
+    let ai = crate::answer::answer(&tenant, &question, &turns, locale, generator, deltas).await?;
+    let kb_version = ai.kb_version;
+    let history = crate::routing::history(&turns);
     let route = crate::routing::route(&question, &history, locale);
     let offered = route.offer.is_some();
     let q = Question {
@@ -206,6 +207,8 @@ pub async fn turn(
         cacheable,
         handoff,
         brownout: generator.map_or(0, |g| g.brownout() as u8),
+        kb_version: matches!(source, Source::Faq | Source::Kb | Source::Llm)
+            .then_some(kefu_core::KbVersion(kb_version)),
     })
 }
 

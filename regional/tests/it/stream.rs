@@ -110,6 +110,11 @@ async fn a_model_answer_reaches_the_visitor_while_it_is_written() {
     assert!(done["seq"].as_u64().unwrap() >= 2, "{done}");
     assert!(done["conversation_id"].as_str().is_some(), "{done}");
     assert_eq!(done["citations"][0]["id"], "doc-warranty", "{done}");
+    // The version it rests on, and kefu-core's cache rule: a first
+    // question's grounded answer may be served to the next visitor who asks
+    // it (until the next publish).
+    assert_eq!(done["kb_version"], 1, "{done}");
+    assert_eq!(done["cacheable"], true, "{done}");
     let answer = done["answer"].as_str().unwrap();
     assert_eq!(answer, REPLY, "the stored answer is the model's, whole");
     // The preview is the answer's beginning, sent in several pieces of the

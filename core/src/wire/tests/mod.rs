@@ -60,6 +60,7 @@ fn response() -> TurnResponse {
         }),
         handoff: HandoffState::None,
         brownout: 1,
+        kb_version: None,
     }
 }
 
