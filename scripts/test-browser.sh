@@ -9,7 +9,7 @@
 # any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -p kefu-regional --locked
+cargo build -p kefu-regional -p kefu-fake-openai --locked
 # The wasm edge serves the widget it was built with: rebuild (a no-op when fresh).
 scripts/build-edge.sh >/dev/null
 cd tests/browser
