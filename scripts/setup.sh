@@ -80,6 +80,16 @@ else
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
+# Fonts for the screenshots people look at: Chinese (WenQuanYi Zen Hei) and
+# emoji (the launcher icon); without them Chinese renders as boxes.
+if [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] && [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
+  log "CJK and emoji fonts present"
+else
+  log "apt-get install fonts-wqy-zenhei fonts-noto-color-emoji"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; }
+fi
 lock_sum=$(sha256sum tests/browser/package-lock.json | cut -c1-64)
 if [ -d tests/browser/node_modules/playwright-core ] && [ "$(cat tests/browser/node_modules/.kefu-lock 2>/dev/null)" = "$lock_sum" ]; then
   log "playwright-core present"

@@ -177,14 +177,18 @@ button, textarea, div { visibility: hidden !important; position: static !importa
  * The shop test page. Query: `lang=zh|en`, `hostile=1` (HOSTILE_CSS),
  * `csp=1` (a strict Content-Security-Policy: scripts and fetches only from
  * the edge, no inline script or style, no eval; no inline helper script).
- * Other pages define `window.__xss(n)`, which records calls in `__xssHits`.
+ * Other pages define `window.__xss(n)` and hook `alert`, `confirm`, `prompt`,
+ * `print` and `console.log`: every call is recorded in `__xssHits`.
  */
 export function shopPage(sys, widgetKey) {
   return (u) => {
     if (u.pathname !== "/") return null;
     const csp = u.searchParams.get("csp") === "1";
     const css = u.searchParams.get("hostile") ? `<style>${HOSTILE_CSS}</style>` : "";
-    const helper = csp ? "" : `<script>window.__xssHits=[];window.__xss=function(n){window.__xssHits.push(n)};</script>`;
+    // __xss(n), alert-likes and console.log all record into __xssHits.
+    const helper = csp ? "" : `<script>window.__xssHits=[];window.__xss=function(n){window.__xssHits.push(n)};
+["alert","confirm","prompt","print"].forEach(function(f){window[f]=function(n){window.__xssHits.push(f+":"+n)}});
+(function(l){console.log=function(){window.__xssHits.push("console:"+[].join.call(arguments," "));return l.apply(console,arguments)}})(console.log);</script>`;
     const attrs = [...u.searchParams].filter(([k]) => k.startsWith("data-")).map(([k, v]) => ` ${k}="${v.replace(/[^\w#.-]/g, "")}"`).join("");
     const html = `<!doctype html><html lang="${(u.searchParams.get("lang") || "en").replace(/\W/g, "")}"><head><meta charset="utf-8"><title>shop</title>
 ${css}</head><body><h1>Test shop</h1><p><a href="#top" id="host-link">a host link</a></p>

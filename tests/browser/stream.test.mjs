@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { readFileSync } from "node:fs";
 import { startSystem, launch, widget, transcript, ROOT } from "./harness.mjs";
 
 const REPLY = "To factory-reset the lamp, hold the power button and the brightness button together " +
@@ -80,6 +81,46 @@ test("a model's answer grows in the widget while the model is still writing [in-
     assert.equal(bots.length, 1);
     assert.equal(bots[0].text, REPLY);
     assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+    await sys.stop();
+    model.stop();
+  }
+});
+
+test("the XSS corpus as model output, streamed: rendered as text, nothing executes or fetches [in-process edge]", async () => {
+  const payloads = readFileSync(path.join(ROOT, "fixtures/xss/payloads.txt"), "utf8").split("\n").filter((l) => l.trim());
+  assert.ok(payloads.length >= 200);
+  const model = await fakeModel(["--reply", payloads.join("\n")]);
+  const sys = await startSystem({ env: { KEFU_LLM_URL: model.url, KEFU_LLM_MODEL: "fake" } });
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    const fetched = [];
+    page.on("request", (r) => { if (r.url().includes("xss.invalid")) fetched.push(r.url()); });
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await page.evaluate(() => {
+      const root = document.querySelector("[data-kefu]").shadowRoot;
+      window.__longest = 0;
+      new MutationObserver(() => {
+        const m = root.querySelector(".msg.bot .body");
+        if (m) window.__longest = Math.max(window.__longest, m.textContent.length);
+      }).observe(root.querySelector(".log"), { childList: true, subtree: true, characterData: true });
+    });
+    await w.ask("How do I reset the smart lamp to factory settings?");
+    const a = await w.answer(1);
+    // The model's text (the corpus) was on screen while it streamed; it is
+    // not grounded in the passages, so the stored answer is the extractive one.
+    assert.ok(await page.evaluate(() => window.__longest) > 2000, "the streamed corpus was rendered");
+    assert.equal(await a.getAttribute("data-source"), "kb");
+    await page.waitForTimeout(500);
+    assert.deepEqual(await page.evaluate(() => window.__xssHits), [], "payloads executed");
+    assert.deepEqual(fetched, [], "payload markup fetched");
+    const markup = await page.evaluate(() => document.querySelector("[data-kefu]").shadowRoot
+      .querySelectorAll("script, img, svg, iframe, object, embed, style, link, video, audio, math, form *:not(textarea):not(button)").length);
+    assert.equal(markup, 0, "markup from the model reached the DOM");
   } finally {
     await ctx.close();
     await sys.stop();
