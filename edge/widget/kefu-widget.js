@@ -24,12 +24,12 @@
     zh: { title: "在线客服", open: "打开客服对话", close: "关闭", send: "发送", placeholder: "请输入您的问题…",
       human: "转人工", humanMsg: "转人工", typing: "正在输入…", sources: "参考：", queued: "正在为您排队转接人工客服…",
       withAgent: "人工客服已接入", agentLeft: "人工客服已离开，我会继续为您解答", offline: "网络已断开，消息将在恢复后发送",
-      wait: "发送太频繁了，请 {s} 秒后再试", failed: "发送失败，稍后自动重试", you: "我", bot: "客服助手", agent: "人工客服" },
+      wait: "发送太频繁了，请 {s} 秒后再试", failed: "发送失败，稍后自动重试", identity: "无法确认您的身份，请刷新页面或重新登录后再试。", you: "我", bot: "客服助手", agent: "人工客服" },
     en: { title: "Customer service", open: "Open the chat", close: "Close", send: "Send", placeholder: "Type your question…",
       human: "Talk to a human", humanMsg: "I'd like to talk to a human", typing: "Typing…", sources: "Sources:",
       queued: "Connecting you to a human agent…", withAgent: "A human agent has joined", agentLeft: "The agent has left; I'm here to help again",
       offline: "You're offline; your message will be sent when you're back", wait: "Too many messages; please wait {s} s",
-      failed: "Couldn't send; retrying shortly", you: "You", bot: "Assistant", agent: "Agent" }
+      failed: "Couldn't send; retrying shortly", identity: "We couldn't confirm who you are. Please reload the page or sign in again.", you: "You", bot: "Assistant", agent: "Agent" }
   };
   var over = {};
   var T = copy(S[lang]);
@@ -346,6 +346,8 @@
       }
       // 5xx (the service is busy or down): kept, retried with the same id.
       if (r.status >= 500) throw { retry: r.headers.get("retry-after") ? retryAfter(r) : 5000 };
+      // 401: the host page's visitor signature was refused; nothing was stored.
+      if (r.status === 401) throw { fatal: T.identity };
       if (!r.ok) return r.json().then(function (e) { throw { fatal: e && e.error ? e.error.message : String(r.status) }; }, function () { throw { fatal: String(r.status) }; });
       var ct = r.headers.get("content-type") || "";
       return ct.indexOf("text/event-stream") === 0 && r.body ? stream(r, typing) : r.json().then(function (j) { return whole(j, typing); });

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { createHmac } from "node:crypto";
 import { startSystem, launch, widget, transcript, agentSays, conversationOf, EDGES, ROOT } from "./harness.mjs";
 
 let browser;
@@ -99,6 +100,31 @@ for (const edge of EDGES) {
       assert.ok(box && box.x >= 0 && box.y >= 0 && box.x + box.width <= vp.width && box.y + box.height <= vp.height,
         `panel at ${JSON.stringify(box)} in ${JSON.stringify(vp)}`);
     }
+  });
+
+  scenario("a signed visitor identity from the host page is accepted; a forged one is refused before anything is stored", async (sys, page, ctx) => {
+    const secret = "visitor-identity-secret-0123456789";
+    const s = await fetch(`${sys.api}/admin/v1/tenants/${sys.id}/settings`, { method: "PATCH", headers: sys.op,
+      body: JSON.stringify({ identity_secret: secret, require_signed_identity: true }) });
+    assert.equal(s.status, 200, await s.text());
+    const sig = createHmac("sha256", secret).update("alice-42").digest("hex");
+    // A forged signature first: refused (401) with a visible notice, and no conversation exists.
+    const forged = await ctx.newPage();
+    await forged.goto(`${sys.page}/?data-visitor-id=alice-42&data-visitor-sig=${"0".repeat(64)}`);
+    const f = widget(forged);
+    await f.open();
+    await f.ask("how do I track my order");
+    await f.q(".msg.system").filter({ hasText: "confirm who you are" }).waitFor();
+    const none = await (await fetch(`${sys.api}/v1/conversations`, { headers: sys.tenantHeaders })).json();
+    assert.equal(none.conversations.length, 0, JSON.stringify(none));
+    // The host page's real signature: answered, and the stored visitor is the signed one.
+    await page.goto(`${sys.page}/?data-visitor-id=alice-42&data-visitor-sig=${sig}`);
+    const w = widget(page);
+    await w.open();
+    await w.ask("how do I track my order");
+    await w.answer(1);
+    const t = await transcript(sys);
+    assert.equal(t.conversation.visitor_id, "alice-42", JSON.stringify(t).slice(0, 300));
   });
 
   scenario("a reload shows the conversation so far", async (sys, page) => {
@@ -305,8 +331,13 @@ for (const edge of EDGES) {
           citations: [{ id: `c${i}`, title: p.slice(0, 256), snippet: p.slice(0, 256), url: (i % 2 ? `javascript:window.__xss(${i + 1})` : p).slice(0, 256) }] }) });
       assert.equal(r.status, 201, await r.text());
     }
-    await page.waitForFunction((n) => document.querySelector("[data-kefu]").shadowRoot.querySelectorAll(".msg.agent").length >= n,
-      payloads.length, { timeout: 60000 });
+    try {
+      await page.waitForFunction((n) => document.querySelector("[data-kefu]").shadowRoot.querySelectorAll(".msg.agent").length >= n,
+        payloads.length, { timeout: 60000 });
+    } catch (e) {
+      const seen = await shadow(page, "const s = [...root.querySelectorAll('.msg')].map(m => +(m.getAttribute('data-seq') || 0)); const set = new Set(s); const miss = []; for (let i = 1; i <= Math.max(...s); i++) if (!set.has(i)) miss.push(i); return 'agents ' + root.querySelectorAll('.msg.agent').length + ' total ' + s.length + ' missing ' + miss.join(',') + ' dup ' + (s.length - set.size)");
+      throw new Error(`${e.message}\nshown: ${seen.slice(-3000)}\nstorage: ${await page.evaluate(() => JSON.stringify(localStorage).slice(0, 500))}`);
+    }
     await w.q(".msg.bot").nth(payloads.length).locator(".cites").waitFor({ timeout: 30000 });
     // Click every link the widget made (they are http(s) or inert).
     const hrefs = await shadow(page, "return [...root.querySelectorAll('a')].map(a => a.getAttribute('href'))");

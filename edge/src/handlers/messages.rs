@@ -4,7 +4,9 @@
 //! for one to arrive.
 //!
 //! Answer: `{"conversation_id","messages":[{"seq","role","text","source",
-//! "citations","at_ms"}],"handoff","truncated","degraded"}`; a degraded
+//! "citations","at_ms"}],"handoff","truncated","more","degraded"}`: after
+//! `since`, at most a window of turns, the oldest first — `more` says newer
+//! ones wait, so a widget that was away catches up without a gap; a degraded
 //! answer (regional unreachable) also carries `"retry_ms"`.
 
 use kefu_core::ConversationId;
@@ -107,6 +109,7 @@ struct Body<'a> {
     messages: Vec<Message<'a>>,
     handoff: bool,
     truncated: bool,
+    more: bool,
     degraded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_ms: Option<u64>,
@@ -129,6 +132,7 @@ fn render(r: &PollReply) -> EdgeResponse {
             .collect(),
         handoff: r.handoff,
         truncated: r.truncated,
+        more: r.more,
         degraded: r.degraded,
         retry_ms: r.degraded.then_some(DEGRADED_RETRY_MS),
     };

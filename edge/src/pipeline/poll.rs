@@ -42,6 +42,9 @@ pub struct PollReply {
     /// Whether turns after `since` may be missing because they left the
     /// session's window.
     pub truncated: bool,
+    /// Whether newer turns than these exist: a catch-up reply (the widget
+    /// asks again from the last seq at once).
+    pub more: bool,
     /// Whether this came from the edge's copy because the regional service
     /// could not be asked (agent messages may be missing; poll again later).
     pub degraded: bool,
@@ -81,7 +84,11 @@ pub async fn messages<P: Platform>(
                 && s.conversation() == conv
                 && s.visitor() == &input.visitor =>
         {
-            sessions::save(edge, &s).await?;
+            // A catch-up window (older turns, the newest still to come) is
+            // an answer, not the session: the kept copy stays as it is.
+            if is_tail(&s) {
+                sessions::save(edge, &s).await?;
+            }
             (s, false)
         }
         // The regional service does not know it (yet) or could not be asked:
@@ -99,6 +106,13 @@ pub async fn messages<P: Platform>(
     Ok(reply(&session, input.since, degraded))
 }
 
+/// Whether `s` holds the conversation's newest turn.
+fn is_tail(s: &Session) -> bool {
+    s.turns()
+        .back()
+        .is_none_or(|t| t.seq.saturating_add(1) == s.next_seq())
+}
+
 fn reply(s: &Session, since: Option<u64>, degraded: bool) -> PollReply {
     let after = |t: &&Turn| since.is_none_or(|n| t.seq > n);
     let first = s.turns().front().map_or(s.next_seq(), |t| t.seq);
@@ -114,6 +128,7 @@ fn reply(s: &Session, since: Option<u64>, degraded: bool) -> PollReply {
             ConversationState::QueuedForHuman | ConversationState::WithAgent
         ),
         truncated,
+        more: !is_tail(s),
         degraded,
     }
 }

@@ -69,6 +69,19 @@ async fn load(tenant: &TenantStore, req: &SessionRequest) -> Result<Option<Sessi
         // Another visitor's conversation does not exist for this one.
         return Ok(None);
     }
+    // Catching up: when more turns came after `since` than the window
+    // holds, send the oldest of them rather than the newest, so a poller
+    // never skips any; it asks again from the last one it got.
+    let first = turns.first().map_or(meta.next_seq, |t| t.seq);
+    let turns = match req.since {
+        Some(n) if n.saturating_add(1) < first => {
+            tenant
+                .messages_since(req.conversation.clone(), n, MAX_WINDOW_TURNS)
+                .await?
+                .1
+        }
+        _ => turns,
+    };
     build(
         tenant.tenant().clone(),
         req.conversation.clone(),

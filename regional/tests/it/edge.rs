@@ -700,3 +700,55 @@ async fn a_long_poll_is_woken_by_an_agent_reply_and_times_out_without_one() {
         (3, Role::Agent, "An agent here.")
     );
 }
+
+#[tokio::test]
+async fn a_poller_far_behind_catches_up_window_by_window_without_a_gap() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let (_, body) = send_turn(&h, turn_request(None, "cm-1", "hello?", Locale::En), 1).await;
+    let conv = TurnResponse::decode(&body)
+        .unwrap()
+        .conversation
+        .as_str()
+        .to_owned();
+    // 50 agent messages while the widget was away (more than a window).
+    for i in 0..50 {
+        let r = h
+            .call(
+                Method::POST,
+                &format!("/v1/conversations/{conv}/messages"),
+                Some(&key),
+                Some(json!({"role": "agent", "text": format!("note {i}"), "source": "agent"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    // Polling from seq 2, each answer continues where the last ended.
+    let (mut since, mut seen, mut n): (u64, Vec<u64>, u8) = (2, Vec::new(), 10);
+    loop {
+        let (st, body) = send(
+            &h,
+            wire::paths::SESSION,
+            session_request("acme", &conv, "visitor-1", Some(since), 0),
+            n,
+        )
+        .await;
+        n += 1;
+        assert_eq!(st, StatusCode::OK);
+        let s = SessionResponse::decode(&body).unwrap().session.unwrap();
+        let new: Vec<u64> = s
+            .turns()
+            .iter()
+            .map(|t| t.seq)
+            .filter(|&q| q > since)
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        assert_eq!(new[0], since + 1, "a gap after {since}: {new:?}");
+        seen.extend(&new);
+        since = *new.last().unwrap();
+        assert!(n < 30, "catching up does not end");
+    }
+    assert_eq!(seen, (3..=52).collect::<Vec<u64>>());
+}
