@@ -189,6 +189,17 @@ for (const edge of EDGES) {
     assert.equal(r.status, 201);
     await w.q(".msg.agent").filter({ hasText: "this is Lin" }).waitFor({ timeout: 5000 });
     await w.statusMatches(/agent has joined/);
+    // Agent message -> open widget latency, measured (the goal is < 1 s;
+    // reported, not asserted: speed is not a test's business).
+    const lat = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = Date.now();
+      assert.equal((await agentSays(sys, t.conversation.id, `Checking that for you (${i}).`)).status, 201);
+      await w.q(".msg.agent").filter({ hasText: `for you (${i})` }).waitFor({ timeout: 10000 });
+      lat.push(Date.now() - t0);
+    }
+    lat.sort((a, b) => a - b);
+    console.log(`agent message -> widget [${edge} edge]: p50 ${lat[4]} ms, p95 ${lat[9]} ms (n=10)`);
     // The agent hands back to the bot and says so.
     const s = await fetch(`${sys.api}/v1/conversations/${t.conversation.id}/state`, { method: "PUT", headers: sys.tenantHeaders,
       body: JSON.stringify({ state: "ai" }) });
