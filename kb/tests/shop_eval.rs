@@ -104,6 +104,15 @@ impl Score {
 }
 
 fn score(idx: &KbIndex, qs: &[&Q], mode: SearchMode) -> Score {
+    score_with(idx, qs, mode, &|_| None)
+}
+
+fn score_with(
+    idx: &KbIndex,
+    qs: &[&Q],
+    mode: SearchMode,
+    qvec: &dyn Fn(&str) -> Option<Vec<f32>>,
+) -> Score {
     let opts = SearchOptions {
         mode,
         k: 5,
@@ -112,7 +121,8 @@ fn score(idx: &KbIndex, qs: &[&Q], mode: SearchMode) -> Score {
     let policy = AnswerPolicy::default();
     let mut s = Score::default();
     for q in qs {
-        let hits = idx.search(&q.q, None, &opts);
+        let v = qvec(&q.q);
+        let hits = idx.search(&q.q, v.as_deref(), &opts);
         let j = judge(idx, &q.q, &hits, &policy);
         let refused = j == Judgement::NothingRelevant;
         if q.expect.is_empty() {
@@ -195,4 +205,75 @@ fn twins_answer_in_the_question_language() {
             .collect();
         assert_eq!(got, want, "{q}: {top:?}");
     }
+}
+
+/// The shop fixture with multilingual-e5-small (Q4) from
+/// `scripts/fetch-models.sh`: lexical, vector and hybrid retrieval on the
+/// same index, on the tuning (dev) and held-out halves. Prints the table
+/// BENCHMARKS.md records; asserts the hybrid mode does not fall below what
+/// was measured (a regression guard, not the goal, which the
+/// figures say whether it meets).
+#[test]
+fn hybrid_retrieval_with_e5_on_the_shop_fixture() {
+    use kefu_kb::{BertEmbedder, EmbedKind, Embedder};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.kefu/models/e5-small-q4");
+    let need = |f: &str| {
+        let p = dir.join(f);
+        assert!(
+            p.is_file(),
+            "{} is missing: run scripts/fetch-models.sh (scripts/setup.sh does)",
+            p.display()
+        );
+        p
+    };
+    let e5 = BertEmbedder::load_e5_q4(need("e5-small-q4.bin"), need("tokenizer.json")).unwrap();
+    let idx = KbIndex::build(shop_chunks(), Some(&e5), &mut |_| {}).unwrap();
+    let all = questions();
+    let vecs: std::collections::HashMap<String, Vec<f32>> = all
+        .iter()
+        .map(|q| {
+            let v = e5
+                .embed(&[q.q.as_str()], EmbedKind::Query)
+                .unwrap()
+                .pop()
+                .unwrap();
+            (q.q.clone(), v)
+        })
+        .collect();
+    let qvec = |q: &str| vecs.get(q).cloned();
+    let dev: Vec<&Q> = all.iter().step_by(2).collect();
+    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    println!("| mode | half | hit@1 | hit@3 | refusals | false refusals |");
+    let mut hybrid_held = None;
+    for mode in [SearchMode::Lexical, SearchMode::Vector, SearchMode::Hybrid] {
+        for (name, qs) in [("dev", &dev), ("held-out", &held)] {
+            let s = score_with(&idx, qs, mode, &qvec);
+            println!(
+                "| {mode:?} | {name} | {:.3} | {:.3} | {:.3} (n={}) | {:.3} (n={}) |",
+                s.hit1(),
+                s.hit3(),
+                s.refusal(),
+                s.unanswerable,
+                s.false_refusal(),
+                s.answerable
+            );
+            if mode == SearchMode::Hybrid && name == "held-out" {
+                hybrid_held = Some(s);
+            }
+        }
+    }
+    let s = hybrid_held.unwrap();
+    // Floors just under the figures measured on 2026-11-24 (BENCHMARKS.md):
+    // hit@3 meets the 0.9; refusals (0.69) do not meet its 0.9.
+    assert!(s.hit3() >= 0.9, "held-out hybrid hit@3 {:.3}", s.hit3());
+    assert!(
+        s.refusal() >= 0.65,
+        "held-out hybrid refusals {:.3}",
+        s.refusal()
+    );
+    assert!(
+        s.false_refusal() <= 0.2,
+        "held-out hybrid false refusals {:.3}",
+        s.false_refusal()
+    );
 }
