@@ -56,11 +56,54 @@ pub struct PublishReport {
     pub build_ms: u64,
 }
 
-/// The loaded indexes of every tenant, the publish lock and the embedder.
+/// Where a publish job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Building.
+    Running,
+    /// Published: `kb_version` is served.
+    Done,
+    /// Nothing changed: see `error`.
+    Failed,
+}
+
+/// A publish, as `GET /v1/kb/jobs/{job_id}` shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PublishJob {
+    /// The job's id.
+    pub job_id: String,
+    /// Running, done or failed.
+    pub status: JobStatus,
+    /// `chunk`, `tokenize`, `embed` (the slow part with a model), `hnsw`,
+    /// `seal`, `done`.
+    pub phase: String,
+    /// Items done in this phase.
+    pub done: usize,
+    /// Items in this phase.
+    pub total: usize,
+    /// The version published (when done).
+    pub kb_version: Option<u64>,
+    /// What the publish did (when done).
+    pub report: Option<PublishReport>,
+    /// Why it failed (when failed).
+    pub error: Option<String>,
+    /// Started, ms since the epoch.
+    pub started_ms: u64,
+    /// Finished, ms since the epoch.
+    pub finished_ms: Option<u64>,
+}
+
+/// Jobs kept per tenant (the newest).
+pub const JOBS_KEPT: usize = 20;
+
+/// The loaded indexes of every tenant, the publish lock, publish jobs and
+/// the embedder.
 #[derive(Debug, Default)]
 pub struct Knowledge {
     loaded: RwLock<HashMap<String, Arc<Published>>>,
     publishing: Mutex<Vec<String>>,
+    jobs: Mutex<HashMap<String, std::collections::VecDeque<PublishJob>>>,
     embedder: Option<Arc<dyn Embedder>>,
 }
 
@@ -157,6 +200,93 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Knowledge {
+    /// Whether a publish of `tenant` is running.
+    pub fn is_publishing(&self, tenant: &str) -> bool {
+        self.publishing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|t| t == tenant)
+    }
+
+    /// Records a new running job for `tenant`.
+    pub fn job_start(&self, tenant: &str) -> PublishJob {
+        let job = PublishJob {
+            job_id: format!("job_{}", crate::rng::hex_token(12)),
+            status: JobStatus::Running,
+            phase: "queued".into(),
+            done: 0,
+            total: 0,
+            kb_version: None,
+            report: None,
+            error: None,
+            started_ms: crate::store::now_ms(),
+            finished_ms: None,
+        };
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let list = jobs.entry(tenant.to_owned()).or_default();
+        list.push_back(job.clone());
+        while list.len() > JOBS_KEPT {
+            list.pop_front();
+        }
+        job
+    }
+
+    fn job_update(&self, tenant: &str, id: &str, f: impl FnOnce(&mut PublishJob)) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(j) = jobs
+            .get_mut(tenant)
+            .and_then(|l| l.iter_mut().find(|j| j.job_id == id))
+        {
+            f(j);
+        }
+    }
+
+    /// Records a job's progress.
+    pub fn job_progress(&self, tenant: &str, id: &str, phase: &str, done: usize, total: usize) {
+        self.job_update(tenant, id, |j| {
+            j.phase = phase.to_owned();
+            j.done = done;
+            j.total = total;
+        });
+    }
+
+    /// Records how a job ended.
+    pub fn job_finish(&self, tenant: &str, id: &str, result: &Result<PublishReport>) {
+        let now = crate::store::now_ms();
+        self.job_update(tenant, id, |j| {
+            j.finished_ms = Some(now);
+            match result {
+                Ok(r) => {
+                    j.status = JobStatus::Done;
+                    j.phase = "done".into();
+                    j.done = r.chunks;
+                    j.total = r.chunks;
+                    j.kb_version = Some(r.kb_version);
+                    j.report = Some(r.clone());
+                }
+                Err(e) => {
+                    j.status = JobStatus::Failed;
+                    j.error = Some(e.to_string());
+                }
+            }
+        });
+    }
+
+    /// `tenant`'s job `id`, if kept.
+    pub fn job(&self, tenant: &str, id: &str) -> Option<PublishJob> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get(tenant)?.iter().find(|j| j.job_id == id).cloned()
+    }
+
+    /// `tenant`'s kept jobs, newest first.
+    pub fn jobs(&self, tenant: &str) -> Vec<PublishJob> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get(tenant)
+            .map(|l| l.iter().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Knowledge with `embedder` for publishing and queries.
     pub fn with_embedder(embedder: Option<Arc<dyn Embedder>>) -> Knowledge {
         Knowledge {
@@ -189,6 +319,7 @@ impl Knowledge {
         store: &Store,
         tenant: &str,
         version: u64,
+        progress: &mut dyn FnMut(&str, usize, usize),
     ) -> Result<(PublishReport, Arc<Published>)> {
         {
             let mut p = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
@@ -211,10 +342,14 @@ impl Knowledge {
         }
         let (key_version, key) = kbstore::data_key(&txn, &master, tenant)?;
         drop(txn);
+        progress("chunk", 0, entries.len());
         let chunks = chunks_of(&entries);
         let n_chunks = chunks.len();
-        let index = KbIndex::build(chunks, self.embedder.as_deref(), &mut |_| {})
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let index = KbIndex::build(chunks, self.embedder.as_deref(), &mut |p| {
+            progress(p.stage, p.done, p.total)
+        })
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+        progress("seal", 0, 1);
         let bytes = zeroize::Zeroizing::new(
             index
                 .to_bytes()

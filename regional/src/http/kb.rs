@@ -380,18 +380,80 @@ pub async fn overview(t: Tenant) -> Result<axum::Json<KbView>> {
     }))
 }
 
-/// Publish the draft as a new immutable version and serve it.
-#[utoipa::path(post, path = "/v1/kb/publish", tag = "knowledge",
+/// How to publish.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PublishParams {
+    /// `true`: answer 202 with the job at once and build in the background
+    /// (poll `GET /v1/kb/jobs/{job_id}`); otherwise answer when published.
+    #[serde(default, rename = "async")]
+    pub run_async: Option<bool>,
+}
+
+/// Publish the draft as a new immutable version and serve it. Synchronous
+/// by default; `?async=true` answers 202 with a job to poll.
+#[utoipa::path(post, path = "/v1/kb/publish", tag = "knowledge", params(PublishParams),
     security(("tenant_key" = [])),
     responses(
         (status = 200, description = "Published", body = PublishReport),
+        (status = 202, description = "Publishing: poll the job", body = crate::kb::PublishJob),
         (status = 400, description = "Nothing to publish", body = ErrorBody),
         (status = 401, description = AUTH, body = ErrorBody),
         (status = 409, description = "A publish is already running", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
-pub async fn publish(t: Tenant) -> Result<axum::Json<PublishReport>> {
-    Ok(axum::Json(t.store.kb_publish(&t.source.0).await?))
+pub async fn publish(
+    t: Tenant,
+    Query(p): Query<PublishParams>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if p.run_async != Some(true) {
+        return Ok(axum::Json(t.store.kb_publish(&t.source.0).await?).into_response());
+    }
+    let job = t.store.kb_publish_start()?;
+    let (store, source, id) = (t.store.clone(), t.source.0.clone(), job.job_id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = store.kb_publish_run(&source, &id).await {
+            tracing::warn!(error = %e, job = %id, "knowledge-base publish failed");
+        }
+    });
+    let location = format!("/v1/kb/jobs/{}", job.job_id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        axum::Json(job),
+    )
+        .into_response())
+}
+
+/// The tenant's recent publish jobs, newest first.
+#[utoipa::path(get, path = "/v1/kb/jobs", tag = "knowledge",
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Jobs", body = Vec<crate::kb::PublishJob>),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn jobs(t: Tenant) -> axum::Json<Vec<crate::kb::PublishJob>> {
+    axum::Json(t.store.knowledge().jobs(t.store.tenant().as_str()))
+}
+
+/// One publish job: phase and progress while it runs, the report or the
+/// error after.
+#[utoipa::path(get, path = "/v1/kb/jobs/{job_id}", tag = "knowledge",
+    params(("job_id" = String, Path, description = "From POST /v1/kb/publish?async=true")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "The job", body = crate::kb::PublishJob),
+        (status = 401, description = AUTH, body = ErrorBody),
+        (status = 404, description = "No such job (or no longer kept)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn job(t: Tenant, PathId(id): PathId) -> Result<axum::Json<crate::kb::PublishJob>> {
+    t.store
+        .knowledge()
+        .job(t.store.tenant().as_str(), &id)
+        .map(axum::Json)
+        .ok_or(ApiError::NotFound)
 }
 
 /// What retrieval finds for a question, with scores (for tuning content).

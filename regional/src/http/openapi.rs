@@ -19,7 +19,7 @@ use crate::store;
         conversations::append, conversations::messages, conversations::set_state,
         audit::verify, audit::checkpoint,
         kb::overview, kb::put_faqs, kb::put_faq, kb::delete_faq, kb::put_documents, kb::delete_document,
-        kb::publish, kb::search,
+        kb::publish, kb::jobs, kb::job, kb::search,
         edge::turn, edge::report, edge::health, edge::tenant_config, edge::session,
     ),
     components(schemas(
@@ -31,7 +31,7 @@ use crate::store;
         api::CheckpointView, api::AuditVerifyView, crate::edge::ReportOutcome,
         api::RoleDto, api::SourceDto, api::CitationDto, api::StateDto,
         kb::FaqIn, kb::DocumentIn, kb::DocumentsIn, kb::Stored, kb::KbView, kb::RankView, kb::HitView,
-        kb::SearchView, crate::kb::PublishReport,
+        kb::SearchView, crate::kb::PublishReport, crate::kb::PublishJob, crate::kb::JobStatus,
     )),
     modifiers(&Security),
     tags(

@@ -126,6 +126,8 @@ pub fn table() -> Vec<Route> {
             delete(kb::delete_document),
         ),
         r(Method::POST, "/v1/kb/publish", post(kb::publish)),
+        r(Method::GET, "/v1/kb/jobs", get(kb::jobs)),
+        r(Method::GET, "/v1/kb/jobs/{job_id}", get(kb::job)),
         r(Method::GET, "/v1/kb/search", get(kb::search)),
         // the edge's door: signed MessagePack frames on kefu-core's wire paths
         r(

@@ -2,6 +2,7 @@
 //! the served version. See [`crate::kb`] and [`super::kb`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::audit_hook::{self, Outcome};
 use super::handle::{Storage, TenantStore, blocking};
@@ -78,12 +79,50 @@ impl TenantStore {
 
     /// Publishes the draft as a new immutable version; audited.
     pub async fn kb_publish(&self, source: &str) -> Result<PublishReport> {
+        let job = self.kb_publish_start()?;
+        self.kb_publish_run(source, &job.job_id).await
+    }
+
+    /// Records a new publish job (409 while one runs); run it with
+    /// [`TenantStore::kb_publish_run`].
+    pub fn kb_publish_start(&self) -> Result<crate::kb::PublishJob> {
+        let knowledge = &self.storage.knowledge;
+        if knowledge.is_publishing(self.tenant.as_str()) {
+            return Err(Error::Conflict(
+                "a publish of this knowledge base is already running".into(),
+            ));
+        }
+        Ok(knowledge.job_start(self.tenant.as_str()))
+    }
+
+    /// Runs publish job `job_id`: builds, seals and serves a new version,
+    /// recording progress and the outcome in the job.
+    pub async fn kb_publish_run(&self, source: &str, job_id: &str) -> Result<PublishReport> {
+        let r = self.kb_publish_inner(source, job_id).await;
+        self.storage
+            .knowledge
+            .job_finish(self.tenant.as_str(), job_id, &r);
+        r
+    }
+
+    async fn kb_publish_inner(&self, source: &str, job_id: &str) -> Result<PublishReport> {
         let store = self.storage.store.clone();
         let knowledge = self.storage.knowledge.clone();
         let t = self.tenant.clone();
+        let job = job_id.to_owned();
         let (report, published) = blocking(move || {
             let next = kb::current_version(&store.read()?, t.as_str())? + 1;
-            knowledge.publish_blocking(&store, t.as_str(), next)
+            let k = knowledge.clone();
+            let (tenant, job) = (t.as_str().to_owned(), job.clone());
+            let mut last = Instant::now();
+            let mut progress = |phase: &str, done: usize, total: usize| {
+                // At most ~10 updates a second (the embed loop reports each item).
+                if done == 0 || done == total || last.elapsed().as_millis() >= 100 {
+                    last = Instant::now();
+                    k.job_progress(&tenant, &job, phase, done, total);
+                }
+            };
+            knowledge.publish_blocking(&store, t.as_str(), next, &mut progress)
         })
         .await?;
         let t = self.tenant.clone();

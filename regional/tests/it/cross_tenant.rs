@@ -49,6 +49,7 @@ fn id_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::DELETE, "/v1/kb/faqs/{faq_id}", None),
         (Method::DELETE, "/v1/kb/documents/{document_id}", None),
+        (Method::GET, "/v1/kb/jobs/{job_id}", None),
     ]
 }
 
@@ -113,6 +114,11 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
         .status
         .is_success()
     );
+    let job = h
+        .call(Method::POST, "/v1/kb/publish?async=true", Some(&b), None)
+        .await;
+    assert_eq!(job.status, StatusCode::ACCEPTED, "{:?}", job.body);
+    let b_job = job.body["job_id"].as_str().unwrap().to_owned();
     let before = h
         .call(
             Method::GET,
@@ -130,12 +136,14 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
             .replace("{tenant_id}", "bravo")
             .replace("{conversation_id}", &b_conv)
             .replace("{faq_id}", "faq-b")
-            .replace("{document_id}", "doc-b");
+            .replace("{document_id}", "doc-b")
+            .replace("{job_id}", &b_job);
         let missing = template
             .replace("{tenant_id}", "nobody")
             .replace("{conversation_id}", "c_000000000000000000000000")
             .replace("{faq_id}", "faq-nobody")
-            .replace("{document_id}", "doc-nobody");
+            .replace("{document_id}", "doc-nobody")
+            .replace("{job_id}", "job_nobody");
         let got = h
             .call(method.clone(), &theirs, Some(&a), body.clone())
             .await;

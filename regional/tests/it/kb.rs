@@ -366,3 +366,84 @@ async fn bad_kb_input_gets_clear_errors_and_stores_nothing() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_async_publish_is_a_job_the_tenant_polls_to_the_end() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    // Nothing to publish: the job fails, says why, and nothing is served.
+    let r = h
+        .call(Method::POST, "/v1/kb/publish?async=true", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let failed = poll_job(&h, &key, r.body["job_id"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("no entries"),
+        "{failed}"
+    );
+
+    let fx = fixture();
+    let faqs = h
+        .call(
+            Method::POST,
+            "/v1/kb/faqs",
+            Some(&key),
+            Some(fx["faqs"].clone()),
+        )
+        .await;
+    assert_eq!(faqs.status, StatusCode::OK);
+    let r = h
+        .call(Method::POST, "/v1/kb/publish?async=true", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.headers["location"].to_str().unwrap(),
+        format!("/v1/kb/jobs/{id}")
+    );
+    assert_eq!(r.body["status"], "running");
+    let done = poll_job(&h, &key, &id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["kb_version"], 1);
+    assert_eq!(
+        done["report"]["entries"],
+        fx["faqs"].as_array().unwrap().len()
+    );
+    assert_eq!(done["done"], done["total"]);
+    assert!(done["finished_ms"].as_u64() >= done["started_ms"].as_u64());
+    // Served: the overview names the version.
+    let kb = h.call(Method::GET, "/v1/kb", Some(&key), None).await;
+    assert_eq!(kb.body["kb_version"], 1);
+    // The jobs list, newest first; an unknown job is 404.
+    let list = h.call(Method::GET, "/v1/kb/jobs", Some(&key), None).await;
+    let ids: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], id);
+    let missing = h
+        .call(Method::GET, "/v1/kb/jobs/job_nope", Some(&key), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["error"]["code"], "not_found");
+}
+
+/// Polls a publish job until it leaves `running`.
+async fn poll_job(h: &Harness, key: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let j = h
+            .call(Method::GET, &format!("/v1/kb/jobs/{id}"), Some(key), None)
+            .await;
+        assert_eq!(j.status, StatusCode::OK, "{:?}", j.body);
+        if j.body["status"] != "running" {
+            return j.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} still running after 30 s");
+}
