@@ -240,21 +240,132 @@ fn batch<T>(items: &[T]) -> Result<()> {
 
 const AUTH: &str = "Missing or invalid API key";
 
-/// Add or replace FAQ entries (a JSON array).
-#[utoipa::path(post, path = "/v1/kb/faqs", tag = "knowledge", request_body = Vec<FaqIn>,
+/// FAQ entries as JSON (an array or one object) or as CSV
+/// (`Content-Type: text/csv`, UTF-8 with or without a BOM, a header row
+/// naming `question`, `answer` and optionally `id` and `alternates`, the
+/// alternates separated by `|`).
+#[derive(Debug)]
+pub struct FaqUpload(pub Vec<FaqIn>);
+
+impl axum::extract::FromRequest<super::AppState> for FaqUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &super::AppState) -> Result<Self> {
+        let csv = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv"));
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+        if !csv && !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json or text/csv".into(),
+            ));
+        }
+        if !csv {
+            let JsonBatch(v) = JsonBatch::<Vec<FaqIn>>::from_request(req, state).await?;
+            return Ok(FaqUpload(v));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!(
+                        "the upload exceeds {MAX_UPLOAD_BYTES} bytes"
+                    ))
+                } else {
+                    ApiError::BadRequest("could not read the request body".into())
+                }
+            })?;
+        parse_csv(&bytes).map(FaqUpload)
+    }
+}
+
+/// FAQ rows from CSV; every error names its row (1 = the header) and column.
+pub fn parse_csv(bytes: &[u8]) -> Result<Vec<FaqIn>> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::BadRequest(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to()))
+    })?;
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| ApiError::BadRequest(format!("CSV header row: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    if let Some(bad) = header
+        .iter()
+        .find(|h| !matches!(h.as_str(), "id" | "question" | "answer" | "alternates"))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "CSV row 1: unknown column `{bad}` (expected id, question, answer, alternates)"
+        )));
+    }
+    let (Some(q), Some(a)) = (col("question"), col("answer")) else {
+        return Err(ApiError::BadRequest(
+            "CSV row 1: the header needs `question` and `answer` columns".into(),
+        ));
+    };
+    let (id, alt) = (col("id"), col("alternates"));
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let row = i + 2;
+        let rec = rec.map_err(|e| ApiError::BadRequest(format!("CSV row {row}: {e}")))?;
+        let field = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).unwrap_or("");
+        for (name, c) in [("question", Some(q)), ("answer", Some(a))] {
+            if field(c).is_empty() {
+                return Err(ApiError::BadRequest(format!(
+                    "CSV row {row}, column `{name}`: empty"
+                )));
+            }
+        }
+        out.push(FaqIn {
+            id: Some(field(id)).filter(|s| !s.is_empty()).map(str::to_owned),
+            question: field(Some(q)).to_owned(),
+            answer: field(Some(a)).to_owned(),
+            alternates: field(alt)
+                .split('|')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
+    if out.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the CSV has no rows after its header".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Add or replace FAQ entries: a JSON array, or CSV (`text/csv`: a header
+/// row with `question`, `answer`, optional `id` and `alternates` separated
+/// by `|`). Nothing is stored when any entry is invalid.
+#[utoipa::path(post, path = "/v1/kb/faqs", tag = "knowledge",
+    request_body(content(
+        (Vec<FaqIn> = "application/json"),
+        (String = "text/csv", example = "id,question,answer,alternates\nrefund,How do I get a refund?,From your orders page.,refund please|money back"),
+    )),
     security(("tenant_key" = [])),
     responses(
         (status = 200, description = "Stored in the draft; publish to serve them", body = Stored),
-        (status = 400, description = "Malformed JSON or an invalid entry (its index is named)", body = ErrorBody),
+        (status = 400, description = "Malformed JSON/CSV or an invalid entry (its index, or CSV row and column, is named)", body = ErrorBody),
         (status = 401, description = AUTH, body = ErrorBody),
         (status = 413, description = "Too many entries or a field too long", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 415, description = "Neither application/json nor text/csv", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
-pub async fn put_faqs(
-    t: Tenant,
-    JsonBatch(faqs): JsonBatch<Vec<FaqIn>>,
-) -> Result<axum::Json<Stored>> {
+pub async fn put_faqs(t: Tenant, FaqUpload(faqs): FaqUpload) -> Result<axum::Json<Stored>> {
     batch(&faqs)?;
     let entries = faqs
         .into_iter()

@@ -447,3 +447,78 @@ async fn poll_job(h: &Harness, key: &str, id: &str) -> Value {
     }
     panic!("job {id} still running after 30 s");
 }
+
+async fn post_csv(h: &Harness, key: &str, body: &[u8]) -> crate::common::Resp {
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/kb/faqs")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(axum::body::Body::from(body.to_vec()))
+        .unwrap();
+    h.send(req).await
+}
+
+#[tokio::test]
+async fn faqs_upload_as_csv_and_bad_rows_are_named_with_nothing_stored() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    // A BOM, quoted commas and line breaks, Chinese, alternates split on |.
+    let good = "\u{feff}id,question,answer,alternates\n\
+        refund,How do I get a refund?,\"From your orders page, within 7 days.\",refund please|money back\n\
+        ,忘记密码怎么办？,\"在登录页点击“忘记密码”，\n按提示重置。\",密码找回\n";
+    let r = post_csv(&h, &key, good.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let ids = r.body["ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], "refund");
+    let publish = h
+        .call(Method::POST, "/v1/kb/publish", Some(&key), None)
+        .await;
+    assert_eq!(publish.status, StatusCode::OK);
+    let s = h
+        .call(
+            Method::GET,
+            "/v1/kb/search?q=money%20back",
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(s.body["hits"][0]["entry_id"], "refund", "{:?}", s.body);
+
+    for (body, want) in [
+        (
+            &b"question,answer\nok?,fine\nsecond?,\n"[..],
+            "row 3, column `answer`",
+        ),
+        (&b"question,reply\nq,a\n"[..], "unknown column `reply`"),
+        (&b"id,question\nx,q\n"[..], "`question` and `answer`"),
+        (&b"question,answer\nq,a,extra\n"[..], "row 2"),
+        (&b"question,answer\n\xff\xfe,a\n"[..], "not UTF-8"),
+        (&b"question,answer\n"[..], "no rows"),
+    ] {
+        let r = post_csv(&h, &key, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(want), "{msg:?} should name {want:?}");
+    }
+    // None of the bad uploads stored anything: still the two entries.
+    let kb = h.call(Method::GET, "/v1/kb", Some(&key), None).await;
+    assert_eq!(kb.body["faqs"], 2, "{:?}", kb.body);
+    // Neither JSON nor CSV.
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/kb/faqs")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/xml")
+        .body(axum::body::Body::from("<faq/>"))
+        .unwrap();
+    let r = h.send(req).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text/csv")
+    );
+}
