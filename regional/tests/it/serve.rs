@@ -130,3 +130,97 @@ async fn serve_answers_then_shuts_down_gracefully_keeping_acknowledged_writes() 
     assert_eq!(turns.len(), 20);
     assert_eq!(meta.next_seq, 21);
 }
+
+/// `kefu-regional kb import --publish` (the real binary) against a served
+/// instance: the shop fixture (JSON) and a CSV of FAQs are uploaded, the
+/// new version is published through a job, and the report is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kb_cli_imports_files_and_publishes_through_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Arc::new(config_for(&dir, "", &[]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(kefu_regional::server::serve(config, listener, async move {
+        let _ = stop_rx.await;
+    }));
+    for _ in 0..500 {
+        if http(addr, "GET", "/readyz", None, None).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (st, body) = http(
+        addr,
+        "POST",
+        "/admin/v1/tenants",
+        Some(OPERATOR),
+        Some(r#"{"id":"acme","name":"Acme"}"#),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    let key_file = dir.path().join("tenant.key");
+    std::fs::write(&key_file, json(&body)["api_key"].as_str().unwrap()).unwrap();
+    let csv = dir.path().join("extra.csv");
+    std::fs::write(
+        &csv,
+        "id,question,answer\ngift-wrap,Do you gift-wrap?,\"Yes, for 5 yuan.\"\n",
+    )
+    .unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let run = |args: Vec<String>| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kefu-regional"))
+            .args(args)
+            .env_remove("KEFU_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let url = format!("http://{addr}");
+    let out = tokio::task::spawn_blocking({
+        let (url, key_file, csv) = (url.clone(), key_file.clone(), csv.clone());
+        let shop = root.join("fixtures/shop/kb.json");
+        move || {
+            run(vec![
+                "kb".into(),
+                "import".into(),
+                "--publish".into(),
+                "--url".into(),
+                url,
+                "--key-file".into(),
+                key_file.display().to_string(),
+                shop.display().to_string(),
+                csv.display().to_string(),
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report["published"]["kb_version"], 1, "{report}");
+    assert_eq!(report["published"]["entries"], 80 + 7 + 1, "{report}");
+    assert!(stderr.contains("published version 1"), "{stderr}");
+
+    // A bad file: a clear message and a failing exit code, nothing uploaded.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "question,reply\nq,a\n").unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        run(vec![
+            "kb".into(),
+            "import".into(),
+            "--url".into(),
+            url,
+            "--key-file".into(),
+            key_file.display().to_string(),
+            bad.display().to_string(),
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown column `reply`"), "{stderr}");
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}

@@ -1,8 +1,11 @@
 //! The `kefu-regional` command line.
 //!
-//! `serve` runs the service. The other commands work on the data dir
-//! directly; redb's file lock makes them fail with a clear message while a
-//! server has the data dir open.
+//! `serve` runs the service. `kb` talks to a running service's tenant API
+//! ([`kb`]). The other commands work on the data dir directly; redb's file
+//! lock makes them fail with a clear message while a server has the data dir
+//! open.
+
+pub mod kb;
 
 use std::path::PathBuf;
 
@@ -51,6 +54,9 @@ pub enum Command {
     /// Manage data keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Load a tenant's knowledge base through a running service.
+    #[command(subcommand)]
+    Kb(kb::KbCmd),
 }
 
 /// `tenant ...`
@@ -153,6 +159,7 @@ fn print_line(v: &serde_json::Value) {
 pub fn run_offline(config: &Config, command: &Command) -> Result<i32> {
     match command {
         Command::Serve { .. } => Err(Error::Invalid("serve is not an offline command".into())),
+        Command::Kb(k) => kb::run(k),
         Command::Tenant(TenantCmd::Create(c)) => {
             let store = open_with_key(config)?;
             let (info, api_key) = store.write_now(|ctx| {
