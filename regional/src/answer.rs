@@ -115,6 +115,31 @@ pub fn from_index(
     }
 }
 
+/// The generator in service, swapped whole by a hot switch
+/// (`PUT /admin/v1/llm`): a turn takes the current one at its start and
+/// keeps it to the end, so answers in flight finish on the backends they
+/// began with while new turns use the new ones.
+#[derive(Debug, Default)]
+pub struct GeneratorSlot(std::sync::RwLock<Option<std::sync::Arc<Generator>>>);
+
+impl GeneratorSlot {
+    /// A slot holding `g`.
+    pub fn new(g: Option<Generator>) -> GeneratorSlot {
+        GeneratorSlot(std::sync::RwLock::new(g.map(std::sync::Arc::new)))
+    }
+
+    /// The generator in service now, if any.
+    pub fn current(&self) -> Option<std::sync::Arc<Generator>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `g` in service; returns the one it replaced.
+    pub fn replace(&self, g: Option<Generator>) -> Option<std::sync::Arc<Generator>> {
+        let mut slot = self.0.write().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *slot, g.map(std::sync::Arc::new))
+    }
+}
+
 /// What the visitor asked, in the conversation so far. Plaintext: not in
 /// `Debug`.
 #[derive(Clone, Copy)]

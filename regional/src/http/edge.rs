@@ -152,11 +152,12 @@ pub async fn turn(
     if wants_stream(&headers) {
         return Ok(turn_stream(state, storage, req));
     }
+    let generator = state.generator.current();
     let resp = edge::turn(
         &storage,
         req,
         state.config.limits.max_message_chars,
-        state.generator.as_deref(),
+        generator.as_deref(),
         None,
     )
     .await?;
@@ -185,7 +186,8 @@ fn turn_stream(state: AppState, storage: crate::store::Storage, req: TurnRequest
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let task = tokio::spawn(async move {
         let max = state.config.limits.max_message_chars;
-        let r = edge::turn(&storage, req, max, state.generator.as_deref(), Some(&tx)).await;
+        let generator = state.generator.current();
+        let r = edge::turn(&storage, req, max, generator.as_deref(), Some(&tx)).await;
         r.map_err(ApiError::from).and_then(|t| encode_turn(&t))
     });
     // An empty delta every few seconds while the model thinks (prompt
@@ -285,7 +287,7 @@ pub async fn health(
     headers: HeaderMap,
 ) -> Result<Response> {
     check(&state, &headers, &src, wire::paths::HEALTH, &[]).await?;
-    let brownout = state.generator.as_ref().map_or(0, |g| g.brownout() as u8);
+    let brownout = state.generator.current().map_or(0, |g| g.brownout() as u8);
     let bytes = edge::health(state.storage().is_some(), brownout)
         .encode()
         .map_err(|_| ApiError::Internal)?;

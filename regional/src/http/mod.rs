@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod kb;
 pub mod limit;
+pub mod llm_admin;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
@@ -45,8 +46,8 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// The edge's door, if an edge key is configured.
     pub edge: Option<Arc<crate::edge::EdgeDoor>>,
-    /// Grounded generation, if a model is configured.
-    pub generator: Option<Arc<crate::answer::Generator>>,
+    /// Grounded generation, if a model is configured (hot-swappable).
+    pub generator: Arc<crate::answer::GeneratorSlot>,
     storage: Arc<OnceLock<Storage>>,
 }
 
@@ -58,7 +59,9 @@ impl AppState {
             .edge_key
             .clone()
             .map(|k| Arc::new(crate::edge::EdgeDoor::new(k)));
-        let generator = crate::answer::Generator::from_config(&config.llm).map(Arc::new);
+        let generator = Arc::new(crate::answer::GeneratorSlot::new(
+            crate::answer::Generator::from_config(&config.llm),
+        ));
         AppState {
             config,
             metrics,

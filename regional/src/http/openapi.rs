@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, audit, conversations, edge, error, kb, ops};
+use super::{admin, api, audit, conversations, edge, error, kb, llm_admin, ops};
 use crate::store;
 
 /// The API description.
@@ -19,7 +19,7 @@ use crate::store;
         conversations::append, conversations::messages, conversations::set_state,
         audit::verify, audit::checkpoint,
         kb::overview, kb::put_faqs, kb::put_faq, kb::delete_faq, kb::put_documents, kb::delete_document,
-        kb::publish, kb::jobs, kb::job, kb::search,
+        kb::publish, kb::jobs, kb::job, kb::search, llm_admin::get, llm_admin::put,
         edge::turn, edge::report, edge::health, edge::tenant_config, edge::session,
     ),
     components(schemas(
@@ -32,6 +32,7 @@ use crate::store;
         api::RoleDto, api::SourceDto, api::CitationDto, api::StateDto,
         kb::FaqIn, kb::DocumentIn, kb::DocumentsIn, kb::Stored, kb::KbView, kb::RankView, kb::HitView,
         kb::SearchView, crate::kb::PublishReport, crate::kb::PublishJob, crate::kb::JobStatus,
+        llm_admin::BackendIn, llm_admin::LlmUpdate, llm_admin::LlmView,
     )),
     modifiers(&Security),
     tags(

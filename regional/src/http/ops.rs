@@ -54,7 +54,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         {
             let mut out = state.metrics.render(conversations);
-            if let Some(g) = &state.generator {
+            if let Some(g) = state.generator.current() {
                 out.push_str(&llm_metrics(&g.gateway));
             }
             out

@@ -10,7 +10,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::extract::DefaultBodyLimit;
 use kefu_core::wire;
 
-use super::{AppState, admin, audit, conversations, edge, kb, ops};
+use super::{AppState, admin, audit, conversations, edge, kb, llm_admin, ops};
 
 /// One row of the table.
 #[derive(Debug)]
@@ -45,6 +45,8 @@ pub fn table() -> Vec<Route> {
             post(admin::create_tenant),
         ),
         r(Method::GET, "/admin/v1/tenants", get(admin::list_tenants)),
+        r(Method::GET, "/admin/v1/llm", get(llm_admin::get)),
+        r(Method::PUT, "/admin/v1/llm", put(llm_admin::put)),
         r(
             Method::GET,
             "/admin/v1/tenants/{tenant_id}",

@@ -191,6 +191,21 @@ impl Storage {
             .await
     }
 
+    /// Records a service-wide operator action (no tenant's) in the service
+    /// audit chain.
+    pub async fn audit_service(
+        &self,
+        actor: Actor,
+        action: &'static str,
+        target: String,
+    ) -> Result<()> {
+        self.writer
+            .run(move |ctx| {
+                audit_hook::record(ctx, &actor, SERVICE_LOG, action, &target, Outcome::Ok)
+            })
+            .await
+    }
+
     /// Creates a tenant; returns it and its API key (shown once).
     pub async fn create_tenant(
         &self,

@@ -236,3 +236,92 @@ async fn the_in_process_model_answers_through_the_same_stream() {
         "the in-process model was not asked:\n{text}"
     );
 }
+
+/// A hot switch (`PUT /admin/v1/llm`): an answer streaming from the old
+/// backend finishes there; the next turn goes to the new one; no restart.
+#[tokio::test]
+async fn switching_model_backends_keeps_the_answer_in_flight_and_moves_new_turns() {
+    let a_reply = "Electronics carry a one-year warranty from the delivery date, and repairs go to the Hangzhou service centre [1].";
+    let b_reply =
+        "Water damage and accidental damage are not covered by the one-year warranty [1].";
+    let a = kefu_fake_openai::FakeOpenAi::start(Script {
+        reply: Some(a_reply.into()),
+        token_gap: Duration::from_millis(60),
+        ..Script::default()
+    })
+    .await
+    .unwrap();
+    let b = kefu_fake_openai::FakeOpenAi::start(Script {
+        reply: Some(b_reply.into()),
+        ..Script::default()
+    })
+    .await
+    .unwrap();
+    let a_url = a.base_url();
+    let (h, public, _) = crate::llm::published(
+        "",
+        &[("KEFU_LLM_URL", a_url.as_str()), ("KEFU_LLM_MODEL", "fake")],
+    )
+    .await;
+    let h = std::sync::Arc::new(h);
+    let in_flight = tokio::spawn({
+        let (h, public) = (h.clone(), public.clone());
+        async move { stream_chat(&h, &public, "What does the warranty cover?", "hot-1").await }
+    });
+    for _ in 0..500 {
+        if a.requests() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(a.requests(), 1, "the first answer is being written by A");
+
+    let switch = h
+        .call(
+            Method::PUT,
+            "/admin/v1/llm",
+            Some(OPERATOR),
+            Some(json!({"backends": [{"url": b.base_url(), "model": "fake"}]})),
+        )
+        .await;
+    assert_eq!(switch.status, StatusCode::OK, "{:?}", switch.body);
+    assert_eq!(switch.body["backends"].as_array().unwrap().len(), 1);
+
+    let next = stream_chat(&h, &public, "Is water damage covered?", "hot-2").await;
+    let done = &next.last().unwrap().data;
+    assert_eq!(done["answer"], b_reply, "{done}");
+    assert_eq!(b.requests(), 1);
+    let first = in_flight.await.unwrap();
+    let done = &first.last().unwrap().data;
+    assert_eq!(
+        done["answer"], a_reply,
+        "the answer in flight finished on A: {done}"
+    );
+    assert_eq!(a.requests(), 1);
+
+    // Bad input is refused, naming the field; the service keeps B.
+    let bad = h
+        .call(
+            Method::PUT,
+            "/admin/v1/llm",
+            Some(OPERATOR),
+            Some(json!({"backends": [{"url": "ftp://gpu-1", "model": "fake"}]})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("backends[0].url")
+    );
+    let now = h
+        .call(Method::GET, "/admin/v1/llm", Some(OPERATOR), None)
+        .await;
+    assert_eq!(now.body, switch.body);
+    // Only the operator may switch.
+    let tenant = h
+        .call(Method::GET, "/admin/v1/llm", Some("not-the-operator"), None)
+        .await;
+    assert_eq!(tenant.status, StatusCode::UNAUTHORIZED);
+}
