@@ -3,13 +3,14 @@
 // arrive. The model is kefu-fake-openai (the one allowed double for a remote
 // model) writing one word every 60 ms, so the answer takes seconds to write
 // and the widget must show it growing long before the model is done.
-// (The wasm edge buffers a streamed turn: see ARCHITECTURE.md.)
+// Once through the in-process edge and once through the Spin component
+// under `wasmtime serve`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { readFileSync } from "node:fs";
-import { startSystem, launch, widget, transcript, ROOT } from "./harness.mjs";
+import { startSystem, launch, widget, transcript, ROOT, EDGES } from "./harness.mjs";
 
 const REPLY = "To factory-reset the lamp, hold the power button and the brightness button together " +
   "for 10 seconds, until the light blinks three times [1]. The lamp then starts again with its factory settings [1].";
@@ -28,9 +29,9 @@ function fakeModel(args) {
   });
 }
 
-test("a model's answer grows in the widget while the model is still writing [in-process edge]", async () => {
+for (const edge of EDGES) test(`a model's answer grows in the widget while the model is still writing [${edge} edge]`, async () => {
   const model = await fakeModel(["--token-ms", "60", "--reply", REPLY]);
-  const sys = await startSystem({ env: { KEFU_LLM_URL: model.url, KEFU_LLM_MODEL: "fake" } });
+  const sys = await startSystem({ wasmEdge: edge === "wasm", env: { KEFU_LLM_URL: model.url, KEFU_LLM_MODEL: "fake" } });
   const ctx = await browser.newContext();
   try {
     const page = await ctx.newPage();

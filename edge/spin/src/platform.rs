@@ -117,13 +117,62 @@ impl Platform for SpinPlatform {
         }
     }
 
+    async fn fetch_streaming(
+        &self,
+        req: UpstreamRequest,
+        on_chunk: &mut kefu_edge::OnChunk<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        // The deadline bounds the head and each silence between pieces.
+        let wait = Duration::from_millis(req.timeout_ms);
+        let unreachable = |e: &dyn fmt::Display| UpstreamError::Unreachable(e.to_string());
+        let resp = match select(pin!(start(req)), pin!(spin_sdk::time::sleep(wait))).await {
+            Either::Left((r, _)) => r?,
+            Either::Right(((), _)) => return Err(UpstreamError::Timeout),
+        };
+        let status = resp.status().as_u16();
+        let headers = header_pairs(resp.headers());
+        let mut body = resp.into_body();
+        let mut all = Vec::new();
+        loop {
+            let next = http_body_util::BodyExt::frame(&mut body);
+            let frame = match select(pin!(next), pin!(spin_sdk::time::sleep(wait))).await {
+                Either::Left((f, _)) => f,
+                Either::Right(((), _)) => return Err(UpstreamError::Timeout),
+            };
+            match frame {
+                None => break,
+                Some(Err(e)) => return Err(unreachable(&e)),
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        on_chunk(&data);
+                        all.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body: all,
+        })
+    }
+
     async fn setting(&self, name: &str) -> Option<String> {
         setting(name).await
     }
 }
 
-/// One outbound call, body included (the deadline covers all of it).
-async fn send(req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+fn header_pairs(h: &http::HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_owned(), v)
+        })
+        .collect()
+}
+
+/// Sends `req` and returns the response with its body unread.
+async fn start(req: UpstreamRequest) -> Result<spin_sdk::http::Response, UpstreamError> {
     let unreachable = |e: &dyn fmt::Display| UpstreamError::Unreachable(e.to_string());
     let method = match req.method {
         Method::Post => http::Method::POST,
@@ -137,23 +186,21 @@ async fn send(req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
     let outgoing = b
         .body(FullBody::new(Bytes::from(req.body)))
         .map_err(|e| unreachable(&e))?;
-    let resp = spin_sdk::http::send(outgoing)
+    spin_sdk::http::send(outgoing)
         .await
-        .map_err(|e| unreachable(&e))?;
+        .map_err(|e| unreachable(&e))
+}
+
+/// One outbound call, body included (the deadline covers all of it).
+async fn send(req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
+    let resp = start(req).await?;
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (k.as_str().to_owned(), v)
-        })
-        .collect();
+    let headers = header_pairs(resp.headers());
     let body = resp
         .into_body()
         .bytes()
         .await
-        .map_err(|e| unreachable(&e))?;
+        .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
     Ok(UpstreamResponse {
         status,
         headers,
