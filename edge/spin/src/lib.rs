@@ -156,16 +156,20 @@ async fn stream(edge: Rc<Edge<SpinPlatform>>, req: kefu_edge::EdgeRequest) -> ht
         };
         edge.handle_into(req, &mut sink).await;
     });
-    let head = match futures::future::select(work.as_mut(), head_rx).await {
-        E::Right((Ok(head), _)) => Some(head),
-        E::Left(((), head_rx)) => head_rx.await.ok(),
-        E::Right((Err(_), _)) => None,
+    // `finished`: the turn ended before (or as) the head was written, so
+    // it must not be polled again (a finished future panics when polled).
+    let (head, finished) = match futures::future::select(work.as_mut(), head_rx).await {
+        E::Right((Ok(head), _)) => (Some(head), false),
+        E::Left(((), head_rx)) => (head_rx.await.ok(), true),
+        E::Right((Err(_), _)) => (None, false),
     };
     let Some(head) = head else {
         return convert::spin_response(Error::BadUpstream.to_response())
             .map(http_body_util::Either::Left);
     };
-    let driver = futures::stream::once(work).filter_map(|()| async { None::<Vec<u8>> });
+    let driver = futures::stream::iter((!finished).then_some(work))
+        .then(|w| w)
+        .filter_map(|()| async { None::<Vec<u8>> });
     let frames = futures::stream::select(driver, body_rx)
         .map(|b| Ok(http_body::Frame::data(bytes::Bytes::from(b))));
     let body: StreamedBody = http_body_util::StreamBody::new(Box::pin(frames));
