@@ -34,6 +34,11 @@ pub struct GatewayConfig {
     pub capacity: usize,
     /// Generations at once for one tenant.
     pub per_tenant: usize,
+    /// Generations at once on one backend (0: no cap beyond `capacity`). A
+    /// backend at its cap is passed over for the next one in order; when
+    /// every backend is at its cap the request is refused as
+    /// [`LlmError::Overloaded`] (the caller answers without a model).
+    pub per_backend: usize,
     /// Each backend's breaker.
     pub breaker: BreakerConfig,
     /// Retry tokens earned per request.
@@ -50,6 +55,7 @@ impl Default for GatewayConfig {
         GatewayConfig {
             capacity: 8,
             per_tenant: 4,
+            per_backend: 0,
             breaker: BreakerConfig::default(),
             retry_ratio: 0.1,
             retry_reserve: 1.0,
@@ -96,9 +102,14 @@ type Guarded = (Arc<dyn LlmBackend>, Mutex<CircuitBreaker>, Arc<AtomicUsize>);
 struct Running(Arc<AtomicUsize>);
 
 impl Running {
-    fn new(n: &Arc<AtomicUsize>) -> Running {
-        n.fetch_add(1, Ordering::Relaxed);
-        Running(n.clone())
+    /// Counts one more generation on the backend, unless `cap` (0: none)
+    /// are running already.
+    fn try_new(n: &Arc<AtomicUsize>, cap: usize) -> Option<Running> {
+        n.fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| {
+            (cap == 0 || k < cap).then_some(k + 1)
+        })
+        .ok()?;
+        Some(Running(n.clone()))
     }
 }
 
@@ -178,7 +189,14 @@ impl Gateway {
         }
         let mut last = LlmError::Unavailable;
         let mut tried = 0u32;
+        let mut full = 0u32;
         for (backend, breaker, running) in self.backends.iter() {
+            // A backend at its cap is passed over (not an attempt, no retry
+            // budget spent).
+            let Some(run) = Running::try_new(running, self.config.per_backend) else {
+                full += 1;
+                continue;
+            };
             let started = self.now_ms();
             let permit = match breaker
                 .lock()
@@ -207,7 +225,6 @@ impl Gateway {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .attempts += 1;
-            let run = Running::new(running);
             let first = match backend.generate(req.clone()).await {
                 Ok(mut s) => match s.next().await {
                     Some(Ok(tok)) => Ok((tok, s)),
@@ -244,10 +261,10 @@ impl Gateway {
                 }
             }
         }
-        Err(if tried == 0 {
-            LlmError::CircuitOpen
-        } else {
-            last
+        Err(match (tried, full) {
+            (0, f) if f > 0 => LlmError::Overloaded,
+            (0, _) => LlmError::CircuitOpen,
+            _ => last,
         })
     }
 

@@ -233,3 +233,46 @@ async fn a_live_stream_holds_its_slot_and_dropping_it_frees_the_slot() {
     assert_eq!((st.scheduler.in_flight, st.backends[0].in_flight), (0, 0));
     assert!(st.scheduler.wait_p99_ms >= st.scheduler.wait_p50_ms);
 }
+
+#[tokio::test]
+async fn a_backend_at_its_cap_is_passed_over_and_all_full_is_overloaded() {
+    // Slow streams, so the first generation is still running when the next
+    // ones ask.
+    let slow = Script {
+        reply: Some("one two three four five six".into()),
+        token_gap: Duration::from_millis(150),
+        ..Script::default()
+    };
+    let a = FakeOpenAi::start(slow.clone()).await.unwrap();
+    let b = FakeOpenAi::start(slow).await.unwrap();
+    let gw = Gateway::new(
+        vec![backend(&a, "a"), backend(&b, "b")],
+        GatewayConfig {
+            capacity: 8,
+            per_tenant: 8,
+            per_backend: 1,
+            ..GatewayConfig::default()
+        },
+    )
+    .unwrap();
+    let first = gw.generate(req("t", "q1")).await.unwrap();
+    let second = gw.generate(req("t", "q2")).await.unwrap();
+    // A was busy: the second went to B, without spending a retry.
+    assert_eq!((a.requests(), b.requests()), (1, 1));
+    let third = gw.generate(req("t", "q3")).await.err();
+    assert_eq!(
+        third,
+        Some(LlmError::Overloaded),
+        "every backend at its cap"
+    );
+    assert_eq!((a.requests(), b.requests()), (1, 1), "no upstream call");
+    let stats = gw.stats();
+    assert_eq!(stats.attempts, 2);
+    assert!(stats.backends.iter().all(|s| s.in_flight == 1), "{stats:?}");
+    // A stream done frees its backend.
+    let (toks, err) = collect(first).await;
+    assert!(err.is_none() && !toks.is_empty());
+    let fourth = gw.generate(req("t", "q4")).await.unwrap();
+    assert_eq!((a.requests(), b.requests()), (2, 1));
+    drop((second, fourth));
+}

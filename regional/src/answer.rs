@@ -208,6 +208,7 @@ impl Generator {
         let gw = kefu_llm::GatewayConfig {
             capacity: config.capacity,
             per_tenant: config.per_tenant,
+            per_backend: config.per_backend,
             ..Default::default()
         };
         let gateway = kefu_llm::Gateway::new(backends, gw).ok()?;

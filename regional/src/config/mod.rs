@@ -181,6 +181,8 @@ pub struct LlmConfig {
     pub capacity: usize,
     /// Generations at once for one tenant.
     pub per_tenant: usize,
+    /// Generations at once on one backend (0: no cap).
+    pub per_backend: usize,
     /// The most tokens one answer may have.
     pub max_tokens: u32,
     /// How long one answer may take in all.
@@ -644,6 +646,7 @@ impl Config {
                 rl.per_tenant.unwrap_or(4),
                 10_000,
             )?,
+            per_backend: rl.per_backend.unwrap_or(0).min(10_000),
             max_tokens: positive(
                 &in_file("llm.max_tokens"),
                 rl.max_tokens.unwrap_or(256),

@@ -73,6 +73,8 @@ pub struct RawLlm {
     pub capacity: Option<usize>,
     /// Generations at once for one tenant.
     pub per_tenant: Option<usize>,
+    /// Generations at once on one backend (0 or absent: no cap).
+    pub per_backend: Option<usize>,
     /// The most tokens one answer may have.
     pub max_tokens: Option<u32>,
     /// Seconds one answer may take in all.
