@@ -56,6 +56,8 @@ pub fn shop_chunks() -> Vec<Chunk> {
 
 struct Q {
     q: String,
+    /// `zh`, `en` or `mixed`.
+    lang: String,
     expect: Vec<String>,
 }
 
@@ -67,6 +69,7 @@ fn questions() -> Vec<Q> {
             let v: Value = serde_json::from_str(l).unwrap();
             Q {
                 q: v["q"].as_str().unwrap().to_owned(),
+                lang: v["lang"].as_str().unwrap_or("?").to_owned(),
                 expect: v["expect"]
                     .as_array()
                     .unwrap()
@@ -207,73 +210,276 @@ fn twins_answer_in_the_question_language() {
     }
 }
 
-/// The shop fixture with multilingual-e5-small (Q4) from
-/// `scripts/fetch-models.sh`: lexical, vector and hybrid retrieval on the
-/// same index, on the tuning (dev) and held-out halves. Prints the table
-/// BENCHMARKS.md records; asserts the hybrid mode does not fall below what
-/// was measured (a regression guard, not the goal, which the
-/// figures say whether it meets).
-#[test]
-fn hybrid_retrieval_with_e5_on_the_shop_fixture() {
-    use kefu_kb::{BertEmbedder, EmbedKind, Embedder};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.kefu/models/e5-small-q4");
-    let need = |f: &str| {
-        let p = dir.join(f);
-        assert!(
-            p.is_file(),
-            "{} is missing: run scripts/fetch-models.sh (scripts/setup.sh does)",
-            p.display()
-        );
-        p
-    };
-    let e5 = BertEmbedder::load_e5_q4(need("e5-small-q4.bin"), need("tokenizer.json")).unwrap();
-    let idx = KbIndex::build(shop_chunks(), Some(&e5), &mut |_| {}).unwrap();
-    let all = questions();
-    let vecs: std::collections::HashMap<String, Vec<f32>> = all
-        .iter()
+/// A model from `scripts/fetch-models.sh`; a missing file fails the test
+/// with the command that provides it.
+fn model_file(dir: &str, f: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.kefu/models")
+        .join(dir)
+        .join(f);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/fetch-models.sh (scripts/setup.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// Query embeddings for every question, computed once.
+fn embed_questions(
+    e: &dyn kefu_kb::Embedder,
+    qs: &[Q],
+) -> std::collections::HashMap<String, Vec<f32>> {
+    qs.iter()
         .map(|q| {
-            let v = e5
-                .embed(&[q.q.as_str()], EmbedKind::Query)
+            let v = e
+                .embed(&[q.q.as_str()], kefu_kb::EmbedKind::Query)
                 .unwrap()
                 .pop()
                 .unwrap();
             (q.q.clone(), v)
         })
-        .collect();
+        .collect()
+}
+
+/// Prints one markdown row per language (and all) for `mode` on `qs`;
+/// returns the score over all of `qs`.
+fn table_rows(
+    idx: &KbIndex,
+    label: &str,
+    qs: &[&Q],
+    mode: SearchMode,
+    qvec: &dyn Fn(&str) -> Option<Vec<f32>>,
+    langs: &[&str],
+) -> Score {
+    for lang in langs {
+        let sub: Vec<&Q> = qs.iter().copied().filter(|q| q.lang == *lang).collect();
+        let s = score_with(idx, &sub, mode, qvec);
+        println!(
+            "| {label} | {lang} | {:.3} | {:.3} | {:.3} ({}/{}) | {:.3} ({}/{}) |",
+            s.hit1(),
+            s.hit3(),
+            s.refusal(),
+            s.refused,
+            s.unanswerable,
+            s.false_refusal(),
+            s.false_refusals,
+            s.answerable
+        );
+    }
+    let s = score_with(idx, qs, mode, qvec);
+    println!(
+        "| {label} | **all** | {:.3} | {:.3} | {:.3} ({}/{}) | {:.3} ({}/{}) |",
+        s.hit1(),
+        s.hit3(),
+        s.refusal(),
+        s.refused,
+        s.unanswerable,
+        s.false_refusal(),
+        s.false_refusals,
+        s.answerable
+    );
+    s
+}
+
+/// Writes each question's signals (both rankings to depth 20, coverage and
+/// cosine per chunk) as JSON lines to `$KEFU_SHOP_SIGNALS`, when set, for
+/// tuning `AnswerPolicy` and the fusion weights offline on the dev half.
+fn dump_signals(idx: &KbIndex, all: &[Q], qvec: &dyn Fn(&str) -> Option<Vec<f32>>) {
+    let Ok(path) = std::env::var("KEFU_SHOP_SIGNALS") else {
+        return;
+    };
+    let mut out = String::new();
+    for (i, q) in all.iter().enumerate() {
+        let v = qvec(&q.q);
+        let one = |mode| {
+            let o = SearchOptions {
+                mode,
+                k: 20,
+                ..Default::default()
+            };
+            idx.search(&q.q, v.as_deref(), &o)
+                .iter()
+                .map(|h| h.chunk)
+                .collect::<Vec<_>>()
+        };
+        let (lex, vec) = (one(SearchMode::Lexical), one(SearchMode::Vector));
+        let mut chunks: Vec<usize> = lex.iter().chain(&vec).copied().collect();
+        chunks.sort_unstable();
+        chunks.dedup();
+        let info: Vec<Value> = chunks
+            .iter()
+            .map(|&c| {
+                let ch = &idx.chunks()[c];
+                let cos = match (&v, idx.vector(c)) {
+                    (Some(q), Some(r)) => kefu_kb::vector::dot(q, r),
+                    _ => 0.0,
+                };
+                serde_json::json!({
+                    "chunk": c, "entry": ch.entry_id, "faq": ch.kind == kefu_kb::EntryKind::Faq,
+                    "zh": kefu_core::Locale::detect(&ch.text) == kefu_core::Locale::Zh,
+                    "cov": kefu_kb::coverage(idx, &q.q, c), "cos": cos,
+                })
+            })
+            .collect();
+        let row = serde_json::json!({
+            "i": i, "q": q.q, "lang": q.lang, "expect": q.expect,
+            "qzh": kefu_core::Locale::detect(&q.q) == kefu_core::Locale::Zh,
+            "lex": lex, "vec": vec, "chunks": info,
+        });
+        out.push_str(&row.to_string());
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+    println!("signals written to {path}");
+}
+
+/// The quality goal, on the held-out half with the thresholds
+/// kefu ships ([`AnswerPolicy::default`], [`SearchOptions::default`]):
+/// hybrid hit@3 >= 0.9 and >= 90 % of unanswerable questions refused. A
+/// judge that refuses everything would meet the second, so answerable
+/// questions wrongly refused are capped too (kefu's own bar: 0.2).
+const GOAL_HIT3: f64 = 0.9;
+const GOAL_REFUSALS: f64 = 0.9;
+const MAX_FALSE_REFUSALS: f64 = 0.2;
+
+/// The shop fixture with multilingual-e5-small (Q4) from
+/// `scripts/fetch-models.sh`: lexical, vector and hybrid retrieval on the
+/// same index, per language, on the tuning (dev) and held-out halves.
+/// Prints the table BENCHMARKS.md records and whether the hybrid mode meets
+/// the goal on the held-out half (today: hit@3 yes, refusals no).
+/// Asserts the goal's hit@3 and false-refusal bar, and a refusal floor just
+/// under the measured 0.76 (a regression guard: the goal's 0.9 needs a
+/// better relevance signal than a threshold — see BENCHMARKS.md).
+#[test]
+fn hybrid_retrieval_with_e5_on_the_shop_fixture() {
+    let e5 = kefu_kb::BertEmbedder::load_e5_q4(
+        model_file("e5-small-q4", "e5-small-q4.bin"),
+        model_file("e5-small-q4", "tokenizer.json"),
+    )
+    .expect("load multilingual-e5-small Q4");
+    let idx = KbIndex::build(shop_chunks(), Some(&e5), &mut |_| {}).unwrap();
+    let all = questions();
+    let vecs = embed_questions(&e5, &all);
     let qvec = |q: &str| vecs.get(q).cloned();
+    dump_signals(&idx, &all, &qvec);
     let dev: Vec<&Q> = all.iter().step_by(2).collect();
     let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
-    println!("| mode | half | hit@1 | hit@3 | refusals | false refusals |");
-    let mut hybrid_held = None;
+    println!("| mode | language | hit@1 | hit@3 | refusals | false refusals |");
+    println!("|---|---|---|---|---|---|");
+    let mut hybrid = None;
     for mode in [SearchMode::Lexical, SearchMode::Vector, SearchMode::Hybrid] {
-        for (name, qs) in [("dev", &dev), ("held-out", &held)] {
-            let s = score_with(&idx, qs, mode, &qvec);
-            println!(
-                "| {mode:?} | {name} | {:.3} | {:.3} | {:.3} (n={}) | {:.3} (n={}) |",
-                s.hit1(),
-                s.hit3(),
-                s.refusal(),
-                s.unanswerable,
-                s.false_refusal(),
-                s.answerable
-            );
-            if mode == SearchMode::Hybrid && name == "held-out" {
-                hybrid_held = Some(s);
-            }
+        table_rows(&idx, &format!("{mode:?} dev"), &dev, mode, &qvec, &[]);
+        let s = table_rows(
+            &idx,
+            &format!("{mode:?} held-out"),
+            &held,
+            mode,
+            &qvec,
+            &["zh", "en", "mixed"],
+        );
+        if mode == SearchMode::Hybrid {
+            hybrid = Some(s);
         }
     }
-    let s = hybrid_held.unwrap();
-    // Floors just under the figures measured on 2026-11-24 (BENCHMARKS.md):
-    // hit@3 meets the 0.9; refusals (0.69) do not meet its 0.9.
-    assert!(s.hit3() >= 0.9, "held-out hybrid hit@3 {:.3}", s.hit3());
+    let s = hybrid.unwrap();
+    let mut missed = Vec::new();
+    if s.hit3() < GOAL_HIT3 {
+        missed.push(format!("hit@3 {:.3} < {GOAL_HIT3}", s.hit3()));
+    }
+    if s.refusal() < GOAL_REFUSALS {
+        missed.push(format!(
+            "refusals {:.3} ({}/{}) < {GOAL_REFUSALS}",
+            s.refusal(),
+            s.refused,
+            s.unanswerable
+        ));
+    }
+    if s.false_refusal() > MAX_FALSE_REFUSALS {
+        missed.push(format!(
+            "false refusals {:.3} ({}/{}) > {MAX_FALSE_REFUSALS}",
+            s.false_refusal(),
+            s.false_refusals,
+            s.answerable
+        ));
+    }
+    if missed.is_empty() {
+        println!("held-out hybrid retrieval meets the issue's quality goal");
+    } else {
+        println!(
+            "held-out hybrid retrieval misses the issue's quality goal: {}",
+            missed.join("; ")
+        );
+    }
     assert!(
-        s.refusal() >= 0.65,
-        "held-out hybrid refusals {:.3}",
-        s.refusal()
+        s.hit3() >= GOAL_HIT3,
+        "held-out hybrid hit@3 {:.3}",
+        s.hit3()
     );
     assert!(
-        s.false_refusal() <= 0.2,
+        s.false_refusal() <= MAX_FALSE_REFUSALS,
         "held-out hybrid false refusals {:.3}",
         s.false_refusal()
+    );
+    assert!(
+        s.refusal() >= REFUSAL_FLOOR,
+        "held-out hybrid refusals {:.3} fell below {REFUSAL_FLOOR}",
+        s.refusal()
+    );
+}
+
+/// The refusal rate measured on 2026-11-24 (0.76) less a margin.
+const REFUSAL_FLOOR: f64 = 0.7;
+
+/// all-MiniLM-L6-v2 on the English questions (its training data is
+/// English: Chinese text falls apart into sub-word pieces it has no sense
+/// of, so the Chinese rows, printed for contrast, are near chance). Its
+/// cosine band differs from e5's, so the refusal columns only reflect the
+/// lexical coverage signal. Asserts MiniLM's vector ranking finds English
+/// answers (held-out hit@3 >= 0.8) and does much worse on Chinese.
+#[test]
+fn minilm_retrieval_on_the_english_questions() {
+    let m = kefu_kb::BertEmbedder::load_dir(
+        model_file("all-minilm-l6-v2", "model.safetensors")
+            .parent()
+            .unwrap(),
+    )
+    .expect("load all-MiniLM-L6-v2");
+    let idx = KbIndex::build(shop_chunks(), Some(&m), &mut |_| {}).unwrap();
+    let all = questions();
+    let vecs = embed_questions(&m, &all);
+    let qvec = |q: &str| vecs.get(q).cloned();
+    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    let lang = |l: &str| -> Vec<&Q> { held.iter().copied().filter(|q| q.lang == l).collect() };
+    let (en, zh) = (lang("en"), lang("zh"));
+    println!("| MiniLM mode | language | hit@1 | hit@3 | refusals | false refusals |");
+    println!("|---|---|---|---|---|---|");
+    for mode in [SearchMode::Lexical, SearchMode::Vector, SearchMode::Hybrid] {
+        table_rows(
+            &idx,
+            &format!("{mode:?} held-out"),
+            &en,
+            mode,
+            &qvec,
+            &["en"],
+        );
+    }
+    let en_v = score_with(&idx, &en, SearchMode::Vector, &qvec);
+    let zh_v = score_with(&idx, &zh, SearchMode::Vector, &qvec);
+    println!(
+        "| Vector held-out | zh (for contrast) | {:.3} | {:.3} | | |",
+        zh_v.hit1(),
+        zh_v.hit3()
+    );
+    assert!(
+        en_v.hit3() >= 0.8,
+        "MiniLM English hit@3 {:.3}",
+        en_v.hit3()
+    );
+    assert!(
+        zh_v.hit3() + 0.2 < en_v.hit3(),
+        "MiniLM was expected to be poor on Chinese: zh {:.3} vs en {:.3}",
+        zh_v.hit3(),
+        en_v.hit3()
     );
 }
