@@ -14,6 +14,7 @@ pub mod answer;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod edge;
 pub mod error;

@@ -13,14 +13,17 @@
 //! ([`crate::edge::turn`]). The history routing reads is rebuilt from the
 //! conversation's recent turns (fallbacks in a row, AI turns); carried
 //! frustration is not persisted yet, so each message's own pressure counts.
-//! Agents and their queue (assignment, console) are not built yet: a queued
-//! conversation is answered through the tenant API
-//! (`POST /v1/conversations/{id}/messages` with `role: agent`).
+//! History starts at the conversation's `fresh_from_seq`: after an agent
+//! hands back or closes, the old reason cannot send the next message
+//! straight back to a person. The tenant's rules and business hours come
+//! from its [`HandoffSettings`]; the queue and agents are in
+//! [`crate::store::handoff`] and [`crate::console`].
 
-use kefu_core::routing::{Action, Decision, History, RoutingConfig, decide};
+use kefu_core::routing::{Action, Decision, History, decide};
 use kefu_core::{Locale, Source};
 
-use crate::store::exchange::Reply;
+use crate::store::exchange::{Reply, RouteTo};
+use crate::store::handoff::{HandoffSettings, Position};
 use crate::store::{ConversationState, Role, Turn};
 
 /// Turns of the conversation routing looks back on.
@@ -52,10 +55,16 @@ pub struct Route {
     pub offer: Option<&'static str>,
 }
 
-/// Decides for `text`. Business hours are not configured yet: agents count
-/// as on duty, so no decision is "leave a message".
-pub fn route(text: &str, history: &History, locale: Locale) -> Route {
-    let decision = decide(text, history, &RoutingConfig::default(), true);
+/// Decides for `text` under the tenant's `settings`; `now_ms` places the
+/// message against the tenant's business hours.
+pub fn route(
+    text: &str,
+    history: &History,
+    locale: Locale,
+    settings: &HandoffSettings,
+    now_ms: u64,
+) -> Route {
+    let decision = decide(text, history, &settings.routing, settings.on_duty(now_ms));
     let offer = (decision.action == Action::OfferHuman).then_some(match locale {
         Locale::Zh => "如需人工客服，请点击“转人工”或直接告诉我。",
         Locale::En => "If you'd like a person to help, tap “Talk to a human” or just say so.",
@@ -67,15 +76,42 @@ pub fn route(text: &str, history: &History, locale: Locale) -> Route {
     }
 }
 
-/// The notice a visitor gets when handed to the human queue.
+/// The notice a visitor gets when handed to the human queue: their place
+/// and, once agents have taken conversations, the expected wait.
+pub fn queued_notice_text(locale: Locale, p: Position) -> String {
+    let ahead = p.position.saturating_sub(1);
+    let minutes = p.eta_secs.map(|s| s.div_ceil(60).max(1));
+    match (locale, minutes) {
+        (Locale::Zh, Some(m)) => format!(
+            "已为您转接人工客服，正在排队：您前面还有 {ahead} 位，预计等待约 {m} 分钟。客服接入后会在这里回复您。"
+        ),
+        (Locale::Zh, None) => format!(
+            "已为您转接人工客服，正在排队：您前面还有 {ahead} 位，请稍候，客服接入后会在这里回复您。"
+        ),
+        (Locale::En, Some(m)) => format!(
+            "I've passed you to a human agent. You're number {} in the queue; the expected wait is about {m} min. An agent will reply here.",
+            p.position
+        ),
+        (Locale::En, None) => format!(
+            "I've passed you to a human agent. You're number {} in the queue; an agent will reply here.",
+            p.position
+        ),
+    }
+}
+
+/// The notice before the queue position is known (replaced in the
+/// exchange's transaction).
 pub fn queued_notice(locale: Locale) -> Turn {
-    let text = match locale {
-        Locale::Zh => "已为您转接人工客服，正在排队，请稍候。客服接入后会在这里回复您。",
-        Locale::En => {
-            "I've passed you to a human agent. You're in the queue; an agent will reply here."
-        }
-    };
-    Turn::new(Role::System, text)
+    Turn::new(
+        Role::System,
+        queued_notice_text(
+            locale,
+            Position {
+                position: 1,
+                eta_secs: None,
+            },
+        ),
+    )
 }
 
 impl Route {
@@ -84,7 +120,7 @@ impl Route {
     pub fn apply(self, answer: Turn) -> Reply {
         match self.decision.action {
             Action::HandoffNow | Action::LeaveMessage => {
-                let why: Vec<String> = self
+                let reasons: Vec<String> = self
                     .decision
                     .reasons
                     .iter()
@@ -97,10 +133,12 @@ impl Route {
                     .collect();
                 Reply {
                     turn: queued_notice(self.locale),
-                    route_to: Some((
-                        ConversationState::QueuedForHuman,
-                        format!("reasons={}", why.join(",")),
-                    )),
+                    route_to: Some(RouteTo {
+                        state: ConversationState::QueuedForHuman,
+                        reasons,
+                        locale: self.locale,
+                        offline: self.decision.action == Action::LeaveMessage,
+                    }),
                 }
             }
             Action::OfferHuman if answer.source != Some(Source::Fallback) => {

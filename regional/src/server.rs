@@ -80,6 +80,11 @@ impl App {
                 config.clone(),
                 stop_rx.clone(),
             )),
+            tokio::spawn(queue_task(
+                storage.clone(),
+                state.console.clone(),
+                stop_rx.clone(),
+            )),
             tokio::spawn(checkpoint_task(storage.clone(), config.clone(), stop_rx)),
         ];
         Ok(App {
@@ -145,6 +150,30 @@ async fn retention_task(storage: Storage, config: Arc<Config>, mut stop: watch::
             Ok((0, _)) => {}
             Ok((c, m)) => tracing::info!(conversations = c, messages = m, "retention sweep purged"),
             Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+        }
+    }
+}
+
+/// Every second: waiting conversations past their tenant's queue timeout
+/// are asked to leave a message, and automatic assignment gives waiting
+/// conversations to online agents.
+async fn queue_task(
+    storage: Storage,
+    console: Arc<crate::console::Console>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+        match storage.sweep_queue().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(conversations = n, "queue timeout: asked to leave a message"),
+            Err(e) => tracing::warn!(error = %e, "queue sweep failed"),
+        }
+        if let Err(e) = crate::console::assign_waiting(&storage, &console).await {
+            tracing::warn!(error = %e, "automatic assignment failed");
         }
     }
 }

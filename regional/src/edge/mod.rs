@@ -145,18 +145,53 @@ pub async fn turn(
         .settings;
     let locale = req.locale;
     let question = req.text.clone();
-    let turns = match &req.conversation {
-        Some(c) => tenant
-            .window(c.clone(), crate::routing::HISTORY_TURNS)
-            .await?
-            .map(|(_, turns)| turns)
-            .unwrap_or_default(),
-        None => Vec::new(),
+    let window = match &req.conversation {
+        Some(c) => {
+            tenant
+                .window(c.clone(), crate::routing::HISTORY_TURNS)
+                .await?
+        }
+        None => None,
     };
-    let ai = crate::answer::answer(&tenant, &question, &turns, locale, generator, deltas).await?;
-    let kb_version = ai.kb_version;
+    // Routing reads only what happened since the conversation last started
+    // fresh; a closed conversation's next message opens a new one.
+    let (state_now, turns) = match window {
+        Some((meta, _)) if meta.state == ConversationState::Closed => {
+            (ConversationState::Ai, Vec::new())
+        }
+        Some((meta, mut turns)) => {
+            turns.retain(|t| t.seq >= meta.fresh_from_seq);
+            (meta.state, turns)
+        }
+        None => (ConversationState::Ai, Vec::new()),
+    };
+    let human = matches!(
+        state_now,
+        ConversationState::QueuedForHuman | ConversationState::WithAgent
+    );
+    // While a person has the conversation the AI is not asked at all.
+    let left_message = match (&req.conversation, state_now) {
+        (Some(c), ConversationState::QueuedForHuman) => tenant
+            .handoff(c.clone())
+            .await?
+            .is_some_and(|(e, _)| e.timed_out_ms.is_some() && e.agent.is_none()),
+        _ => false,
+    };
+    let ai = if human {
+        None
+    } else {
+        Some(crate::answer::answer(&tenant, &question, &turns, locale, generator, deltas).await?)
+    };
+    let kb_version = ai.as_ref().map_or(0, |a| a.kb_version);
+    let settings_handoff = tenant.handoff_settings().await?;
     let history = crate::routing::history(&turns);
-    let route = crate::routing::route(&question, &history, locale);
+    let route = crate::routing::route(
+        &question,
+        &history,
+        locale,
+        &settings_handoff,
+        crate::store::now_ms(),
+    );
     let offered = route.offer.is_some();
     let q = Question {
         conversation: req.conversation,
@@ -166,12 +201,22 @@ pub async fn turn(
         text: req.text,
     };
     let ex: Exchange = tenant
-        .exchange(q, max_chars, move |state| match state {
+        .exchange(q, max_chars, move |state| match (state, ai) {
+            // Asked to leave a message: this is it.
+            (ConversationState::QueuedForHuman, _) if left_message => Reply::answer(
+                Turn::new(
+                    Role::System,
+                    crate::store::handoff::left_message_ack(locale),
+                )
+                .with_source(Source::Fallback),
+            ),
             // A human has the conversation: the AI stays silent.
-            ConversationState::QueuedForHuman | ConversationState::WithAgent => {
+            (ConversationState::QueuedForHuman | ConversationState::WithAgent, _) => {
                 Reply::answer(fallback(locale, state))
             }
-            ConversationState::Ai | ConversationState::Closed => route.apply(ai.turn),
+            // An agent handed back while this message was on its way.
+            (_, None) => Reply::answer(fallback(locale, ConversationState::WithAgent)),
+            (ConversationState::Ai | ConversationState::Closed, Some(ai)) => route.apply(ai.turn),
         })
         .await?;
     let source = ex.answer.source.unwrap_or(Source::Fallback);

@@ -132,7 +132,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 pub struct Source(pub String);
 
 impl Source {
-    fn of(parts: &Parts) -> Source {
+    pub(super) fn of(parts: &Parts) -> Source {
         Source(
             parts
                 .extensions
@@ -164,14 +164,14 @@ fn bearer(parts: &Parts) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn storage(state: &AppState) -> Result<Storage, ApiError> {
+pub(super) fn storage(state: &AppState) -> Result<Storage, ApiError> {
     state
         .storage()
         .ok_or_else(|| ApiError::Unavailable("storage is not open yet".into()))
 }
 
 /// Refuses a source that has failed authentication too often this minute.
-fn check_failures(state: &AppState, src: &Source) -> Result<(), ApiError> {
+pub(super) fn check_failures(state: &AppState, src: &Source) -> Result<(), ApiError> {
     match state.limiter.over(
         src.ip(),
         state.config.limits.failed_auth_per_minute,
@@ -185,7 +185,7 @@ fn check_failures(state: &AppState, src: &Source) -> Result<(), ApiError> {
     }
 }
 
-async fn failed(
+pub(super) async fn failed(
     state: &AppState,
     storage: &Storage,
     src: &Source,

@@ -8,8 +8,10 @@
 //! - [`openapi`]: the generated document at `/openapi.json`.
 
 pub mod admin;
+pub mod agents;
 pub mod api;
 pub mod audit;
+pub mod console;
 pub mod conversations;
 pub mod edge;
 pub mod error;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub edge: Option<Arc<crate::edge::EdgeDoor>>,
     /// Grounded generation, if a model is configured (hot-swappable).
     pub generator: Arc<crate::answer::GeneratorSlot>,
+    /// Agent sessions and presence.
+    pub console: Arc<crate::console::Console>,
     storage: Arc<OnceLock<Storage>>,
 }
 
@@ -68,6 +72,7 @@ impl AppState {
             limiter: Arc::default(),
             edge,
             generator,
+            console: Arc::default(),
             storage: Arc::default(),
         }
     }

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, audit, conversations, edge, error, kb, llm_admin, ops};
+use super::{admin, agents, api, audit, console, conversations, edge, error, kb, llm_admin, ops};
 use crate::store;
 
 /// The API description.
@@ -21,6 +21,11 @@ use crate::store;
         kb::overview, kb::put_faqs, kb::put_faq, kb::delete_faq, kb::put_documents, kb::delete_document,
         kb::publish, kb::jobs, kb::job, kb::search, llm_admin::get, llm_admin::put,
         edge::turn, edge::report, edge::health, edge::tenant_config, edge::session,
+        agents::create, agents::list, agents::delete, agents::canned, agents::put_canned,
+        agents::delete_canned, agents::settings, agents::put_settings,
+        console::page, console::script, console::login, console::logout, console::me,
+        console::queue, console::agents, console::canned, console::events, console::conversation,
+        console::accept, console::message, console::transfer, console::handback, console::close,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, api::Health,
@@ -33,6 +38,12 @@ use crate::store;
         kb::FaqIn, kb::DocumentIn, kb::DocumentsIn, kb::Stored, kb::KbView, kb::RankView, kb::HitView,
         kb::SearchView, crate::kb::PublishReport, crate::kb::PublishJob, crate::kb::JobStatus,
         llm_admin::BackendIn, llm_admin::LlmUpdate, llm_admin::LlmView,
+        agents::CreateAgent, agents::AgentView, agents::AgentList,
+        store::handoff::HandoffSettings, store::handoff::BusinessHours, store::handoff::Assignment,
+        store::handoff::HandoffEntry, store::handoff::CannedReply,
+        console::LoginIn, console::Me, console::QueueItem, console::QueueView,
+        console::ConsoleConversation, console::AgentMessageIn, console::TransferIn,
+        console::Colleague, console::Colleagues, console::CannedList,
     )),
     modifiers(&Security),
     tags(
@@ -41,6 +52,8 @@ use crate::store;
         (name = "conversations", description = "Tenant routes (Bearer API key)"),
         (name = "audit", description = "The tenant's audit log"),
         (name = "knowledge", description = "The tenant's knowledge base (Bearer API key)"),
+        (name = "agents", description = "Agents, canned replies and handoff rules (Bearer API key)"),
+        (name = "console", description = "The agent console (kefu_agent session cookie from /console/v1/login)"),
         (name = "edge", description = "Signed MessagePack frames from kefu-edge (x-kefu-signature)"),
     )
 )]

@@ -10,7 +10,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::extract::DefaultBodyLimit;
 use kefu_core::wire;
 
-use super::{AppState, admin, audit, conversations, edge, kb, llm_admin, ops};
+use super::{AppState, admin, agents, audit, console, conversations, edge, kb, llm_admin, ops};
 
 /// One row of the table.
 #[derive(Debug)]
@@ -103,6 +103,71 @@ pub fn table() -> Vec<Route> {
             Method::PUT,
             "/v1/conversations/{conversation_id}/state",
             put(conversations::set_state),
+        ),
+        // agents, canned replies, handoff rules (tenant key)
+        r(Method::POST, "/v1/agents", post(agents::create)),
+        r(Method::GET, "/v1/agents", get(agents::list)),
+        r(
+            Method::DELETE,
+            "/v1/agents/{agent_id}",
+            delete(agents::delete),
+        ),
+        r(Method::GET, "/v1/canned-replies", get(agents::canned)),
+        r(Method::POST, "/v1/canned-replies", post(agents::put_canned)),
+        r(
+            Method::DELETE,
+            "/v1/canned-replies/{reply_id}",
+            delete(agents::delete_canned),
+        ),
+        r(Method::GET, "/v1/handoff/settings", get(agents::settings)),
+        r(
+            Method::PUT,
+            "/v1/handoff/settings",
+            put(agents::put_settings),
+        ),
+        // the agent console (session cookie)
+        r(Method::GET, "/console", get(console::page)),
+        r(Method::GET, "/console/app.js", get(console::script)),
+        r(Method::POST, "/console/v1/login", post(console::login)),
+        r(Method::POST, "/console/v1/logout", post(console::logout)),
+        r(Method::GET, "/console/v1/me", get(console::me)),
+        r(Method::GET, "/console/v1/queue", get(console::queue)),
+        r(Method::GET, "/console/v1/agents", get(console::agents)),
+        r(
+            Method::GET,
+            "/console/v1/canned-replies",
+            get(console::canned),
+        ),
+        r(Method::GET, "/console/v1/events", get(console::events)),
+        r(
+            Method::GET,
+            "/console/v1/conversations/{conversation_id}",
+            get(console::conversation),
+        ),
+        r(
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/accept",
+            post(console::accept),
+        ),
+        r(
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/messages",
+            post(console::message),
+        ),
+        r(
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/transfer",
+            post(console::transfer),
+        ),
+        r(
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/handback",
+            post(console::handback),
+        ),
+        r(
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/close",
+            post(console::close),
         ),
         // knowledge base
         r(Method::GET, "/v1/kb", get(kb::overview)),

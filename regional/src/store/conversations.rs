@@ -178,6 +178,7 @@ pub fn create_with_id(
         next_seq: 1,
         created_ms: ctx.now_ms,
         updated_ms: ctx.now_ms,
+        fresh_from_seq: 0,
     };
     put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
     Ok(Conversation {
@@ -231,6 +232,7 @@ pub fn create(
         next_seq: 1,
         created_ms: ctx.now_ms,
         updated_ms: ctx.now_ms,
+        fresh_from_seq: 0,
     };
     put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
     Ok(Conversation { id, meta })
@@ -416,6 +418,59 @@ pub fn set_state(
     drop(ring);
     put_meta(ctx, &key, version, tenant, conv, &meta)?;
     Ok((meta, true))
+}
+
+/// Routing starts afresh from the next message (see
+/// [`ConversationMeta::fresh_from_seq`]).
+pub fn start_fresh(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<()> {
+    let version = current_version(ctx, tenant)?;
+    let master = ctx.master()?;
+    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    let mut meta = read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)?;
+    meta.fresh_from_seq = meta.next_seq;
+    let key = get(version)?;
+    drop(ring);
+    put_meta(ctx, &key, version, tenant, conv, &meta)
+}
+
+/// The visitor's latest message among the last 20 turns, inside a write.
+pub fn last_visitor_text_in(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    conv: &str,
+) -> Result<Option<String>> {
+    let master = ctx.master()?;
+    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    let Some(meta) = read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    else {
+        return Ok(None);
+    };
+    let turns = read_turns(
+        &ctx.txn.open_table(tables::MESSAGES)?,
+        &mut get,
+        tenant,
+        conv,
+        meta.next_seq.saturating_sub(21),
+        20,
+    )?;
+    Ok(turns
+        .into_iter()
+        .rev()
+        .find(|t| t.role == Role::Visitor)
+        .map(|t| t.text))
 }
 
 /// The full transcript, read inside a write so the read can be audited in

@@ -27,15 +27,27 @@ pub struct Question {
     pub text: String,
 }
 
-/// What was stored (or found stored).
-/// The answer to store, and the state routing moves the conversation to
-/// (with its reasons, for the audit entry: kinds only, never visitor text).
+/// A move routing decided, with why (reason kinds only, never visitor text).
+#[derive(Debug)]
+pub struct RouteTo {
+    /// The new state.
+    pub state: ConversationState,
+    /// Routing reason kinds, for the audit entry and the agents' queue.
+    pub reasons: Vec<String>,
+    /// The visitor's language, for the notice.
+    pub locale: kefu_core::Locale,
+    /// Nobody can take the conversation now (outside business hours, no
+    /// agents): the visitor is asked to leave a message at once.
+    pub offline: bool,
+}
+
+/// The answer to store, and the state routing moves the conversation to.
 #[derive(Debug)]
 pub struct Reply {
     /// The answer turn.
     pub turn: Turn,
     /// A new state and why, if routing decided one.
-    pub route_to: Option<(ConversationState, String)>,
+    pub route_to: Option<RouteTo>,
 }
 
 impl Reply {
@@ -98,9 +110,21 @@ pub fn record(
         expected_seq: None,
     };
     let Reply {
-        turn: reply,
+        turn: mut reply,
         route_to,
     } = answer(meta.state);
+    let route_to = route_to.filter(|r| r.state != meta.state);
+    // Entering the queue: the notice says where the visitor stands.
+    if let Some(r) = &route_to
+        && r.state == ConversationState::QueuedForHuman
+    {
+        reply.text = if r.offline {
+            super::handoff::leave_message_prompt(r.locale).to_owned()
+        } else {
+            let p = super::handoff::position_if_queued(ctx, tenant)?;
+            crate::routing::queued_notice_text(r.locale, p)
+        };
+    }
     let reply_input = AppendInput {
         role: reply.role,
         text: reply.text.clone(),
@@ -131,12 +155,17 @@ pub fn record(
             duplicate: true,
         });
     }
+    if meta.state == ConversationState::QueuedForHuman {
+        super::handoff::note_left_message(ctx, tenant, conv.as_str(), asked.seq)?;
+    }
     let answered = conversations::append(ctx, tenant, conv.as_str(), reply_input, max_chars)?;
     let mut state = meta.state;
-    if let Some((to, why)) = route_to.filter(|(to, _)| *to != meta.state) {
-        let (m, changed) = conversations::set_state(ctx, tenant, conv.as_str(), to)?;
+    if let Some(r) = route_to {
+        let (m, changed) = conversations::set_state(ctx, tenant, conv.as_str(), r.state)?;
         state = m.state;
         if changed {
+            super::handoff::follow_routing(ctx, tenant, conv.as_str(), &r)?;
+            let why = format!("reasons={}", r.reasons.join(","));
             let actor = Actor {
                 who: "routing".into(),
                 source: "internal".into(),

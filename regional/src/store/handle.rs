@@ -382,7 +382,7 @@ impl TenantStore {
         Ok(out)
     }
 
-    fn changed(&self, conv: &ConversationId) {
+    pub(super) fn changed(&self, conv: &ConversationId) {
         self.storage
             .watchers
             .notify(self.tenant.as_str(), conv.as_str());
@@ -563,6 +563,7 @@ impl TenantStore {
                 let (meta, changed) =
                     conversations::set_state(ctx, t.as_str(), conv.as_str(), state)?;
                 if changed {
+                    super::handoff::follow_state(ctx, t.as_str(), conv.as_str(), state)?;
                     let action = match state {
                         ConversationState::QueuedForHuman | ConversationState::WithAgent => {
                             "conversation.handoff"

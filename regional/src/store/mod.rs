@@ -15,6 +15,8 @@ pub mod audit_hook;
 pub mod conversations;
 pub mod exchange;
 mod handle;
+pub mod handoff;
+mod handoff_api;
 pub mod kb;
 mod kb_api;
 pub mod keys;

@@ -59,6 +59,10 @@ pub struct ConversationMeta {
     pub created_ms: u64,
     /// Last change, ms since the epoch.
     pub updated_ms: u64,
+    /// Routing reads the turns from this seq on: set when an agent hands
+    /// back or closes, so an old reason does not trigger a new handoff.
+    #[serde(default)]
+    pub fresh_from_seq: u64,
 }
 
 /// Seals `value` as a record of `kind` under `key`/`key_version`.

@@ -52,5 +52,9 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(IDEMPOTENCY)?;
     txn.open_table(super::kb::KB_ENTRIES)?;
     txn.open_table(super::kb::KB_VERSIONS)?;
+    txn.open_table(super::handoff::AGENTS)?;
+    txn.open_table(super::handoff::HANDOFFS)?;
+    txn.open_table(super::handoff::CANNED)?;
+    txn.open_table(super::handoff::SETTINGS)?;
     Ok(())
 }

@@ -13,14 +13,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 type Key = (String, String);
 
 /// Per-conversation wake-ups. Cheap to share behind an `Arc`.
+///
+/// Agents' consoles also follow a whole tenant: [`Watchers::follow_tenant`]
+/// yields the id of each conversation that changed.
 #[derive(Debug, Default)]
 pub struct Watchers {
     inner: Mutex<Inner>,
+    tenants: Mutex<HashMap<String, broadcast::Sender<String>>>,
 }
 
 #[derive(Debug, Default)]
@@ -47,8 +51,26 @@ impl Watchers {
         n
     }
 
+    /// Every later change in `tenant`, as conversation ids. A slow reader
+    /// that falls behind gets `Lagged` and should reload what it shows.
+    pub fn follow_tenant(&self, tenant: &str) -> broadcast::Receiver<String> {
+        let mut m = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        m.retain(|_, tx| tx.receiver_count() > 0);
+        m.entry(tenant.to_owned())
+            .or_insert_with(|| broadcast::channel(256).0)
+            .subscribe()
+    }
+
     /// Wakes everyone waiting on `(tenant, conversation)`.
     pub fn notify(&self, tenant: &str, conversation: &str) {
+        if let Some(tx) = self
+            .tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tenant)
+        {
+            let _ = tx.send(conversation.to_owned());
+        }
         let found = {
             let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             let key = (tenant.to_owned(), conversation.to_owned());

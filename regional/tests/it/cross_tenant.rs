@@ -50,6 +50,41 @@ fn id_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::DELETE, "/v1/kb/faqs/{faq_id}", None),
         (Method::DELETE, "/v1/kb/documents/{document_id}", None),
         (Method::GET, "/v1/kb/jobs/{job_id}", None),
+        (Method::DELETE, "/v1/agents/{agent_id}", None),
+        (Method::DELETE, "/v1/canned-replies/{reply_id}", None),
+        // Console routes take an agent's session cookie, never a tenant
+        // key: the loop below expects 401. Agents across tenants are
+        // tested in console.rs.
+        (
+            Method::GET,
+            "/console/v1/conversations/{conversation_id}",
+            None,
+        ),
+        (
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/accept",
+            None,
+        ),
+        (
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/messages",
+            Some(json!({"text": "intruder"})),
+        ),
+        (
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/transfer",
+            Some(json!({"group": "x"})),
+        ),
+        (
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/handback",
+            None,
+        ),
+        (
+            Method::POST,
+            "/console/v1/conversations/{conversation_id}/close",
+            None,
+        ),
     ]
 }
 
@@ -119,6 +154,26 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
         .await;
     assert_eq!(job.status, StatusCode::ACCEPTED, "{:?}", job.body);
     let b_job = job.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.call(
+            Method::POST,
+            "/v1/agents",
+            Some(&b),
+            Some(json!({"id": "agent-b", "name": "B", "password": "bravo password"}))
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    assert!(
+        kb(
+            "/v1/canned-replies",
+            json!({"id": "reply-b", "title": "B", "text": "bravo"})
+        )
+        .await
+        .status
+        .is_success()
+    );
     let before = h
         .call(
             Method::GET,
@@ -137,13 +192,17 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
             .replace("{conversation_id}", &b_conv)
             .replace("{faq_id}", "faq-b")
             .replace("{document_id}", "doc-b")
-            .replace("{job_id}", &b_job);
+            .replace("{job_id}", &b_job)
+            .replace("{agent_id}", "agent-b")
+            .replace("{reply_id}", "reply-b");
         let missing = template
             .replace("{tenant_id}", "nobody")
             .replace("{conversation_id}", "c_000000000000000000000000")
             .replace("{faq_id}", "faq-nobody")
             .replace("{document_id}", "doc-nobody")
-            .replace("{job_id}", "job_nobody");
+            .replace("{job_id}", "job_nobody")
+            .replace("{agent_id}", "agent-nobody")
+            .replace("{reply_id}", "reply-nobody");
         let got = h
             .call(method.clone(), &theirs, Some(&a), body.clone())
             .await;
@@ -153,7 +212,7 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
         if got.status.is_success() {
             successes.push(format!("{method} {template}"));
         }
-        if template.starts_with("/admin/") {
+        if template.starts_with("/admin/") || template.starts_with("/console/") {
             assert_eq!(got.status, StatusCode::UNAUTHORIZED, "{method} {template}");
         } else {
             assert_eq!(got.status, StatusCode::NOT_FOUND, "{method} {template}");

@@ -8,7 +8,13 @@ use serde_json::{Value, json};
 
 use crate::inproc::{chat, harness, public_call, widget_key};
 
-async fn say(public: &axum::Router, wk: &str, conv: Option<&str>, text: &str, id: &str) -> Value {
+pub(crate) async fn say(
+    public: &axum::Router,
+    wk: &str,
+    conv: Option<&str>,
+    text: &str,
+    id: &str,
+) -> Value {
     let (parts, body) = chat(wk, conv, text, None).into_parts();
     let bytes = http_body_util::BodyExt::collect(body)
         .await

@@ -7,6 +7,7 @@ mod bad_input;
 mod canary;
 mod cli;
 mod common;
+mod console;
 mod crash;
 mod cross_tenant;
 mod edge;
