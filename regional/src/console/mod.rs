@@ -36,7 +36,7 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Hashes an agent's password (argon2id, random salt, PHC string).
 pub fn hash_password(password: &str) -> Result<String> {
     let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS || n > 256 {
+    if !(MIN_PASSWORD_CHARS..=256).contains(&n) {
         return Err(Error::Invalid(format!(
             "password must have {MIN_PASSWORD_CHARS}..=256 characters"
         )));

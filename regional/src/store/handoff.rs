@@ -923,11 +923,13 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_the_reason() {
-        let mut s = HandoffSettings::default();
-        s.business_hours = Some(BusinessHours {
-            close: "08:00".into(),
-            ..hours()
-        });
+        let mut s = HandoffSettings {
+            business_hours: Some(BusinessHours {
+                close: "08:00".into(),
+                ..hours()
+            }),
+            ..HandoffSettings::default()
+        };
         assert!(
             s.validate()
                 .unwrap_err()
