@@ -423,14 +423,32 @@ pub async fn message(
     ))
 }
 
-/// `POST .../transfer`: exactly one of the two.
+/// `POST .../transfer` to an agent.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TransferIn {
+pub struct ToAgent {
     /// Give it straight to this agent.
-    pub agent_id: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
+    pub agent_id: String,
+}
+
+/// `POST .../transfer` to a group's queue.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToGroup {
     /// Put it back in the queue for this group.
-    pub group: Option<String>,
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    pub group: String,
+}
+
+/// `POST .../transfer`: to an agent, or to a group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TransferIn {
+    /// To an agent.
+    Agent(ToAgent),
+    /// To a group.
+    Group(ToGroup),
 }
 
 /// Transfer to another agent or group (the conversation must be yours).
@@ -439,7 +457,7 @@ pub struct TransferIn {
     request_body = TransferIn,
     responses(
         (status = 200, description = "Transferred", body = HandoffEntry),
-        (status = 400, description = "Neither or both targets, or no such agent", body = ErrorBody),
+        (status = 400, description = "Not exactly one of agent_id and group, or no such agent", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such conversation", body = ErrorBody),
         (status = 409, description = "Not yours, or the other agent is at their limit", body = ErrorBody),
@@ -451,14 +469,9 @@ pub async fn transfer(
     Json(t): Json<TransferIn>,
 ) -> Result<axum::Json<HandoffEntry>> {
     let id = conversation_id(id)?;
-    let to = match (t.agent_id, t.group) {
-        (Some(x), None) => TransferTo::Agent(x),
-        (None, Some(g)) => TransferTo::Group(g),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give exactly one of agent_id and group".into(),
-            ));
-        }
+    let to = match t {
+        TransferIn::Agent(a) => TransferTo::Agent(a.agent_id),
+        TransferIn::Group(g) => TransferTo::Group(g.group),
     };
     Ok(axum::Json(
         a.store.agent_transfer(a.id(), &a.source.0, id, to).await?,

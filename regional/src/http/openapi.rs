@@ -42,7 +42,7 @@ use crate::store;
         store::handoff::HandoffSettings, store::handoff::BusinessHours, store::handoff::Assignment,
         store::handoff::HandoffEntry, store::handoff::CannedReply,
         console::LoginIn, console::Me, console::QueueItem, console::QueueView,
-        console::ConsoleConversation, console::AgentMessageIn, console::TransferIn,
+        console::ConsoleConversation, console::AgentMessageIn, console::TransferIn, console::ToAgent, console::ToGroup,
         console::Colleague, console::Colleagues, console::CannedList,
     )),
     modifiers(&Security),

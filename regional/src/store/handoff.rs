@@ -91,11 +91,14 @@ impl HandoffEntry {
 /// A tenant-managed reply an agent can send with one click.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CannedReply {
-    /// Id (letters, digits, `-`, `_`).
+    /// Id (letters, digits, `-`, `_`, `.`).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
     /// Short title agents search by.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// The text sent.
+    #[schema(min_length = 1, max_length = 4000)]
     pub text: String,
 }
 
