@@ -194,6 +194,17 @@ sed -e "s#__EDGE__#$edge#" -e "s#__WIDGET_KEY__#$wk#" -e "s#__MODE__#$mode#" edg
 python3 -m http.server "$page_port" --bind 127.0.0.1 --directory "$dir/site" >"$dir/page.log" 2>&1 &
 pids+=($!)
 
+# Two agents for the console (created once; 409 on later runs is fine), and
+# a few canned replies.
+for a in "lin:Lin 林" "sam:Sam"; do
+  id=${a%%:*}; name=${a#*:}
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$api/v1/agents" "${tk[@]}" \
+    -d "{\"id\":\"$id\",\"name\":\"$name\",\"password\":\"kefu-demo-password\"}")
+  case "$code" in 201|409) ;; *) echo "creating agent $id: HTTP $code" >&2 ;; esac
+done
+curl -fsS -X POST "$api/v1/canned-replies" "${tk[@]}" -d '{"id":"greet","title":"问候 Greeting","text":"您好，我是人工客服，很高兴为您服务！"}' >/dev/null
+curl -fsS -X POST "$api/v1/canned-replies" "${tk[@]}" -d '{"id":"refund","title":"Refund timeline","text":"Refunds reach your original payment method within 3-5 working days after we receive the item."}' >/dev/null
+
 edge_kind="in-process edge (kefu-regional's public listener)"
 [ $wasm = 1 ] && edge_kind="wasm edge (Spin component under wasmtime serve)"
 cat <<MSG
@@ -202,6 +213,7 @@ cat <<MSG
     shop page with the widget:  $page/
     edge (public API):          $edge   — $edge_kind
     regional API:               $api    (tenant key in $dir/tenant.json)
+    agent console:              $api/console   (tenant demo-shop, agents lin / sam, password kefu-demo-password)
     answers:                    $mode
   Logs in $dir/*.log. Press Ctrl-C to stop.
 
