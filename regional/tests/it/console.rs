@@ -716,3 +716,69 @@ async fn the_console_page_is_served_with_a_strict_content_security_policy() {
         "the console must not render HTML"
     );
 }
+
+#[tokio::test]
+async fn a_tenants_own_keywords_send_a_visitor_to_a_person_and_other_tenants_are_unaffected() {
+    let (h, public) = harness().await;
+    let key = h.tenant("acme").await;
+    let other = h.tenant("other").await;
+    let wk = widget_key(&h).await;
+    let s = h
+        .call(
+            Method::PUT,
+            "/v1/handoff/settings",
+            Some(&key),
+            Some(json!({"routing": {"tenant_keywords": ["会员卡", "gift card"]}})),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    let got = h
+        .call(Method::GET, "/v1/handoff/settings", Some(&key), None)
+        .await;
+    assert_eq!(got.body["routing"]["tenant_keywords"][1], "gift card");
+    assert_eq!(
+        h.call(Method::GET, "/v1/handoff/settings", Some(&other), None)
+            .await
+            .body["routing"]["tenant_keywords"],
+        json!([])
+    );
+    // Invalid rules are refused with the reason.
+    let bad = h
+        .call(
+            Method::PUT,
+            "/v1/handoff/settings",
+            Some(&key),
+            Some(json!({"routing": {"offer_threshold": 90, "handoff_threshold": 50}})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("offer_threshold"),
+        "{:?}",
+        bad.body
+    );
+
+    let r = say(&public, &wk, None, "我的会员卡积分好像不对", "k1").await;
+    assert_eq!(r["handoff"], true, "{r:?}");
+    let conv = r["conversation_id"].as_str().unwrap();
+    h.call(
+        Method::POST,
+        "/v1/agents",
+        Some(&key),
+        Some(json!({"id": "alice", "name": "Alice", "password": PASSWORD})),
+    )
+    .await;
+    let alice = login(&h, "acme", "alice").await;
+    let q = as_agent(&h, &alice, Method::GET, "/console/v1/queue", None).await;
+    assert_eq!(q.body["waiting"][0]["conversation_id"], conv);
+    assert_eq!(
+        q.body["waiting"][0]["handoff"]["reasons"],
+        json!(["tenant_keyword"])
+    );
+    // An ordinary question still gets the AI.
+    let n = say(&public, &wk, None, "what are your opening hours", "k2").await;
+    assert_eq!(n["handoff"], false, "{n:?}");
+}
