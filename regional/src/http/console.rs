@@ -33,6 +33,9 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 const PAGE: &str = include_str!("../../assets/console.html");
 const SCRIPT: &str = include_str!("../../assets/console.js");
+/// How long opening a conversation waits for the model's summary.
+const SUMMARY_BUDGET: Duration = Duration::from_secs(5);
+
 /// The page runs only its own script, styles inline, talks only to us.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
@@ -302,6 +305,10 @@ pub struct ConsoleConversation {
     pub handoff: HandoffEntry,
     /// A short summary of the conversation so far.
     pub summary: String,
+    /// Who wrote the summary: `model` (the configured model) or
+    /// `extractive` (the visitor's first questions, the AI's record, the
+    /// reasons).
+    pub summary_source: String,
     /// Messages after `since`.
     pub messages: Vec<MessageView>,
 }
@@ -326,6 +333,7 @@ pub struct SinceIn {
         (status = 404, description = "Not in the queue and not yours", body = ErrorBody),
     ))]
 pub async fn conversation(
+    State(state): State<AppState>,
     a: Agent,
     PathId(id): PathId,
     Query(q): Query<SinceIn>,
@@ -336,11 +344,29 @@ pub async fn conversation(
         .store
         .agent_read(a.id(), &a.source.0, id.clone(), 0)
         .await?;
-    let summary = crate::console::summary(&turns, &entry);
+    // The model's summary when opening (not on every live update), within
+    // a short budget; the extractive one otherwise.
+    let by_model = match state.generator.current() {
+        Some(g) if since == 0 => {
+            let zh = turns
+                .iter()
+                .rev()
+                .find(|t| t.role == crate::store::Role::Visitor)
+                .is_some_and(|t| kefu_core::Locale::detect(&t.text) == kefu_core::Locale::Zh);
+            g.summarize(a.session.tenant.as_str(), &turns, zh, SUMMARY_BUDGET)
+                .await
+        }
+        _ => None,
+    };
+    let (summary, summary_source) = match by_model {
+        Some(s) => (s, "model"),
+        None => (crate::console::summary(&turns, &entry), "extractive"),
+    };
     Ok(axum::Json(ConsoleConversation {
         conversation: ConversationView::new(id.as_str(), &meta),
         handoff: entry,
         summary,
+        summary_source: summary_source.to_owned(),
         messages: turns
             .into_iter()
             .filter(|t| t.seq > since)

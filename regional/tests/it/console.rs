@@ -782,3 +782,55 @@ async fn a_tenants_own_keywords_send_a_visitor_to_a_person_and_other_tenants_are
     let n = say(&public, &wk, None, "what are your opening hours", "k2").await;
     assert_eq!(n["handoff"], false, "{n:?}");
 }
+
+#[tokio::test]
+async fn with_a_model_configured_the_agent_reads_the_models_summary() {
+    let summary =
+        "The visitor wants to know if water damage is covered; the assistant said it is not.";
+    let (fake, h, public, key) = crate::llm::system_with(
+        "fake",
+        kefu_fake_openai::Script {
+            reply: Some(summary.into()),
+            token_gap: std::time::Duration::from_millis(1),
+            ..kefu_fake_openai::Script::default()
+        },
+        "",
+    )
+    .await;
+    let wk = widget_key(&h).await;
+    let a = say(&public, &wk, None, "转人工", "s1").await;
+    let conv = a["conversation_id"].as_str().unwrap().to_owned();
+    agent(&h, &key, "alice", "Alice", json!({})).await;
+    let alice = login(&h, "acme", "alice").await;
+    let before = fake.requests();
+    let open = as_agent(
+        &h,
+        &alice,
+        Method::GET,
+        &format!("/console/v1/conversations/{conv}"),
+        None,
+    )
+    .await;
+    assert_eq!(open.status, StatusCode::OK);
+    assert_eq!(
+        (
+            open.body["summary"].as_str(),
+            open.body["summary_source"].as_str()
+        ),
+        (Some(summary), Some("model")),
+        "{:?}",
+        open.body
+    );
+    assert_eq!(fake.requests(), before + 1);
+    // Live updates (since > 0) do not ask the model again.
+    let more = as_agent(
+        &h,
+        &alice,
+        Method::GET,
+        &format!("/console/v1/conversations/{conv}?since=1"),
+        None,
+    )
+    .await;
+    assert_eq!(more.body["summary_source"], "extractive");
+    assert_eq!(fake.requests(), before + 1);
+}
