@@ -183,6 +183,7 @@ pub async fn turn(
         Some(crate::answer::answer(&tenant, &question, &turns, locale, generator, deltas).await?)
     };
     let kb_version = ai.as_ref().map_or(0, |a| a.kb_version);
+    let left_text = question.clone();
     let settings_handoff = tenant.handoff_settings().await?;
     let history = crate::routing::history(&turns);
     let route = crate::routing::route(
@@ -206,7 +207,7 @@ pub async fn turn(
             (ConversationState::QueuedForHuman, _) if left_message => Reply::answer(
                 Turn::new(
                     Role::System,
-                    crate::store::handoff::left_message_ack(locale),
+                    crate::store::handoff::left_message_ack(locale, &left_text),
                 )
                 .with_source(Source::Fallback),
             ),

@@ -829,11 +829,22 @@ pub fn leave_message_prompt(locale: Locale) -> &'static str {
     }
 }
 
-/// The reply to a message left after the timeout.
-pub fn left_message_ack(locale: Locale) -> &'static str {
-    match locale {
-        Locale::Zh => "已收到您的留言，客服会尽快联系您。",
-        Locale::En => "Thanks, your message is recorded; an agent will get back to you.",
+/// The reply to a message left after the timeout; without a phone number
+/// or e-mail in it, the visitor is asked for one.
+pub fn left_message_ack(locale: Locale, text: &str) -> &'static str {
+    let contact = kefu_core::pii::find(text).iter().any(|s| {
+        matches!(
+            s.kind,
+            kefu_core::pii::PiiKind::Mobile | kefu_core::pii::PiiKind::Email
+        )
+    });
+    match (locale, contact) {
+        (Locale::Zh, true) => "已收到您的留言，客服会尽快联系您。",
+        (Locale::Zh, false) => "已收到您的留言。请再留下手机号或邮箱，方便客服联系您。",
+        (Locale::En, true) => "Thanks, your message is recorded; an agent will get back to you.",
+        (Locale::En, false) => {
+            "Thanks, your message is recorded. Please also leave a phone number or e-mail so an agent can reach you."
+        }
     }
 }
 

@@ -834,3 +834,39 @@ async fn with_a_model_configured_the_agent_reads_the_models_summary() {
     assert_eq!(more.body["summary_source"], "extractive");
     assert_eq!(fake.requests(), before + 1);
 }
+
+#[tokio::test]
+async fn a_left_message_without_a_phone_or_email_gets_asked_for_one() {
+    let (h, public) = harness().await;
+    let key = h.tenant("acme").await;
+    let wk = widget_key(&h).await;
+    h.call(
+        Method::PUT,
+        "/v1/handoff/settings",
+        Some(&key),
+        Some(json!({"queue_timeout_secs": 1})),
+    )
+    .await;
+    let q = say(&public, &wk, None, "转人工", "o1").await;
+    let conv = q["conversation_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let storage = h.app.as_ref().unwrap().storage().clone();
+    assert_eq!(storage.sweep_queue().await.unwrap(), 1);
+    let a = say(&public, &wk, Some(&conv), "退款一直没到账", "o2").await;
+    assert!(
+        a["answer"].as_str().unwrap().contains("手机号或邮箱"),
+        "{a:?}"
+    );
+    let b = say(
+        &public,
+        &wk,
+        Some(&conv),
+        "我的邮箱是 lin@example.com",
+        "o3",
+    )
+    .await;
+    assert!(
+        b["answer"].as_str().unwrap().contains("尽快联系您"),
+        "{b:?}"
+    );
+}
