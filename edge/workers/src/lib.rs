@@ -1,3 +1,96 @@
-//! kefu-edge-workers: the workers shim. Not built yet; it lands with the edge issue
-//! and will only translate platform types onto kefu-edge's platform trait.
-#![no_std]
+//! kefu-edge-workers: the Cloudflare Workers shim of the kefu edge
+//! (workers-rs 0.8, `wasm32-unknown-unknown`, built by `worker-build`).
+//!
+//! It holds no logic. [`WorkersPlatform`] implements [`kefu_edge::Platform`]
+//! over the Worker's bindings and the fetch handler passes each request to
+//! [`kefu_edge::Edge::handle`]. Everything the edge does is in kefu-edge.
+//!
+//! Build: `scripts/build-workers.sh` (worker-build with a pinned
+//! wasm-bindgen and binaryen's wasm-opt from npm); deploy with `wrangler.toml`
+//! at the repository root.
+//!
+//! # Bindings (`wrangler.toml`)
+//!
+//! | binding | kind | what |
+//! |---|---|---|
+//! | `regional_url` | var | the regional service's base URL |
+//! | `regional_secret` | secret | the key edge -> regional frames are signed with |
+//! | `limits_json`, `breaker_json` | var, optional | limits and circuit breaker (JSON) |
+//! | `KEFU_KV` | KV namespace | every bucket, as `bucket/key` |
+//!
+//! # Consistency Workers gives
+//!
+//! - **Workers KV is eventually consistent across locations** (a write can
+//!   take up to about a minute to be seen elsewhere) and read-your-writes
+//!   only within a location. Sessions and tenant configs are re-fetched from
+//!   the regional service when missing, so a visitor who moves between
+//!   locations loses nothing; cached answers are keyed by KB version, so a
+//!   stale read is an older version's key, never a wrong answer.
+//! - **Rate limits are approximate**: windows are KV values (no
+//!   compare-and-swap), so concurrent requests, and requests in different
+//!   locations, can each admit up to the limit. Where a counter must be
+//!   exact, bind a Durable Object or the Workers rate-limit binding; this
+//!   shim does not yet (the in-process and Spin builds are exact per host).
+//! - KV's shortest TTL is 60 s. The expiry is stored with each value and
+//!   enforced on read, so a 10-second window still ends after 10 s; KV
+//!   removes the entry itself at the later of the two.
+//! - The outbox (turns answered at the edge while the regional service is
+//!   unreachable) lives in KV: it survives isolate restarts and is delivered
+//!   exactly once (reports are idempotent at the regional service).
+//! - The client address for per-IP limits is Cloudflare's
+//!   `cf-connecting-ip`, which a client cannot set on Cloudflare; under a
+//!   local `workerd`/`wrangler dev` there is none and per-IP limits are off.
+//! - Answers are not streamed: a turn asked for as an event stream is
+//!   answered with the whole stream at once (the preview is lost, never the
+//!   answer).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use kefu_edge::{Edge, EdgeConfig};
+
+mod platform;
+
+pub use platform::WorkersPlatform;
+
+/// How long a client should wait when the edge is misconfigured, ms.
+const MISCONFIGURED_RETRY_MS: u64 = 60_000;
+
+thread_local! {
+    /// The isolate's edge, configured on its first request.
+    static EDGE: RefCell<Option<Rc<Edge<WorkersPlatform>>>> = const { RefCell::new(None) };
+}
+
+async fn edge(env: &worker::Env) -> Result<Rc<Edge<WorkersPlatform>>, kefu_edge::ConfigError> {
+    if let Some(e) = EDGE.with_borrow(Clone::clone) {
+        return Ok(e);
+    }
+    let platform = WorkersPlatform::new(env.clone());
+    let config = EdgeConfig::from_platform(&platform).await?;
+    let edge = Rc::new(Edge::new(platform, config)?);
+    Ok(EDGE.with_borrow_mut(|slot| Rc::clone(slot.get_or_insert(edge))))
+}
+
+/// The Worker's fetch handler.
+#[worker::event(fetch)]
+pub async fn fetch(
+    mut req: worker::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    let resp = match platform::edge_request(&mut req).await {
+        Err(resp) => resp,
+        Ok(er) => match edge(&env).await {
+            Ok(edge) => edge.handle(er).await,
+            Err(e) => {
+                // Names the setting, never its value.
+                worker::console_error!("kefu-edge-workers: configuration: {e}");
+                kefu_edge::error::Error::Unavailable {
+                    retry_after_ms: MISCONFIGURED_RETRY_MS,
+                }
+                .to_response()
+            }
+        },
+    };
+    platform::worker_response(resp)
+}

@@ -1,0 +1,300 @@
+//! The end-to-end set every edge runtime passes, against a live
+//! `kefu-regional serve`: health, a chat turn answered by the regional
+//! service, a cache hit on the repeated question (and its report), a 429
+//! after the limit, a replay with `since`, a bad visitor signature, and an
+//! outage acknowledged and delivered exactly once later.
+//!
+//! A runtime is an [`EdgeRuntime`]: how to start the edge in front of a
+//! regional service. `tests/tests/edge_*.rs` run the set on each.
+
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+
+use crate::live::{OPERATOR, Proc, Regional, header, http, json_of};
+
+/// An edge in front of a regional service.
+#[allow(missing_debug_implementations)]
+pub struct RunningEdge {
+    /// Where it listens (127.0.0.1).
+    pub port: u16,
+    /// Its process, stopped on drop (`None`: it lives in the regional's).
+    pub proc: Option<Proc>,
+}
+
+/// How to run the edge on one runtime.
+pub trait EdgeRuntime {
+    /// Starts a regional service suited to this runtime.
+    fn regional(&self) -> Regional {
+        Regional::start()
+    }
+
+    /// Starts the edge in front of `regional`.
+    fn start(&self, regional: &Regional) -> RunningEdge;
+}
+
+impl RunningEdge {
+    fn chat(&self, body: &Value) -> (u16, Vec<(String, String)>, Value) {
+        let b = body.to_string();
+        let h = [("content-type", "application/json")];
+        let (s, headers, body) = http(self.port, "POST", "/v1/chat", &h, b.as_bytes()).unwrap();
+        (s, headers, json_of(&body))
+    }
+
+    fn ask(&self, widget_key: &str, visitor: &str, msg: &str, cmid: &str) -> Value {
+        let (s, _, v) = self.chat(&json!({
+            "widget_key": widget_key, "visitor_id": visitor, "message": msg, "client_msg_id": cmid,
+        }));
+        assert_eq!(s, 200, "{msg}: {v}");
+        v
+    }
+}
+
+fn transcript(regional: &Regional, key: &str, conv: &str) -> Vec<Value> {
+    let (s, t) = regional.call("GET", &format!("/v1/conversations/{conv}"), key, None);
+    assert_eq!(s, 200, "{t}");
+    t["messages"].as_array().unwrap().clone()
+}
+
+/// `GET /healthz`, `/widget.js`, an unknown widget key (401) and
+/// malformed JSON (400, never forwarded).
+pub fn health(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let edge = rt.start(&regional);
+    let (s, _, b) = http(edge.port, "GET", "/healthz", &[], b"").unwrap();
+    assert_eq!((s, json_of(&b)["status"].clone()), (200, json!("ok")));
+    let (s, h, b) = http(edge.port, "GET", "/widget.js", &[], b"").unwrap();
+    assert_eq!(s, 200);
+    assert!(header(&h, "content-type").unwrap().contains("javascript"));
+    assert!(header(&h, "cache-control").is_some_and(|c| c.contains("max-age")));
+    assert!(String::from_utf8_lossy(&b).contains("kefu"));
+    let (s, _, v) =
+        edge.chat(&json!({"widget_key": "kefu_pk_nobody", "visitor_id": "v-1", "message": "hi"}));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("unknown_widget_key")),
+        "{v}"
+    );
+    let (s, _, b) = http(
+        edge.port,
+        "POST",
+        "/v1/chat",
+        &[("content-type", "application/json")],
+        b"{",
+    )
+    .unwrap();
+    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
+    assert!(json_of(&b)["error"]["code"].is_string());
+}
+
+/// A turn goes to the regional service and lands in its transcript.
+pub fn chat_turn(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let edge = rt.start(&regional);
+    let v = edge.ask(&widget_key, "v-1", "How do I get a refund?", "m-1");
+    assert_eq!(v["source"], "fallback", "{v}");
+    assert_eq!(v["seq"], 2, "{v}");
+    let conv = v["conversation_id"].as_str().unwrap();
+    let texts: Vec<Value> = transcript(&regional, &api_key, conv)
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[0], "How do I get a refund?");
+    assert_eq!(texts[1], v["answer"]);
+}
+
+/// The repeated question is answered from the edge's cache with the
+/// original citations, and the cached turn still reaches the regional
+/// store exactly once.
+pub fn cache_hit(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    assert_eq!(
+        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
+        200
+    );
+    assert_eq!(
+        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
+        200
+    );
+    let edge = rt.start(&regional);
+    let first = edge.ask(&widget_key, "v-1", "How do I get a refund?", "m-1");
+    assert_eq!(first["source"], "faq", "{first}");
+    let conv = first["conversation_id"].as_str().unwrap().to_owned();
+    let second = edge.ask(&widget_key, "v-2", "how do i get a refund", "m-1");
+    assert_eq!(second["source"], "cache", "{second}");
+    assert_eq!(second["answer"], first["answer"]);
+    assert_eq!(second["citations"], first["citations"]);
+    assert_eq!(second["kb_version"], first["kb_version"]);
+    let conv2 = second["conversation_id"].as_str().unwrap().to_owned();
+    // The edge reports the turns it answered itself (at the latest with the
+    // next request that reaches the regional service).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut n = 0;
+    loop {
+        let (s, t) = regional.call("GET", &format!("/v1/conversations/{conv2}"), &api_key, None);
+        if s == 200 {
+            let msgs = t["messages"].as_array().unwrap().clone();
+            assert_eq!(msgs.len(), 2, "the cache hit reported once: {t}");
+            assert_eq!(msgs[1]["source"], "cache");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache hit never reached the regional store"
+        );
+        n += 1;
+        edge.ask(
+            &widget_key,
+            "v-3",
+            &format!("unrelated question {n}"),
+            &format!("m-x{n}"),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(transcript(&regional, &api_key, &conv).len(), 2);
+}
+
+/// Over the per-visitor limit: 429 with Retry-After; others are not held back.
+pub fn limit(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let (_, widget_key) = regional.tenant("acme");
+    let edge = rt.start(&regional);
+    // kefu-core's default: 20 turns per visitor per minute, in one
+    // conversation (new conversations per address have their own limit).
+    let first = edge.ask(&widget_key, "v-busy", "question 0", "m-0");
+    let conv = first["conversation_id"].as_str().unwrap().to_owned();
+    for i in 1..20 {
+        let (s, _, v) = edge.chat(&json!({"widget_key": widget_key, "visitor_id": "v-busy",
+            "conversation_id": conv, "message": format!("question {i}"), "client_msg_id": format!("m-{i}")}));
+        assert_eq!(s, 200, "question {i}: {v}");
+    }
+    let (s, h, v) = edge.chat(&json!({
+        "widget_key": widget_key, "visitor_id": "v-busy", "conversation_id": conv,
+        "message": "one more", "client_msg_id": "m-20",
+    }));
+    assert_eq!(s, 429, "{v}");
+    assert_eq!(v["error"]["code"], "rate_limited", "{v}");
+    assert!(header(&h, "retry-after").is_some_and(|r| r.parse::<u64>().is_ok_and(|n| n > 0)));
+    edge.ask(&widget_key, "v-calm", "hello", "m-1");
+}
+
+/// A widget that reconnects catches up by seq, agent messages included,
+/// with no gaps or duplicates.
+pub fn replay(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let edge = rt.start(&regional);
+    let v = edge.ask(&widget_key, "v-1", "Where is my parcel?", "m-1");
+    let conv = v["conversation_id"].as_str().unwrap().to_owned();
+    let (s, _) = regional.call(
+        "POST",
+        &format!("/v1/conversations/{conv}/messages"),
+        &api_key,
+        Some(json!({"role": "agent", "text": "Hi, Lin here. Let me check."})),
+    );
+    assert_eq!(s, 201);
+    let poll = |since: u64| {
+        let path = format!(
+            "/v1/conversations/{conv}/messages?since={since}&widget_key={widget_key}&visitor_id=v-1"
+        );
+        let (s, _, b) = http(edge.port, "GET", &path, &[], b"").unwrap();
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        json_of(&b)
+    };
+    let all = poll(0);
+    let seqs: Vec<u64> = all["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3], "{all}");
+    let after = poll(2);
+    let m = after["messages"].as_array().unwrap();
+    assert_eq!(m.len(), 1, "{after}");
+    assert_eq!(
+        (m[0]["seq"].as_u64(), m[0]["role"].as_str()),
+        (Some(3), Some("agent"))
+    );
+    // Someone else's visitor id sees nothing of it.
+    let path = format!(
+        "/v1/conversations/{conv}/messages?since=0&widget_key={widget_key}&visitor_id=v-intruder"
+    );
+    let (s, _, b) = http(edge.port, "GET", &path, &[], b"").unwrap();
+    assert!(s == 403 || s == 404, "{s} {}", String::from_utf8_lossy(&b));
+}
+
+/// A tenant that requires signed visitors: a forged signature is 401 and
+/// creates nothing; the right one is served.
+pub fn bad_signature(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("signed");
+    let secret = "identity-secret-for-edge-tests-01";
+    let (s, v) = regional.call(
+        "PATCH",
+        "/admin/v1/tenants/signed/settings",
+        OPERATOR,
+        Some(json!({"identity_secret": secret, "require_signed_identity": true})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let edge = rt.start(&regional);
+    let (s, _, v) = edge.chat(&json!({"widget_key": widget_key, "visitor_id": "alice-42",
+        "message": "hi", "client_msg_id": "m-1", "visitor_sig": "0".repeat(64)}));
+    assert_eq!(s, 401, "{v}");
+    assert!(v["error"]["code"].is_string());
+    let (s, _, v) = edge.chat(&json!({"widget_key": widget_key, "visitor_id": "alice-42",
+        "message": "hi", "client_msg_id": "m-2"}));
+    assert_eq!(s, 401, "a missing signature: {v}");
+    let (_, list) = regional.call("GET", "/v1/conversations", &api_key, None);
+    assert_eq!(
+        list["conversations"],
+        json!([]),
+        "a refused visitor created state"
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(b"alice-42");
+    let sig = hex::encode(mac.finalize().into_bytes());
+    let (s, _, v) = edge.chat(&json!({"widget_key": widget_key, "visitor_id": "alice-42",
+        "message": "hi", "client_msg_id": "m-3", "visitor_sig": sig}));
+    assert_eq!(s, 200, "{v}");
+}
+
+/// The regional service down: the visitor is acknowledged; back up, the
+/// turn is delivered exactly once.
+pub fn outage(rt: &dyn EdgeRuntime) {
+    let mut regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let edge = rt.start(&regional);
+    // The edge learns the tenant's config while the region is up.
+    edge.ask(&widget_key, "v-0", "hello", "m-0");
+    regional.stop();
+    let v = edge.ask(&widget_key, "v-1", "When will my order ship?", "m-1");
+    assert_eq!(v["source"], "ack", "{v}");
+    assert_eq!(
+        v["answer"],
+        "We received your message; an agent will reply here."
+    );
+    let conv = v["conversation_id"].as_str().unwrap().to_owned();
+    regional.resume();
+    // The next requests that reach the region deliver the outbox first.
+    edge.ask(&widget_key, "v-2", "Is the shop open on Sunday?", "m-1");
+    edge.ask(&widget_key, "v-3", "Is the shop open on Monday?", "m-1");
+    let msgs = transcript(&regional, &api_key, &conv);
+    let texts: Vec<&str> = msgs
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "When will my order ship?",
+            "We received your message; an agent will reply here."
+        ],
+        "delivered exactly once"
+    );
+    assert_eq!(msgs[0]["client_msg_id"], "m-1");
+}
