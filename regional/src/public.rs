@@ -75,8 +75,11 @@ pub fn edge(state: &AppState) -> Result<InProcessEdge> {
         .ok_or_else(|| Error::Invalid("the in-process edge needs an edge key".into()))?;
     let upstream = InProcess(http::router(state.clone()));
     let platform = MemoryPlatform::new(Arc::new(upstream));
-    let config = EdgeConfig::new(IN_PROCESS_URL, Secret::new(key.expose()))
+    let mut config = EdgeConfig::new(IN_PROCESS_URL, Secret::new(key.expose()))
         .map_err(|e| Error::Invalid(format!("in-process edge: {e}")))?;
+    if let Some(l) = state.config.public_limits {
+        config.limits = l;
+    }
     let edge =
         Edge::new(platform, config).map_err(|e| Error::Invalid(format!("in-process edge: {e}")))?;
     Ok(Arc::new(edge))

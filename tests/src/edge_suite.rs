@@ -19,6 +19,8 @@ pub struct RunningEdge {
     pub port: u16,
     /// Its process, stopped on drop (`None`: it lives in the regional's).
     pub proc: Option<Proc>,
+    /// Files it uses (config, local state), removed after the process stops.
+    pub state: Option<tempfile::TempDir>,
 }
 
 /// How to run the edge on one runtime.

@@ -23,6 +23,7 @@ impl EdgeRuntime for InProcess {
                 .public_port
                 .expect("started with a public listener"),
             proc: None,
+            state: None,
         }
     }
 }

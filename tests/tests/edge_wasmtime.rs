@@ -72,6 +72,7 @@ impl EdgeRuntime for WasmtimeServe {
         RunningEdge {
             port,
             proc: Some(Proc(child)),
+            state: None,
         }
     }
 }

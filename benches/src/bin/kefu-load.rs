@@ -8,12 +8,17 @@
 //!   plus the p50 of an encrypted transcript read;
 //! - `recovery`: with N conversations stored, the time from process start to
 //!   the first answered request on an existing conversation (the seed post's
-//!   "session recovery time").
+//!   "session recovery time");
+//! - `concurrency`: N visitors at once, each on its own connection, chatting
+//!   through the in-process edge's public API (`POST /v1/chat`): requests,
+//!   answers, 429s and every other outcome (errors), with latency. The goal
+//!   is no error other than 429.
 //!
 //! ```sh
 //! cargo build --release -p kefu-regional -p kefu-benches
 //! target/release/kefu-load appends --concurrency 1,8,64 --seconds 10
 //! target/release/kefu-load recovery --conversations 10000,100000
+//! target/release/kefu-load concurrency --connections 200,1000 --turns 5
 //! ```
 
 use std::net::TcpListener;
@@ -48,6 +53,14 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// N visitors at once through the in-process edge: error rate and latency.
+    Concurrency {
+        #[arg(long, value_delimiter = ',', default_value = "200,1000")]
+        connections: Vec<usize>,
+        /// Turns per visitor (alternating a cached FAQ question and a new one).
+        #[arg(long, default_value_t = 5)]
+        turns: usize,
+    },
     /// Process start to the first answered request, with N stored conversations.
     Recovery {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
@@ -77,6 +90,10 @@ fn free_port() -> Result<u16> {
 }
 
 fn start(bin: &Path, data: &Path) -> Result<Server> {
+    start_with(bin, data, &[("KEFU_PUBLIC_LISTEN", "off".to_owned())])
+}
+
+fn start_with(bin: &Path, data: &Path, env: &[(&str, String)]) -> Result<Server> {
     let port = free_port()?;
     // One tenant is the whole load here: lift its per-minute cap so the
     // figures measure storage, not the rate limiter.
@@ -93,6 +110,7 @@ fn start(bin: &Path, data: &Path) -> Result<Server> {
         .env("KEFU_OPERATOR_TOKEN", OPERATOR)
         .env("KEFU_MASTER_KEY", MASTER_KEY)
         .env("KEFU_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -335,6 +353,149 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// What one chat request came to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Answered,
+    Limited,
+    Failed,
+}
+
+async fn concurrency(bin: &Path, levels: &[usize], turns: usize) -> Result<()> {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir()?;
+    let public = free_port()?;
+    // Every visitor comes from 127.0.0.1: lift the per-address and
+    // per-tenant limits so the run measures the service, and keep the
+    // per-visitor one (20 a minute) that a real visitor meets.
+    let limits = json!({
+        "visitor": {"max": 20, "window_ms": 60000},
+        "ip": {"max": 4000000000u32, "window_ms": 60000},
+        "tenant": {"max": 4000000000u32, "window_ms": 60000},
+        "new_conversation_per_ip": {"max": 4000000000u32, "window_ms": 60000},
+    });
+    let server = start_with(
+        bin,
+        &dir.path().join("data"),
+        &[
+            ("KEFU_PUBLIC_LISTEN", format!("127.0.0.1:{public}")),
+            ("KEFU_PUBLIC_LIMITS_JSON", limits.to_string()),
+        ],
+    )?;
+    until_ok(&http, &format!("{}/readyz", server.base), None).await?;
+    let edge = format!("http://127.0.0.1:{public}");
+    until_ok(&http, &format!("{edge}/healthz"), None).await?;
+    let key = tenant(&http, &server.base).await?;
+    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    post(&http, format!("{}/v1/kb/faqs", server.base), &key, &faq).await?;
+    post(
+        &http,
+        format!("{}/v1/kb/publish", server.base),
+        &key,
+        &json!({}),
+    )
+    .await?;
+    let wk = http
+        .get(format!("{}/admin/v1/tenants/load-shop", server.base))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["widget_key"]
+        .as_str()
+        .context("widget_key")?
+        .to_owned();
+    println!("| connections | requests | answered | 429 | other errors | requests/s | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for &n in levels {
+        // One connection per visitor: no pooling across visitors.
+        let clients: Vec<reqwest::Client> = (0..n)
+            .map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build())
+            .collect::<Result<_, _>>()?;
+        let gate = Arc::new(tokio::sync::Barrier::new(n));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (v, client) in clients.into_iter().enumerate() {
+            let (edge, wk, gate) = (edge.clone(), wk.clone(), gate.clone());
+            tasks.push(tokio::spawn(async move {
+                gate.wait().await;
+                let mut out = Vec::new();
+                let mut errors = Vec::new();
+                let mut conv: Option<String> = None;
+                for t in 0..turns {
+                    let msg = if t % 2 == 0 {
+                        "How do I get a refund?".to_owned()
+                    } else {
+                        format!("visitor {v} question {t}: where is my parcel?")
+                    };
+                    let mut body = json!({"widget_key": wk, "visitor_id": format!("load-{n}-{v}"),
+                        "message": msg, "client_msg_id": format!("m{t}")});
+                    if let Some(c) = &conv {
+                        body["conversation_id"] = json!(c);
+                    }
+                    let t0 = Instant::now();
+                    let r = client
+                        .post(format!("{edge}/v1/chat"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    let outcome = match r {
+                        Ok(r) if r.status().is_success() => {
+                            let j: Value = r.json().await.unwrap_or(Value::Null);
+                            if let Some(c) = j["conversation_id"].as_str() {
+                                conv = Some(c.to_owned());
+                                Outcome::Answered
+                            } else {
+                                errors.push(format!("200 without a conversation: {j}"));
+                                Outcome::Failed
+                            }
+                        }
+                        Ok(r) if r.status().as_u16() == 429 => Outcome::Limited,
+                        Ok(r) => {
+                            errors.push(format!("{}", r.status()));
+                            Outcome::Failed
+                        }
+                        Err(e) => {
+                            errors.push(e.to_string());
+                            Outcome::Failed
+                        }
+                    };
+                    out.push((outcome, t0.elapsed()));
+                }
+                (out, errors)
+            }));
+        }
+        let mut all = Vec::new();
+        let mut errors = Vec::new();
+        for t in tasks {
+            let (o, e) = t.await?;
+            all.extend(o);
+            errors.extend(e);
+        }
+        let wall = started.elapsed();
+        let count = |k| all.iter().filter(|(o, _)| *o == k).count();
+        let mut lat: Vec<Duration> = all.iter().map(|(_, d)| *d).collect();
+        lat.sort();
+        println!(
+            "| {n} | {} | {} | {} | {} | {:.0} | {} | {} |",
+            all.len(),
+            count(Outcome::Answered),
+            count(Outcome::Limited),
+            count(Outcome::Failed),
+            all.len() as f64 / wall.as_secs_f64(),
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99)),
+        );
+        errors.sort();
+        errors.dedup();
+        for e in errors.iter().take(5) {
+            eprintln!("  error at {n}: {e}");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -354,5 +515,6 @@ async fn main() -> Result<()> {
             conversations,
             messages,
         } => recovery(&bin, &conversations, messages).await,
+        Cmd::Concurrency { connections, turns } => concurrency(&bin, &connections, turns).await,
     }
 }

@@ -114,6 +114,10 @@ pub struct Config {
     /// a separate edge deployment serves it. A separate listener keeps the
     /// operator and tenant API off the address browsers reach.
     pub public_listen: Option<SocketAddr>,
+    /// The in-process edge's rate limits (`KEFU_PUBLIC_LIMITS_JSON` /
+    /// `public_limits_json`: kefu-core's `LimitPolicy` as JSON); kefu-core's
+    /// defaults when unset.
+    pub public_limits: Option<kefu_core::ratelimit::LimitPolicy>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Operator bearer token; `None` disables the operator API.
@@ -389,6 +393,26 @@ impl Config {
                 ));
             }
             Some(addr)
+        };
+
+        let public_limits = match src
+            .env("KEFU_PUBLIC_LIMITS_JSON")
+            .map(|v| {
+                (
+                    v.to_owned(),
+                    "KEFU_PUBLIC_LIMITS_JSON (environment)".to_owned(),
+                )
+            })
+            .or_else(|| {
+                raw.public_limits_json
+                    .clone()
+                    .map(|v| (v, in_file("public_limits_json")))
+            }) {
+            None => None,
+            Some((json, origin)) => Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| err(&origin, format!("not a limit policy ({e})")))?,
+            ),
         };
 
         // data dir
@@ -690,6 +714,7 @@ impl Config {
         Ok(Config {
             listen,
             public_listen,
+            public_limits,
             data_dir,
             operator_token,
             master_key,

@@ -15,6 +15,9 @@ pub struct RawConfig {
     pub listen: Option<String>,
     /// Address of the public widget API (`host:port`), or `off`.
     pub public_listen: Option<String>,
+    /// The in-process edge's rate limits as JSON (kefu-core's
+    /// `LimitPolicy`, as the wasm edges' `limits_json`).
+    pub public_limits_json: Option<String>,
     /// Where the database, the checkpoint file and dev keys live.
     pub data_dir: Option<PathBuf>,
     /// File holding the operator bearer token.
