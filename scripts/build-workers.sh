@@ -16,7 +16,7 @@ done
 cd edge/workers
 PATH="$tools:$root/.kefu/tools/bin:$PATH" \
   WASM_BINDGEN_BIN="$root/.kefu/tools/bin/wasm-bindgen" WASM_OPT_BIN="$tools/wasm-opt" \
-  "$wb" --release >"$root/target/worker-build.log" 2>&1 ||
+  "$wb" --profile workers-release >"$root/target/worker-build.log" 2>&1 ||
   { tail -40 "$root/target/worker-build.log" >&2; exit 1; }
 for f in build/index.js build/index_bg.wasm; do
   [ -f "$f" ] || { echo "worker-build made no $f" >&2; exit 1; }

@@ -107,14 +107,14 @@ fi
 # Node 22 it needs, binaryen's wasm-opt and esbuild from npm
 # (edge/workers/tools). Each is skipped when the right version is present.
 wbg_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
-tool_ok() { [ -x ".kefu/tools/bin/$1" ] && ".kefu/tools/bin/$1" --version 2>/dev/null | grep -q "$2"; }
-if tool_ok worker-build 0.8.7; then
+tool_ok() { [ -x ".kefu/tools/bin/$1" ] && cargo install --list --root .kefu/tools 2>/dev/null | grep -q "^$3 v$2:"; }
+if tool_ok worker-build 0.8.7 worker-build; then
   log "worker-build 0.8.7 present"
 else
   log "cargo install worker-build 0.8.7 (about 5 min)"
   cargo install worker-build --version 0.8.7 --locked --root .kefu/tools --quiet
 fi
-if tool_ok wasm-bindgen "$wbg_version"; then
+if tool_ok wasm-bindgen "$wbg_version" wasm-bindgen-cli; then
   log "wasm-bindgen-cli $wbg_version present"
 else
   log "cargo install wasm-bindgen-cli $wbg_version (about 5 min)"

@@ -21,7 +21,9 @@ step() {
 
 if [ -z "${KEFU_SKIP_LINT:-}" ]; then
   step "cargo fmt --check" cargo fmt --all -- --check
-  step "cargo clippy" cargo clippy --workspace --exclude kefu-edge-spin --all-targets --locked -- -D warnings
+  step "cargo clippy" cargo clippy --workspace --exclude kefu-edge-spin --exclude kefu-edge-workers --all-targets --locked -- -D warnings
+  # The Worker only builds for its wasm target.
+  step "cargo clippy (kefu-edge-workers, wasm32-unknown-unknown)" cargo clippy -p kefu-edge-workers --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
   # The Spin shim only builds for its component target, in both flavours.
   step "cargo clippy (kefu-edge-spin, wasip2)" cargo clippy -p kefu-edge-spin --target wasm32-wasip2 --all-targets --locked -- -D warnings
   step "cargo clippy (kefu-edge-spin, wasmtime-serve)" cargo clippy -p kefu-edge-spin --target wasm32-wasip2 --features wasmtime-serve --all-targets --locked -- -D warnings
@@ -33,8 +35,9 @@ step "kefu-core for wasm32v1-none (no_std)" cargo build -p kefu-core --locked --
 step "kefu-core for wasm32-wasip2" cargo build -p kefu-core --locked --target wasm32-wasip2
 step "kefu-core for wasm32-unknown-unknown" cargo build -p kefu-core --locked --target wasm32-unknown-unknown
 
-# The Spin component, both flavours, with sizes.
+# The Spin component, both flavours, and the Worker, with sizes.
 step "edge component (scripts/build-edge.sh)" scripts/build-edge.sh
+step "Worker (scripts/build-workers.sh)" scripts/build-workers.sh
 
 # The test suites. nextest prints one summary line; we keep its counts.
 log=$(mktemp)

@@ -49,12 +49,46 @@ pub fn free_port() -> u16 {
 
 /// A child process killed when dropped.
 #[derive(Debug)]
-pub struct Proc(pub Child);
+pub struct Proc {
+    /// The process.
+    pub child: Child,
+    /// Whether it leads its own process group (stopped as a group: a tool
+    /// that starts helpers, such as wrangler starting workerd).
+    group: bool,
+}
+
+impl Proc {
+    /// A single process.
+    pub fn new(child: Child) -> Proc {
+        Proc {
+            child,
+            group: false,
+        }
+    }
+
+    /// A process spawned with `process_group(0)`: dropping it stops the
+    /// whole group.
+    pub fn group(child: Child) -> Proc {
+        Proc { child, group: true }
+    }
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if self.group {
+            let pgid = format!("-{}", self.child.id());
+            let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -208,7 +242,7 @@ impl Regional {
         if let Some(p) = self.public_port {
             wait_ready(p, "/healthz", "the in-process edge", &mut child);
         }
-        self.proc = Some(Proc(child));
+        self.proc = Some(Proc::new(child));
     }
 
     /// Stops the process (SIGKILL); the data dir stays.

@@ -71,7 +71,7 @@ impl EdgeRuntime for WasmtimeServe {
         wait_ready(port, "/healthz", "wasmtime serve", &mut child);
         RunningEdge {
             port,
-            proc: Some(Proc(child)),
+            proc: Some(Proc::new(child)),
             state: None,
         }
     }

@@ -6,6 +6,7 @@
 //! `scripts/setup.sh` installs the toolchain (worker-build, wasm-bindgen-cli,
 //! wrangler and the Node 22 it needs); its absence is a failure, not a skip.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -14,10 +15,35 @@ use std::time::{Duration, Instant};
 use kefu_tests::edge_suite::{self, EdgeRuntime, RunningEdge};
 use kefu_tests::live::{EDGE_KEY, Proc, Regional, free_port, http, root};
 
-/// The Worker's entry module, built once per test process.
+/// The newest modification time under `dir` (recursively).
+fn newest(dir: &std::path::Path) -> std::time::SystemTime {
+    let mut t = std::time::UNIX_EPOCH;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let m = if e.path().is_dir() {
+            newest(&e.path())
+        } else {
+            e.metadata().and_then(|m| m.modified()).unwrap_or(t)
+        };
+        t = t.max(m);
+    }
+    t
+}
+
+/// The Worker's entry module, rebuilt once per test process when any edge
+/// source is newer than the build (worker-build's wasm-opt pass is slow).
 fn worker() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
+        let wasm = root().join("edge/workers/build/index_bg.wasm");
+        let built = wasm.metadata().and_then(|m| m.modified()).ok();
+        let sources = ["core/src", "edge/src", "edge/workers/src", "edge/widget"]
+            .iter()
+            .map(|d| newest(&root().join(d)))
+            .max()
+            .unwrap_or(std::time::UNIX_EPOCH);
+        if built.is_some_and(|b| b >= sources) {
+            return root().join("edge/workers/build/index.js");
+        }
         let st = Command::new(root().join("scripts/build-workers.sh"))
             .current_dir(root())
             .status()
@@ -77,15 +103,17 @@ impl EdgeRuntime for Wrangler {
             .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start wrangler dev");
-        let mut proc = Proc(child);
+        // wrangler runs workerd (and a second node) as children: stop the group.
+        let mut proc = Proc::group(child);
         let start = Instant::now();
         loop {
             if let Ok((200, _, _)) = http(port, "GET", "/healthz", &[], b"") {
                 break;
             }
-            if let Ok(Some(st)) = proc.0.try_wait() {
+            if let Ok(Some(st)) = proc.child.try_wait() {
                 panic!("wrangler dev exited: {st}");
             }
             assert!(
