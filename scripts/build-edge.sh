@@ -18,7 +18,12 @@ cp "$built" "$out/kefu-edge-wasmtime.wasm"
 build
 cp "$built" "$out/kefu-edge-spin.wasm"
 
-for f in "$out/kefu-edge-spin.wasm" "$out/kefu-edge-wasmtime.wasm"; do
+# The benchmark baseline: an empty wasi-http component built the same way
+# (its own workspace: edge/empty).
+(cd edge/empty && CARGO_TARGET_DIR="$PWD/../../target" cargo build --locked --target wasm32-wasip2 --profile wasm-release)
+cp target/wasm32-wasip2/wasm-release/kefu_edge_empty.wasm "$out/kefu-edge-empty.wasm"
+
+for f in "$out/kefu-edge-spin.wasm" "$out/kefu-edge-wasmtime.wasm" "$out/kefu-edge-empty.wasm"; do
   raw=$(wc -c <"$f")
   gz=$(gzip -9 -c "$f" | wc -c)
   printf '%-40s %8d bytes raw  %8d bytes gzip -9\n' "$f" "$raw" "$gz"

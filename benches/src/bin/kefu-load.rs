@@ -61,6 +61,29 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         turns: usize,
     },
+    /// The edge's cache-hit path against an empty component built the same
+    /// way, both under `wasmtime serve` (and, with `--wrangler`, the Worker
+    /// against an empty Worker under `wrangler dev`): requests/s, p50, p99.
+    EdgeBench {
+        /// `wasmtime` 48 (default .kefu/bin/wasmtime).
+        #[arg(long, default_value = ".kefu/bin/wasmtime")]
+        wasmtime: PathBuf,
+        /// The edge component (`wasmtime-serve` build).
+        #[arg(long, default_value = "target/edge/kefu-edge-wasmtime.wasm")]
+        edge: PathBuf,
+        /// The empty component.
+        #[arg(long, default_value = "target/edge/kefu-edge-empty.wasm")]
+        empty: PathBuf,
+        /// `wrangler` for the Worker comparison (skipped when absent).
+        #[arg(long)]
+        wrangler: Option<PathBuf>,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds per measurement (two rounds each, interleaved).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Process start to the first answered request, with N stored conversations.
     Recovery {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
@@ -353,6 +376,301 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+const EDGE_KEY: &str = "load-kit-edge-key-0123456789abcdef";
+
+/// High limits for a benchmark that sends one tenant's traffic from one
+/// address; the per-visitor limit still applies (each request is a new visitor).
+fn bench_limits() -> Value {
+    json!({
+        "visitor": {"max": 20, "window_ms": 60000},
+        "ip": {"max": 4000000000u32, "window_ms": 60000},
+        "tenant": {"max": 4000000000u32, "window_ms": 60000},
+        "new_conversation_per_ip": {"max": 4000000000u32, "window_ms": 60000},
+    })
+}
+
+/// A child process (group) stopped on drop.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_group(cmd: &mut Command) -> Result<Group> {
+    use std::os::unix::process::CommandExt;
+    Ok(Group(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?,
+    ))
+}
+
+/// Drives `make(i)` requests from `n` connections for `secs`; returns
+/// (requests/s, p50, p99, answers that were not `expect`).
+async fn drive(
+    url: &str,
+    n: usize,
+    secs: u64,
+    body: Option<(&str, &str)>,
+    expect: Option<&str>,
+) -> Result<(f64, Duration, Duration, usize)> {
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..n {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()?;
+        let url = url.to_owned();
+        let body = body.map(|(wk, q)| (wk.to_owned(), q.to_owned()));
+        let expect = expect.map(str::to_owned);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut off = 0usize;
+            let mut i = 0u64;
+            while Instant::now() < stop {
+                i += 1;
+                let t = Instant::now();
+                let r = match &body {
+                    Some((wk, q)) => {
+                        let b = json!({"widget_key": wk, "visitor_id": format!("bench-{c}-{i}"),
+                            "message": q, "client_msg_id": format!("b{c}-{i}")});
+                        client.post(&url).json(&b).send().await
+                    }
+                    None => client.get(&url).send().await,
+                };
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let v: Value = r.json().await.unwrap_or(Value::Null);
+                        if let Some(e) = &expect
+                            && v["source"] != e.as_str()
+                        {
+                            off += 1;
+                        }
+                        lat.push(t.elapsed());
+                    }
+                    _ => off += 1,
+                }
+            }
+            (lat, off)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut off = 0;
+    for t in tasks {
+        let (l, o) = t.await?;
+        lat.extend(l);
+        off += o;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    lat.sort();
+    Ok((
+        lat.len() as f64 / wall,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        off,
+    ))
+}
+
+async fn wait_http(url: &str) -> Result<()> {
+    let http = reqwest::Client::new();
+    until_ok(&http, url, None).await.map(|_| ())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn edge_bench(
+    bin: &Path,
+    wasmtime: &Path,
+    edge: &Path,
+    empty: &Path,
+    wrangler: Option<&Path>,
+    n: usize,
+    secs: u64,
+) -> Result<()> {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir()?;
+    let server = start_with(
+        bin,
+        &dir.path().join("data"),
+        &[
+            ("KEFU_PUBLIC_LISTEN", "off".to_owned()),
+            ("KEFU_EDGE_KEY", EDGE_KEY.to_owned()),
+        ],
+    )?;
+    until_ok(&http, &format!("{}/readyz", server.base), None).await?;
+    let key = tenant(&http, &server.base).await?;
+    let q = "How do I get a refund?";
+    let faq = json!([{"id": "faq-refund", "question": q,
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    post(&http, format!("{}/v1/kb/faqs", server.base), &key, &faq).await?;
+    post(
+        &http,
+        format!("{}/v1/kb/publish", server.base),
+        &key,
+        &json!({}),
+    )
+    .await?;
+    let wk = http
+        .get(format!("{}/admin/v1/tenants/load-shop", server.base))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["widget_key"]
+        .as_str()
+        .context("widget_key")?
+        .to_owned();
+    let limits = bench_limits().to_string();
+    let (pe, px) = (free_port()?, free_port()?);
+    let serve = |port: u16, wasm: &Path, env: &[String]| -> Result<Group> {
+        let mut c = Command::new(wasmtime);
+        c.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "-S", "cli"]);
+        for e in env {
+            c.args(["--env", e]);
+        }
+        spawn_group(c.arg(wasm))
+    };
+    let _edge = serve(
+        pe,
+        edge,
+        &[
+            format!("SPIN_VARIABLE_REGIONAL_URL={}", server.base),
+            format!("SPIN_VARIABLE_REGIONAL_SECRET={EDGE_KEY}"),
+            format!("SPIN_VARIABLE_LIMITS_JSON={limits}"),
+        ],
+    )?;
+    let _empty = serve(px, empty, &[])?;
+    let edge_url = format!("http://127.0.0.1:{pe}");
+    let empty_url = format!("http://127.0.0.1:{px}");
+    wait_http(&format!("{edge_url}/healthz")).await?;
+    wait_http(&format!("{empty_url}/")).await?;
+    println!("## wasmtime serve: {n} connections, {secs} s x 2 rounds each, interleaved\n");
+    compare(
+        &format!("{edge_url}/v1/chat"),
+        &format!("{empty_url}/"),
+        &wk,
+        q,
+        n,
+        secs,
+    )
+    .await?;
+
+    if let Some(wrangler) = wrangler {
+        let worker = Path::new("edge/workers/build/index.js").canonicalize()?;
+        let cfg_dir = tempfile::tempdir()?;
+        let empty_js = cfg_dir.path().join("empty.mjs");
+        std::fs::write(
+            &empty_js,
+            "export default { async fetch() { return new Response('{\"status\":\"ok\"}', { headers: { 'content-type': 'application/json' } }); } };\n",
+        )?;
+        let wcfg = |name: &str, main: &Path, vars: &str| -> Result<PathBuf> {
+            let p = cfg_dir.path().join(format!("{name}.toml"));
+            std::fs::write(
+                &p,
+                format!(
+                    "name = \"{name}\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n{vars}"
+                ),
+            )?;
+            Ok(p)
+        };
+        let vars = format!(
+            "[vars]\nregional_url = \"{}\"\nregional_secret = \"{EDGE_KEY}\"\nlimits_json = {:?}\n[[kv_namespaces]]\nbinding = \"KEFU_KV\"\nid = \"bench\"\n",
+            server.base, limits
+        );
+        let (we, wx) = (free_port()?, free_port()?);
+        let tools = wrangler.parent().context("wrangler dir")?;
+        let dev = |cfg: PathBuf, port: u16| -> Result<Group> {
+            let path = format!(
+                "{}:{}",
+                tools.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            spawn_group(
+                Command::new(wrangler)
+                    .args(["dev", "--config"])
+                    .arg(cfg)
+                    .args([
+                        "--ip",
+                        "127.0.0.1",
+                        "--port",
+                        &port.to_string(),
+                        "--persist-to",
+                    ])
+                    .arg(cfg_dir.path().join(format!("state-{port}")))
+                    .args([
+                        "--log-level",
+                        "error",
+                        "--show-interactive-dev-session=false",
+                    ])
+                    .env("PATH", path)
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+                    .env("XDG_CONFIG_HOME", cfg_dir.path().join("config")),
+            )
+        };
+        let _we = dev(wcfg("kefu-edge-bench", &worker, &vars)?, we)?;
+        let _wx = dev(wcfg("kefu-empty-bench", &empty_js, "")?, wx)?;
+        let (wu, xu) = (
+            format!("http://127.0.0.1:{we}"),
+            format!("http://127.0.0.1:{wx}"),
+        );
+        wait_http(&format!("{wu}/healthz")).await?;
+        wait_http(&format!("{xu}/")).await?;
+        println!("\n## wrangler dev (workerd): the Worker against an empty JS Worker\n");
+        compare(&format!("{wu}/v1/chat"), &format!("{xu}/"), &wk, q, n, secs).await?;
+    }
+    Ok(())
+}
+
+async fn compare(chat: &str, empty: &str, wk: &str, q: &str, n: usize, secs: u64) -> Result<()> {
+    // Warm: the first answer comes from the regional service and fills the cache.
+    let http = reqwest::Client::new();
+    for i in 0..3 {
+        let b = json!({"widget_key": wk, "visitor_id": format!("warm-{i}"), "message": q, "client_msg_id": "w"});
+        http.post(chat).json(&b).send().await?.error_for_status()?;
+    }
+    let (mut e, mut x) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        x.push(drive(empty, n, secs, None, None).await?);
+        e.push(drive(chat, n, secs, Some((wk, q)), Some("cache")).await?);
+    }
+    let best = |v: &[(f64, Duration, Duration, usize)]| {
+        v.iter()
+            .copied()
+            .fold((0.0, Duration::ZERO, Duration::ZERO, 0), |a, b| {
+                if b.0 > a.0 { b } else { a }
+            })
+    };
+    let (be, bx) = (best(&e), best(&x));
+    println!("| path | requests/s | p50 | p99 | not a cache hit |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| empty component | {:.0} | {} | {} | - |",
+        bx.0,
+        ms(bx.1),
+        ms(bx.2)
+    );
+    println!(
+        "| edge cache hit (session + limits + cache) | {:.0} | {} | {} | {} |",
+        be.0,
+        ms(be.1),
+        ms(be.2),
+        be.3
+    );
+    println!(
+        "\ncache-hit path / empty component: {:.2}x requests/s (best of 2 rounds each)",
+        be.0 / bx.0
+    );
+    Ok(())
+}
+
 /// What one chat request came to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -516,5 +834,24 @@ async fn main() -> Result<()> {
             messages,
         } => recovery(&bin, &conversations, messages).await,
         Cmd::Concurrency { connections, turns } => concurrency(&bin, &connections, turns).await,
+        Cmd::EdgeBench {
+            wasmtime,
+            edge,
+            empty,
+            wrangler,
+            connections,
+            seconds,
+        } => {
+            edge_bench(
+                &bin,
+                &wasmtime,
+                &edge,
+                &empty,
+                wrangler.as_deref(),
+                connections,
+                seconds,
+            )
+            .await
+        }
     }
 }
