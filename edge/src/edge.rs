@@ -7,6 +7,7 @@ use kefu_core::overload::BreakerState;
 
 use crate::config::{ConfigError, EdgeConfig};
 use crate::http::{EdgeRequest, EdgeResponse, ResponseSink};
+use crate::memo::Memo;
 use crate::platform::Platform;
 use crate::{Error, pipeline, routes};
 
@@ -24,6 +25,8 @@ pub struct Edge<P> {
     /// In instance memory; the open state is also published to the store
     /// (see the crate docs), so instances that just started learn of it.
     pub(crate) breaker: Mutex<CircuitBreaker>,
+    /// What the instance remembers between requests ([`Memo`]).
+    pub(crate) memo: Mutex<Memo>,
 }
 
 impl<P: Platform> Edge<P> {
@@ -38,6 +41,7 @@ impl<P: Platform> Edge<P> {
             platform,
             config,
             breaker: Mutex::new(breaker),
+            memo: Mutex::new(Memo::default()),
         })
     }
 
@@ -91,5 +95,10 @@ impl<P: Platform> Edge<P> {
     /// is always consistent between calls).
     pub(crate) fn breaker(&self) -> MutexGuard<'_, CircuitBreaker> {
         self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The instance's memo (see [`Memo`]); never held across an `.await`.
+    pub(crate) fn memo(&self) -> MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

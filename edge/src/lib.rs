@@ -105,6 +105,7 @@ mod edge;
 pub mod error;
 pub mod handlers;
 pub mod http;
+mod memo;
 #[cfg(feature = "native")]
 pub mod memory;
 pub mod pipeline;

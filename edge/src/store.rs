@@ -10,6 +10,7 @@
 //! | `Cache` | [`kefu_core::CacheKey::encode`] | [`CachedAnswer`] |
 //! | `Outbox` | `o/{conversation}/{at_ms:013}-{client_msg_id}` | an [`EdgeReport`] frame of one turn |
 //! | `State` | `regional` | [`RegionalState`] |
+//! | `State` | `outbox` | since when a turn waits in the outbox (ms), a hint for [`crate::pipeline::outbox::after_add`] |
 //!
 //! Everything is MessagePack through [`kefu_core::codec`] with bounded
 //! decoding. A record that does not decode reads as absent (and is
@@ -210,4 +211,22 @@ pub async fn outbox_entry<P: Platform>(
     Ok(p.kv_get(KvBucket::Outbox, key)
         .await?
         .and_then(|b| EdgeReport::decode(&b).ok()))
+}
+
+/// The key of the outbox's "waiting since" hint in [`KvBucket::State`].
+pub const OUTBOX_SINCE_KEY: &str = "outbox";
+
+/// Since when a turn waits in the outbox, if the hint is set.
+pub async fn outbox_since<P: Platform>(p: &P) -> Result<Option<u64>, PlatformError> {
+    get_record(p, KvBucket::State, OUTBOX_SINCE_KEY, &SMALL).await
+}
+
+/// Sets the outbox's "waiting since" hint.
+pub async fn put_outbox_since<P: Platform>(p: &P, since_ms: u64) -> Result<(), PlatformError> {
+    put_record(p, KvBucket::State, OUTBOX_SINCE_KEY, &since_ms, None).await
+}
+
+/// Clears the outbox's "waiting since" hint.
+pub async fn clear_outbox_since<P: Platform>(p: &P) -> Result<(), PlatformError> {
+    p.kv_delete(KvBucket::State, OUTBOX_SINCE_KEY).await
 }

@@ -14,6 +14,18 @@
 //! Entries have no TTL: they leave only by delivery. One the regional
 //! service refuses for good (400/409/413/422, alone in its report) moves to
 //! `d/...` (dead letters) instead of blocking the queue.
+//!
+//! # When delivery happens
+//!
+//! - A turn forwarded to the regional service, and a long poll, deliver
+//!   first (the regional copy must hold the earlier turns).
+//! - A turn answered here ([`after_add`]) delivers in batches, not once per
+//!   turn: when this instance has queued [`BATCH`] turns since it last
+//!   delivered, or when the oldest waiting turn has waited [`DUE_MS`] (the
+//!   store's `outbox` hint, which serves instances that live for one
+//!   request). A delivery round sends up to [`ROUNDS`] reports of up to
+//!   `MAX_REPORT_TURNS` turns each, so delivery keeps up with a busy edge.
+//! - [`crate::Edge::flush_outbox`] from a scheduled trigger, for a quiet one.
 
 use kefu_core::ConversationId;
 use kefu_core::wire::{EdgeReport, Frame, MAX_REPORT_TURNS, ReportedTurn, paths};
@@ -31,6 +43,12 @@ pub const DEAD: &str = "d/";
 const SCAN: usize = 256;
 /// Bytes of turn text per report, well inside the report frame's 1 MiB.
 const REPORT_BUDGET: usize = 512 * 1024;
+/// Turns an instance queues before the next one it queues delivers them.
+pub const BATCH: usize = 16;
+/// How long a turn may wait before the next turn answered here delivers it, ms.
+pub const DUE_MS: u64 = 1_000;
+/// Reports one delivery round sends at most.
+pub const ROUNDS: usize = 4;
 
 /// The outbox key of `turn`.
 pub fn key(turn: &ReportedTurn) -> String {
@@ -51,6 +69,54 @@ pub async fn add<P: Platform>(edge: &Edge<P>, turn: ReportedTurn) -> Result<(), 
     edge.platform
         .kv_put(KvBucket::Outbox, &key, &bytes, None)
         .await
+}
+
+/// After a turn answered here was put in the outbox: delivers waiting
+/// turns if a batch is full or the oldest is due (see the module docs).
+/// Best effort: whatever is not delivered stays, and the hint says so.
+pub async fn after_add<P: Platform>(edge: &Edge<P>) {
+    let p = &edge.platform;
+    let now = p.now_ms();
+    let full = {
+        let mut m = edge.memo();
+        m.outbox_added += 1;
+        m.outbox_added >= BATCH
+    };
+    let due = match store::outbox_since(p).await {
+        Ok(Some(since)) => now >= since.saturating_add(DUE_MS),
+        Ok(None) => {
+            let _ = store::put_outbox_since(p, now).await;
+            false
+        }
+        Err(_) => false,
+    };
+    if full || due {
+        drain(edge).await;
+    }
+}
+
+/// Delivers up to [`ROUNDS`] reports. The hint is cleared first, so a turn
+/// queued meanwhile by another instance sets it again (or is in this
+/// round's listing); it is set again when turns remain.
+async fn drain<P: Platform>(edge: &Edge<P>) {
+    let p = &edge.platform;
+    edge.memo().outbox_added = 0;
+    let _ = store::clear_outbox_since(p).await;
+    let mut since = p.now_ms();
+    for round in 0..ROUNDS {
+        match deliver(edge, None).await {
+            Ok(n) if n >= MAX_REPORT_TURNS => {
+                if round + 1 == ROUNDS {
+                    // More wait: due at once, for the next request.
+                    since = since.saturating_sub(DUE_MS);
+                }
+            }
+            Ok(_) => return,
+            // Not taken: try again once the next turn has waited DUE_MS.
+            Err(_) => break,
+        }
+    }
+    let _ = store::put_outbox_since(p, since).await;
 }
 
 fn weight(t: &ReportedTurn) -> usize {
@@ -177,4 +243,91 @@ async fn bury<P: Platform>(edge: &Edge<P>, key: &str) {
         }
     }
     let _ = p.kv_delete(KvBucket::Outbox, key).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use kefu_core::session::Source;
+    use kefu_core::wire::paths;
+    use kefu_core::{KbVersion, TenantId, VisitorId};
+
+    use super::*;
+    use crate::memory::{ManualClock, MemoryPlatform};
+    use crate::platform::{UpstreamRequest, UpstreamResponse};
+    use crate::{EdgeConfig, Secret};
+
+    /// An edge whose regional service takes every report; counts the
+    /// reports and the turns in them.
+    fn edge(clock: &ManualClock) -> (Edge<MemoryPlatform>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let (reports, turns) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (r, t) = (Arc::clone(&reports), Arc::clone(&turns));
+        let upstream = Arc::new(move |req: UpstreamRequest| {
+            assert!(req.url.ends_with(paths::REPORT), "{}", req.url);
+            r.fetch_add(1, Ordering::SeqCst);
+            let n = EdgeReport::decode(&req.body).map_or(0, |rep| rep.turns.len());
+            t.fetch_add(n, Ordering::SeqCst);
+            async move {
+                Ok(UpstreamResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                })
+            }
+        });
+        let p = MemoryPlatform::new(upstream).with_clock(clock.clone());
+        let config = EdgeConfig::new("https://regional.test", Secret::new("s".repeat(32))).unwrap();
+        (Edge::new(p, config).unwrap(), reports, turns)
+    }
+
+    fn turn(i: usize, at_ms: u64) -> ReportedTurn {
+        ReportedTurn {
+            tenant: TenantId::new("acme").unwrap(),
+            conversation: ConversationId::new(format!("c_{i}")).unwrap(),
+            visitor: VisitorId::new(format!("v{i}")).unwrap(),
+            client_msg_id: format!("m{i}"),
+            question: "How do I get a refund?".to_owned(),
+            answer: "From your orders page.".to_owned(),
+            source: Source::Cache,
+            citations: Vec::new(),
+            kb_version: KbVersion(1),
+            at_ms,
+        }
+    }
+
+    async fn hit(e: &Edge<MemoryPlatform>, i: usize) {
+        add(e, turn(i, e.platform.now_ms())).await.unwrap();
+        after_add(e).await;
+    }
+
+    #[tokio::test]
+    async fn turns_answered_here_are_delivered_in_batches_and_when_due() {
+        let clock = ManualClock::at(1_000_000);
+        let (e, reports, turns) = edge(&clock);
+        for i in 0..BATCH - 1 {
+            hit(&e, i).await;
+        }
+        assert_eq!(reports.load(Ordering::SeqCst), 0, "not a batch yet");
+        hit(&e, BATCH - 1).await;
+        assert_eq!(
+            reports.load(Ordering::SeqCst),
+            1,
+            "one report for the batch"
+        );
+        assert_eq!(turns.load(Ordering::SeqCst), BATCH);
+        assert!(e.platform.keys(KvBucket::Outbox).is_empty());
+
+        // A lone turn waits until it is due, then the next turn takes it along.
+        hit(&e, 100).await;
+        clock.advance(DUE_MS - 1);
+        hit(&e, 101).await;
+        assert_eq!(reports.load(Ordering::SeqCst), 1, "not due yet");
+        clock.advance(1);
+        hit(&e, 102).await;
+        assert_eq!(reports.load(Ordering::SeqCst), 2);
+        assert_eq!(turns.load(Ordering::SeqCst), BATCH + 3, "each turn once");
+        assert!(e.platform.keys(KvBucket::Outbox).is_empty());
+    }
 }

@@ -21,14 +21,21 @@ pub async fn resolve<P: Platform>(edge: &Edge<P>, widget_key: &str) -> Result<Te
     })?;
     let p = &edge.platform;
     let now = p.now_ms();
+    // The instance's decoded copy while fresh: no store read, no decode.
+    if let Some(known) = edge.memo().tenant(widget_key, now) {
+        return known.ok_or(Error::UnknownWidgetKey);
+    }
     let cached = store::tenant(p, widget_key).await?;
     if let Some(entry) = &cached {
-        let ttl = match entry.config() {
+        let config = entry.config();
+        let ttl = match &config {
             Some(c) => c.ttl_ms,
             None => edge.config.unknown_widget_ttl_ms,
         };
         if now < entry.fetched_ms.saturating_add(ttl) && now >= entry.fetched_ms {
-            return entry.config().ok_or(Error::UnknownWidgetKey);
+            edge.memo()
+                .put_tenant(widget_key, entry.fetched_ms, ttl, config.clone());
+            return config.ok_or(Error::UnknownWidgetKey);
         }
     }
     match fetch(edge, widget_key).await {
@@ -62,6 +69,7 @@ async fn fetch<P: Platform>(
         };
         let ttl = edge.config.unknown_widget_ttl_ms;
         let _ = store::put_tenant(&edge.platform, widget_key, &entry, ttl).await;
+        edge.memo().put_tenant(widget_key, now, ttl, None);
         return Ok(None);
     }
     let config: TenantConfig = regional::decode(&r)?;
@@ -74,6 +82,8 @@ async fn fetch<P: Platform>(
     };
     let ttl = config.ttl_ms.saturating_add(edge.config.tenant_stale_ms);
     let _ = store::put_tenant(&edge.platform, widget_key, &entry, ttl).await;
+    edge.memo()
+        .put_tenant(widget_key, now, config.ttl_ms, Some(config.clone()));
     Ok(Some(config))
 }
 
@@ -85,6 +95,7 @@ pub async fn note_kb_version<P: Platform>(edge: &Edge<P>, config: &TenantConfig,
     if kb <= config.kb_version {
         return;
     }
+    edge.memo().note_kb_version(&config.widget_key, kb);
     let p = &edge.platform;
     let Ok(Some(entry)) = store::tenant(p, &config.widget_key).await else {
         return;

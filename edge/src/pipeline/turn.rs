@@ -360,6 +360,11 @@ impl<P: Platform> Local<'_, P> {
         // store, so if it cannot be kept, the visitor is told to retry.
         outbox::add(edge, report).await?;
         sessions::save(edge, &s).await?;
+        // An acknowledgement means the regional service is not answering:
+        // its turn waits for the next delivery that gets through.
+        if source == Source::Cache {
+            outbox::after_add(edge).await;
+        }
         Ok(ChatReply {
             conversation: s.conversation().clone(),
             seq,
