@@ -116,6 +116,10 @@ pub enum Source {
     /// The edge's store-and-forward acknowledgement: the message was kept and
     /// will be answered when the regional service is reachable.
     Ack,
+    /// kefu asks the visitor to leave a message (contact + message): nobody
+    /// can take the conversation now. The widget shows its offline form.
+    #[serde(rename = "leave_message")]
+    LeaveMessage,
 }
 
 /// A knowledge-base passage an answer rests on.

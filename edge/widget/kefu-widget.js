@@ -24,12 +24,14 @@
     zh: { title: "在线客服", open: "打开客服对话", close: "关闭", send: "发送", placeholder: "请输入您的问题…",
       human: "转人工", humanMsg: "转人工", typing: "正在输入…", sources: "参考：", queued: "正在为您排队转接人工客服…",
       withAgent: "人工客服已接入", agentLeft: "人工客服已离开，我会继续为您解答", offline: "网络已断开，消息将在恢复后发送",
-      wait: "发送太频繁了，请 {s} 秒后再试", failed: "发送失败，稍后自动重试", identity: "无法确认您的身份，请刷新页面或重新登录后再试。", you: "我", bot: "客服助手", agent: "人工客服" },
+      wait: "发送太频繁了，请 {s} 秒后再试", failed: "发送失败，稍后自动重试", identity: "无法确认您的身份，请刷新页面或重新登录后再试。", you: "我", bot: "客服助手", agent: "人工客服",
+      contact: "手机号或邮箱", leaveMsg: "请描述您的问题", leaveSend: "提交留言", badContact: "请填写有效的手机号或邮箱", needMsg: "请填写留言内容", contactLabel: "联系方式：" },
     en: { title: "Customer service", open: "Open the chat", close: "Close", send: "Send", placeholder: "Type your question…",
       human: "Talk to a human", humanMsg: "I'd like to talk to a human", typing: "Typing…", sources: "Sources:",
       queued: "Connecting you to a human agent…", withAgent: "A human agent has joined", agentLeft: "The agent has left; I'm here to help again",
       offline: "You're offline; your message will be sent when you're back", wait: "Too many messages; please wait {s} s",
-      failed: "Couldn't send; retrying shortly", identity: "We couldn't confirm who you are. Please reload the page or sign in again.", you: "You", bot: "Assistant", agent: "Agent" }
+      failed: "Couldn't send; retrying shortly", identity: "We couldn't confirm who you are. Please reload the page or sign in again.", you: "You", bot: "Assistant", agent: "Agent",
+      contact: "Phone or e-mail", leaveMsg: "Your message", leaveSend: "Leave message", badContact: "Please enter a valid phone number or e-mail", needMsg: "Please write your message", contactLabel: "Contact: " }
   };
   var over = {};
   var T = copy(S[lang]);
@@ -111,7 +113,8 @@
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e5e8;background:#fff}textarea{flex:1;resize:none;height:40px;border:1px solid #ccd;border-radius:8px;padding:8px;font:inherit;color:#1d1d1f;background:#fff}" +
     ".send{background:COLOR;color:#fff;border:0;border-radius:8px;padding:0 14px;cursor:pointer}a{color:inherit}" +
     ".cites small{display:block;color:#777}.launch.dot::after{content:'';position:absolute;top:4px;right:4px;width:12px;height:12px;border-radius:50%;background:#e5484d}" +
-    "button:focus-visible,textarea:focus-visible,a:focus-visible{outline:2px solid #1a73e8;outline-offset:2px}";
+    "button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{outline:2px solid #1a73e8;outline-offset:2px}" +
+    ".leave{flex-direction:column;padding:8px 0 0;border:0;background:transparent}.leave input,.leave textarea{flex:none;height:auto;border:1px solid #ccd;border-radius:8px;padding:6px 8px;font:inherit;color:#1d1d1f;background:#fff}.leave .send{padding:6px 14px}.ferr{color:#b3261e;font-size:12px}";
 
   function build() {
     // The host sits in the page's own DOM, where any rule (even
@@ -216,6 +219,7 @@
     if (opts.seq) { m.setAttribute("data-seq", String(opts.seq)); rendered[opts.seq] = true; }
     if (opts.source) m.setAttribute("data-source", opts.source);
     ui.log.appendChild(m);
+    if (opts.source === "leave_message") leaveForm(m);
     if (opts.citations) cites(m, opts.citations);
     scroll();
     return { node: m, body: body };
@@ -235,6 +239,28 @@
     });
     m.appendChild(box);
   }
+  // Nobody can take the conversation now: a form for contact + message
+  // under kefu's request (the latest one only). It is sent as one ordinary
+  // message, "message\nContact: …", so it goes through the outbox like any
+  // other (kept offline, retried, stored once); the service keeps the
+  // contact as its own field.
+  function leaveForm(m) {
+    dropForm();
+    var contact = el("input", { type: "text", "aria-label": T.contact, placeholder: T.contact, maxlength: "100", autocomplete: "email" });
+    var msg = el("textarea", { "aria-label": T.leaveMsg, placeholder: T.leaveMsg, maxlength: "3000", rows: "3" });
+    var err = el("div", { "class": "ferr", role: "alert" });
+    var f = el("form", { "class": "leave", "data-form": "leave-message" }, [contact, msg, err, el("button", { "class": "send", type: "submit", text: T.leaveSend })]);
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var c = contact.value.trim(), t = msg.value.trim();
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(c) && !/^\+?[\d\s()-]{7,20}$/.test(c)) { err.textContent = T.badContact; contact.focus(); return; }
+      if (!t) { err.textContent = T.needMsg; msg.focus(); return; }
+      submit(t + "\n" + T.contactLabel + c);
+    });
+    m.appendChild(f); ui.leave = f;
+  }
+  function dropForm() { if (ui && ui.leave) { ui.leave.remove(); ui.leave = null; } }
+
   // Handoff states: queued (handoff set, no agent yet), agent joined (an
   // agent's message), agent left (handoff cleared after an agent was in).
   function showHandoff(on, fromPoll) {
@@ -252,6 +278,7 @@
     if (rendered[m.seq]) return;
     var role = m.role === "visitor" || m.role === "agent" || m.role === "system" ? m.role : "bot";
     if (role === "visitor") {
+      dropForm();
       // The visitor's own message, already on screen while it was sent:
       // give that bubble its seq instead of showing the message twice.
       var mine = ui.log.querySelectorAll(".msg.visitor:not([data-seq])");
@@ -317,6 +344,7 @@
     text = String(text || "").trim();
     if (!text) return;
     if (ui && ui.input) ui.input.value = "";
+    dropForm();
     var item = { id: uuid(), text: text };
     state.outbox.push(item); save();
     item.view = bubble("visitor", text, { pending: true });

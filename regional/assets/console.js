@@ -113,6 +113,25 @@
     d.scrollIntoView({ block: "end" });
   }
 
+  // One line per routing decision or handoff change, with its reasons.
+  function showRouting(events) {
+    var ol = $("routing");
+    ol.textContent = "";
+    events.forEach(function (e) {
+      var bits = [new Date(e.at_ms).toLocaleTimeString(), e.action, "#" + e.seq];
+      if (e.reasons && e.reasons.length) {
+        bits.push("why: " + e.reasons.map(function (r) {
+          var extra = r.score !== undefined ? " " + r.score : r.keyword !== undefined ? " " + r.keyword : r.n !== undefined ? " " + r.n : "";
+          return r.kind + extra;
+        }).join(", "));
+      }
+      if (e.group) bits.push("group " + e.group);
+      if (e.agent) bits.push("by " + e.agent);
+      if (e.to) bits.push("to " + e.to);
+      ol.appendChild(el("li", "route", bits.join(" · ")));
+    });
+  }
+
   function showDetail(c) {
     var h = c.handoff, mine = me && h.agent === me.agent_id;
     $("detail").hidden = false;
@@ -121,6 +140,9 @@
     $("state").textContent = c.conversation.state + (h.agent ? " · " + h.agent : "");
     $("reasons").textContent = h.reasons && h.reasons.length ? "Why: " + h.reasons.join(", ") : "";
     $("summary").textContent = c.summary;
+    $("contact").hidden = !c.contact;
+    $("contact").textContent = c.contact ? "Contact: " + c.contact : "";
+    showRouting(c.routing || []);
     $("accept").hidden = !!h.agent;
     ["transfer", "transfer-to", "handback", "close"].forEach(function (id) { $(id).hidden = !mine; });
     $("composer").hidden = !mine;

@@ -24,7 +24,7 @@ use kefu_core::{Locale, Source};
 
 use crate::store::exchange::{Reply, RouteTo};
 use crate::store::handoff::{HandoffSettings, Position};
-use crate::store::{ConversationState, Role, Turn};
+use crate::store::{ConversationState, Role, RouteEvent, Turn};
 
 /// Turns of the conversation routing looks back on.
 pub const HISTORY_TURNS: usize = 20;
@@ -53,12 +53,48 @@ pub struct Route {
     locale: Locale,
     /// The line offering a human, when the decision is to offer one.
     pub offer: Option<&'static str>,
+    /// The skill/group a handoff is queued for (the tenant's group rules).
+    pub group: Option<String>,
+}
+
+/// The group the tenant's rules send a conversation to: the first rule one
+/// of whose keywords is in the visitor's `recent` messages (newest first),
+/// or whose reason kinds are among `reasons`.
+pub fn group_for(
+    settings: &HandoffSettings,
+    recent: &[&str],
+    reasons: &[String],
+) -> Option<String> {
+    settings.groups.iter().find_map(|rule| {
+        let by_reason = rule.reasons.iter().any(|r| reasons.contains(r));
+        let by_word = !rule.keywords.is_empty() && {
+            let cfg = kefu_core::routing::RoutingConfig {
+                tenant_keywords: rule.keywords.clone(),
+                ..kefu_core::routing::RoutingConfig::default()
+            };
+            recent.iter().any(|t| {
+                kefu_core::routing::signals(t, &cfg)
+                    .reasons
+                    .iter()
+                    .any(|r| matches!(r, kefu_core::routing::Reason::TenantKeyword { .. }))
+            })
+        };
+        (by_reason || by_word).then(|| rule.group.clone())
+    })
+}
+
+/// A reason's kind (`explicit_request`, `anger`, ...).
+fn kind_of(v: &serde_json::Value) -> String {
+    v["kind"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Decides for `text` under the tenant's `settings`; `now_ms` places the
-/// message against the tenant's business hours.
+/// message against the tenant's business hours. `earlier` are the
+/// visitor's previous messages since routing last started fresh, newest
+/// first (for the group rules).
 pub fn route(
     text: &str,
+    earlier: &[&str],
     history: &History,
     locale: Locale,
     settings: &HandoffSettings,
@@ -69,11 +105,29 @@ pub fn route(
         Locale::Zh => "如需人工客服，请点击“转人工”或直接告诉我。",
         Locale::En => "If you'd like a person to help, tap “Talk to a human” or just say so.",
     });
+    let group = matches!(decision.action, Action::HandoffNow | Action::LeaveMessage)
+        .then(|| {
+            let kinds: Vec<String> = reasons_json(&decision).iter().map(kind_of).collect();
+            let recent: Vec<&str> = std::iter::once(text)
+                .chain(earlier.iter().copied())
+                .collect();
+            group_for(settings, &recent, &kinds)
+        })
+        .flatten();
     Route {
         decision,
         locale,
         offer,
+        group,
     }
+}
+
+/// The decision's reasons as stored: kefu-core's serialised form.
+fn reasons_json(d: &Decision) -> Vec<serde_json::Value> {
+    d.reasons
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect()
 }
 
 /// The notice a visitor gets when handed to the human queue: their place
@@ -118,35 +172,43 @@ impl Route {
     /// The reply for a conversation the AI has: the AI's `answer`, with an
     /// offer line, or the queue notice and the move to the queue.
     pub fn apply(self, answer: Turn) -> Reply {
+        let reasons = reasons_json(&self.decision);
         match self.decision.action {
             Action::HandoffNow | Action::LeaveMessage => {
-                let reasons: Vec<String> = self
-                    .decision
-                    .reasons
-                    .iter()
-                    .map(|r| {
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v["kind"].as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let offline = self.decision.action == Action::LeaveMessage;
+                let note = RouteEvent {
+                    reasons: reasons.clone(),
+                    state: Some(ConversationState::QueuedForHuman),
+                    group: self.group.clone(),
+                    ..RouteEvent::new(if offline { "leave_message" } else { "handoff" }, 0, 0)
+                };
                 Reply {
                     turn: queued_notice(self.locale),
                     route_to: Some(RouteTo {
                         state: ConversationState::QueuedForHuman,
-                        reasons,
+                        reasons: reasons.iter().map(kind_of).collect(),
                         locale: self.locale,
-                        offline: self.decision.action == Action::LeaveMessage,
+                        offline,
+                        group: self.group,
                     }),
+                    note: Some(note),
                 }
             }
-            Action::OfferHuman if answer.source != Some(Source::Fallback) => {
+            Action::OfferHuman => {
                 let mut turn = answer;
-                if let Some(line) = self.offer {
+                // A fallback answer offers a person itself.
+                if turn.source != Some(Source::Fallback)
+                    && let Some(line) = self.offer
+                {
                     turn.text = format!("{}\n\n{line}", turn.text);
                 }
-                Reply::answer(turn)
+                Reply {
+                    note: Some(RouteEvent {
+                        reasons,
+                        ..RouteEvent::new("offer", 0, 0)
+                    }),
+                    ..Reply::answer(turn)
+                }
             }
             _ => Reply::answer(answer),
         }

@@ -430,7 +430,8 @@ fn any_turn() -> impl Strategy<Value = Turn> {
         Just(Source::Llm),
         Just(Source::Agent),
         Just(Source::Fallback),
-        Just(Source::Ack)
+        Just(Source::Ack),
+        Just(Source::LeaveMessage)
     ]);
     (
         role,

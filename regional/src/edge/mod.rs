@@ -186,8 +186,15 @@ pub async fn turn(
     let left_text = question.clone();
     let settings_handoff = tenant.handoff_settings().await?;
     let history = crate::routing::history(&turns);
+    let earlier: Vec<&str> = turns
+        .iter()
+        .rev()
+        .filter(|t| t.role == Role::Visitor)
+        .map(|t| t.text.as_str())
+        .collect();
     let route = crate::routing::route(
         &question,
+        &earlier,
         &history,
         locale,
         &settings_handoff,

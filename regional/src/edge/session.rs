@@ -177,7 +177,7 @@ mod tests {
             next_seq,
             created_ms: 1_000,
             updated_ms: 2_000,
-            fresh_from_seq: 0,
+            ..ConversationMeta::new(None, 0)
         }
     }
 

@@ -43,6 +43,9 @@ pub enum SourceDto {
     Fallback,
     /// The edge's store-and-forward acknowledgement.
     Ack,
+    /// kefu asks the visitor to leave a message (the widget's offline form).
+    #[serde(rename = "leave_message")]
+    LeaveMessage,
 }
 
 /// Who the visitor is talking to.
@@ -96,7 +99,7 @@ macro_rules! mirror {
     };
 }
 mirror!(RoleDto <=> Role { Visitor, Bot, Agent, System });
-mirror!(SourceDto <=> Source { Cache, Faq, Kb, Llm, Agent, Fallback, Ack });
+mirror!(SourceDto <=> Source { Cache, Faq, Kb, Llm, Agent, Fallback, Ack, LeaveMessage });
 mirror!(StateDto <=> ConversationState { Ai, QueuedForHuman, WithAgent, Closed });
 
 impl From<CitationDto> for Citation {
@@ -323,6 +326,11 @@ pub struct Transcript {
     pub conversation: ConversationView,
     /// Its messages, by seq.
     pub messages: Vec<MessageView>,
+    /// Routing decisions (offers, handoffs, with their reasons) and the
+    /// handoff state changes after them, oldest first.
+    pub routing: Vec<crate::store::RouteEvent>,
+    /// The phone number or e-mail the visitor left, if any.
+    pub contact: Option<String>,
 }
 
 /// `GET /v1/conversations/{conversation_id}/messages`

@@ -303,6 +303,11 @@ pub struct ConsoleConversation {
     pub conversation: ConversationView,
     /// Its handoff entry (reasons, times, agent).
     pub handoff: HandoffEntry,
+    /// Routing decisions and handoff changes, oldest first (kept with the
+    /// conversation after the handoff ends).
+    pub routing: Vec<crate::store::RouteEvent>,
+    /// The phone number or e-mail the visitor left, if any.
+    pub contact: Option<String>,
     /// A short summary of the conversation so far.
     pub summary: String,
     /// Who wrote the summary: `model` (the configured model) or
@@ -364,6 +369,8 @@ pub async fn conversation(
     };
     Ok(axum::Json(ConsoleConversation {
         conversation: ConversationView::new(id.as_str(), &meta),
+        routing: meta.route_log.clone(),
+        contact: meta.contact.clone(),
         handoff: entry,
         summary,
         summary_source: summary_source.to_owned(),

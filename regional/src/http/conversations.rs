@@ -94,6 +94,8 @@ pub async fn transcript(t: Tenant, PathId(id): PathId) -> Result<axum::Json<Tran
     Ok(axum::Json(Transcript {
         conversation: ConversationView::new(id.as_str(), &meta),
         messages: turns.into_iter().map(MessageView::from).collect(),
+        routing: meta.route_log,
+        contact: meta.contact,
     }))
 }
 

@@ -40,7 +40,7 @@ use crate::store;
         llm_admin::BackendIn, llm_admin::LlmUpdate, llm_admin::LlmView,
         agents::CreateAgent, agents::AgentView, agents::AgentList,
         store::handoff::HandoffSettings, store::handoff::BusinessHours, store::handoff::Assignment,
-        store::handoff::HandoffEntry, store::handoff::CannedReply,
+        store::handoff::HandoffEntry, store::handoff::CannedReply, store::handoff::GroupRule, store::RouteEvent,
         console::LoginIn, console::Me, console::QueueItem, console::QueueView,
         console::ConsoleConversation, console::AgentMessageIn, console::TransferIn, console::ToAgent, console::ToGroup,
         console::Colleague, console::Colleagues, console::CannedList,

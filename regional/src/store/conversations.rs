@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, KeyRing};
 use super::records::{
-    self, Citation, ConversationMeta, ConversationState, Role, Source, Turn, kind,
+    self, Citation, ConversationMeta, ConversationState, Role, RouteEvent, Source, Turn, kind,
 };
 use super::{WriteCtx, tables, tenants};
 use crate::crypto::{self, Key};
@@ -172,14 +172,7 @@ pub fn create_with_id(
         }
         get(version)?
     };
-    let meta = ConversationMeta {
-        visitor: visitor.map(|v| v.as_str().to_owned()),
-        state: ConversationState::Ai,
-        next_seq: 1,
-        created_ms: ctx.now_ms,
-        updated_ms: ctx.now_ms,
-        fresh_from_seq: 0,
-    };
+    let meta = ConversationMeta::new(visitor.map(|v| v.as_str().to_owned()), ctx.now_ms);
     put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
     Ok(Conversation {
         id: id.clone(),
@@ -226,14 +219,7 @@ pub fn create(
         version,
     )?;
     let id = new_conversation_id()?;
-    let meta = ConversationMeta {
-        visitor: visitor.map(|v| v.as_str().to_owned()),
-        state: ConversationState::Ai,
-        next_seq: 1,
-        created_ms: ctx.now_ms,
-        updated_ms: ctx.now_ms,
-        fresh_from_seq: 0,
-    };
+    let meta = ConversationMeta::new(visitor.map(|v| v.as_str().to_owned()), ctx.now_ms);
     put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
     Ok(Conversation { id, meta })
 }
@@ -387,6 +373,34 @@ pub fn append(
     })
 }
 
+/// Reads, changes and reseals a conversation's meta in one step; `f`
+/// returns whether it changed anything (nothing is written otherwise).
+pub fn update_meta<R>(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    conv: &str,
+    f: impl FnOnce(&mut ConversationMeta) -> Result<(R, bool)>,
+) -> Result<(ConversationMeta, R)> {
+    let version = current_version(ctx, tenant)?;
+    let master = ctx.master()?;
+    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    let mut meta = read_meta(
+        &ctx.txn.open_table(tables::CONVERSATIONS)?,
+        &mut get,
+        tenant,
+        conv,
+    )?
+    .ok_or(Error::NotFound)?;
+    let (r, changed) = f(&mut meta)?;
+    if changed {
+        let key = get(version)?;
+        drop(ring);
+        put_meta(ctx, &key, version, tenant, conv, &meta)?;
+    }
+    Ok((meta, r))
+}
+
 /// Moves a conversation to `state`. Moving to the current state changes
 /// nothing; a closed conversation cannot move.
 pub fn set_state(
@@ -395,49 +409,51 @@ pub fn set_state(
     conv: &str,
     state: ConversationState,
 ) -> Result<(ConversationMeta, bool)> {
-    let version = current_version(ctx, tenant)?;
-    let master = ctx.master()?;
-    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
-    let mut get = |v: u32| ring.get(v);
-    let mut meta = read_meta(
-        &ctx.txn.open_table(tables::CONVERSATIONS)?,
-        &mut get,
-        tenant,
-        conv,
-    )?
-    .ok_or(Error::NotFound)?;
-    if meta.state == state {
-        return Ok((meta, false));
-    }
-    if !records::can_move(meta.state, state) {
-        return Err(Error::Conflict("the conversation is closed".into()));
-    }
-    let key = get(version)?;
-    meta.state = state;
-    meta.updated_ms = ctx.now_ms;
-    drop(ring);
-    put_meta(ctx, &key, version, tenant, conv, &meta)?;
-    Ok((meta, true))
+    let now = ctx.now_ms;
+    update_meta(ctx, tenant, conv, |meta| {
+        if meta.state == state {
+            return Ok((false, false));
+        }
+        if !records::can_move(meta.state, state) {
+            return Err(Error::Conflict("the conversation is closed".into()));
+        }
+        meta.state = state;
+        meta.updated_ms = now;
+        Ok((true, true))
+    })
 }
 
 /// Routing starts afresh from the next message (see
 /// [`ConversationMeta::fresh_from_seq`]).
 pub fn start_fresh(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<()> {
-    let version = current_version(ctx, tenant)?;
-    let master = ctx.master()?;
-    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
-    let mut get = |v: u32| ring.get(v);
-    let mut meta = read_meta(
-        &ctx.txn.open_table(tables::CONVERSATIONS)?,
-        &mut get,
-        tenant,
-        conv,
-    )?
-    .ok_or(Error::NotFound)?;
-    meta.fresh_from_seq = meta.next_seq;
-    let key = get(version)?;
-    drop(ring);
-    put_meta(ctx, &key, version, tenant, conv, &meta)
+    update_meta(ctx, tenant, conv, |meta| {
+        meta.fresh_from_seq = meta.next_seq;
+        Ok(((), true))
+    })
+    .map(|_| ())
+}
+
+/// Records a routing decision or handoff change with the conversation.
+/// `seq` 0 means "the latest message".
+pub fn note_route(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, mut ev: RouteEvent) -> Result<()> {
+    update_meta(ctx, tenant, conv, |meta| {
+        if ev.seq == 0 {
+            ev.seq = meta.next_seq.saturating_sub(1);
+        }
+        meta.note(ev);
+        Ok(((), true))
+    })
+    .map(|_| ())
+}
+
+/// Keeps the contact a visitor left (a phone number or e-mail).
+pub fn set_contact(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, contact: String) -> Result<()> {
+    update_meta(ctx, tenant, conv, |meta| {
+        let changed = meta.contact.as_deref() != Some(contact.as_str());
+        meta.contact = Some(contact);
+        Ok(((), changed))
+    })
+    .map(|_| ())
 }
 
 /// The visitor's latest message among the last 20 turns, inside a write.

@@ -8,7 +8,7 @@ use kefu_core::{ConversationId, VisitorId};
 use super::WriteCtx;
 use super::audit_hook::{self, Actor, Outcome};
 use super::conversations::{self, AppendInput};
-use super::records::{ConversationState, Role, Turn};
+use super::records::{ConversationState, Role, RouteEvent, Turn};
 use crate::{Error, Result};
 
 /// A question to record, with how to answer it.
@@ -39,6 +39,8 @@ pub struct RouteTo {
     /// Nobody can take the conversation now (outside business hours, no
     /// agents): the visitor is asked to leave a message at once.
     pub offline: bool,
+    /// The skill/group to queue for (the tenant's group rules).
+    pub group: Option<String>,
 }
 
 /// The answer to store, and the state routing moves the conversation to.
@@ -48,6 +50,9 @@ pub struct Reply {
     pub turn: Turn,
     /// A new state and why, if routing decided one.
     pub route_to: Option<RouteTo>,
+    /// The routing decision to keep with the conversation (an offer, a
+    /// handoff); its time and seq are filled in when stored.
+    pub note: Option<RouteEvent>,
 }
 
 impl Reply {
@@ -56,6 +61,7 @@ impl Reply {
         Reply {
             turn,
             route_to: None,
+            note: None,
         }
     }
 }
@@ -112,16 +118,21 @@ pub fn record(
     let Reply {
         turn: mut reply,
         route_to,
+        note,
     } = answer(meta.state);
     let route_to = route_to.filter(|r| r.state != meta.state);
+    // A handoff decision that moves nothing (already queued) is not news.
+    let note = note.filter(|n| n.state.is_none() || route_to.is_some());
     // Entering the queue: the notice says where the visitor stands.
     if let Some(r) = &route_to
         && r.state == ConversationState::QueuedForHuman
     {
         reply.text = if r.offline {
+            reply.source = Some(super::records::Source::LeaveMessage);
             super::handoff::leave_message_prompt(r.locale).to_owned()
         } else {
-            let p = super::handoff::position_if_queued(ctx, tenant)?;
+            let group = super::handoff::staffed_group(ctx, tenant, r.group.as_deref())?;
+            let p = super::handoff::position_if_queued(ctx, tenant, group.as_deref())?;
             crate::routing::queued_notice_text(r.locale, p)
         };
     }
@@ -156,15 +167,19 @@ pub fn record(
         });
     }
     if meta.state == ConversationState::QueuedForHuman {
-        super::handoff::note_left_message(ctx, tenant, conv.as_str(), asked.seq)?;
+        super::handoff::note_left_message(ctx, tenant, conv.as_str(), asked.seq, &q.text)?;
     }
     let answered = conversations::append(ctx, tenant, conv.as_str(), reply_input, max_chars)?;
     let mut state = meta.state;
+    let mut note = note;
     if let Some(r) = route_to {
         let (m, changed) = conversations::set_state(ctx, tenant, conv.as_str(), r.state)?;
         state = m.state;
         if changed {
-            super::handoff::follow_routing(ctx, tenant, conv.as_str(), &r)?;
+            let group = super::handoff::follow_routing(ctx, tenant, conv.as_str(), &r)?;
+            if let Some(n) = note.as_mut() {
+                n.group = group;
+            }
             let why = format!("reasons={}", r.reasons.join(","));
             let actor = Actor {
                 who: "routing".into(),
@@ -180,6 +195,11 @@ pub fn record(
                 Outcome::Ok,
             )?;
         }
+    }
+    if let Some(mut n) = note {
+        n.at_ms = ctx.now_ms;
+        n.seq = asked.seq;
+        conversations::note_route(ctx, tenant, conv.as_str(), n)?;
     }
     let mut turn = reply;
     turn.seq = answered.seq;

@@ -38,7 +38,7 @@ use redb::{
 };
 
 pub use handle::{MAX_TRANSCRIPT, Storage, TenantStore};
-pub use records::{Citation, ConversationMeta, ConversationState, Role, Source, Turn};
+pub use records::{Citation, ConversationMeta, ConversationState, Role, RouteEvent, Source, Turn};
 pub use tenants::{TenantInfo, TenantRecord, TenantSettings};
 
 use crate::crypto::{self, Key, RecordAad};

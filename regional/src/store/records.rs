@@ -63,6 +63,91 @@ pub struct ConversationMeta {
     /// back or closes, so an old reason does not trigger a new handoff.
     #[serde(default)]
     pub fresh_from_seq: u64,
+    /// Routing decisions and the state changes that followed, oldest first
+    /// (the last [`MAX_ROUTE_EVENTS`]). Sealed with the rest of the meta.
+    #[serde(default)]
+    pub route_log: Vec<RouteEvent>,
+    /// How the visitor asked to be reached, from a message they left when
+    /// nobody could take the conversation (a phone number or e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+impl ConversationMeta {
+    /// A new conversation with the AI, created at `now_ms`.
+    pub fn new(visitor: Option<String>, now_ms: u64) -> ConversationMeta {
+        ConversationMeta {
+            visitor,
+            state: ConversationState::Ai,
+            next_seq: 1,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            fresh_from_seq: 0,
+            route_log: Vec::new(),
+            contact: None,
+        }
+    }
+
+    /// Records a route event, keeping the last [`MAX_ROUTE_EVENTS`].
+    pub fn note(&mut self, ev: RouteEvent) {
+        if self.route_log.len() >= MAX_ROUTE_EVENTS {
+            self.route_log.remove(0);
+        }
+        self.route_log.push(ev);
+    }
+}
+
+/// Route events kept per conversation; older ones are in the audit log.
+pub const MAX_ROUTE_EVENTS: usize = 64;
+
+/// One routing decision or handoff state change of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RouteEvent {
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+    /// The message it concerns (the visitor's message for a decision; the
+    /// last message before an agent's action).
+    pub seq: u64,
+    /// What happened: `offer` (a human was offered), `handoff` (queued for
+    /// a person), `leave_message` (queued as a left message: nobody on
+    /// duty), `accepted`, `transferred`, `queue_timeout`, `left_message`,
+    /// `handed_back`, `closed`, `state` (moved by the tenant API).
+    pub action: String,
+    /// Why, for decisions: kefu-core's routing reasons
+    /// (`{"kind":"explicit_request"}`, `{"kind":"anger","score":80}`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Vec<serde_json::Value>,
+    /// The state the conversation moved to, if it moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub state: Option<ConversationState>,
+    /// The skill/group it was queued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The agent who acted (accept, transfer, hand back, close), or the
+    /// agent it was transferred to (`to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// For a transfer: the agent it went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl RouteEvent {
+    /// An event of `action` at `at_ms` about message `seq`, nothing else set.
+    pub fn new(action: &str, at_ms: u64, seq: u64) -> RouteEvent {
+        RouteEvent {
+            at_ms,
+            seq,
+            action: action.to_owned(),
+            reasons: Vec::new(),
+            state: None,
+            group: None,
+            agent: None,
+            to: None,
+        }
+    }
 }
 
 /// Seals `value` as a record of `kind` under `key`/`key_version`.
