@@ -170,10 +170,11 @@ fn lexical_retrieval_and_refusals_on_the_shop_fixture() {
     }
     let s = score(&idx, &held, SearchMode::Lexical);
     // Floors for the lexical-only mode (no embedding model): a regression
-    // guard set below the measured figures in BENCHMARKS.md.
+    // guard set below the measured figures in BENCHMARKS.md (refusals 0.686
+    // since session 4's near-domain unanswerables, 0.72 before them).
     assert!(s.hit3() >= 0.85, "held-out lexical hit@3 {:.3}", s.hit3());
     assert!(
-        s.refusal() >= 0.7,
+        s.refusal() >= 0.65,
         "held-out refusal rate {:.3}",
         s.refusal()
     );
@@ -282,9 +283,12 @@ fn table_rows(
     s
 }
 
-/// Writes each question's signals (both rankings to depth 20, coverage and
-/// cosine per chunk) as JSON lines to `$KEFU_SHOP_SIGNALS`, when set, for
-/// tuning `AnswerPolicy` and the fusion weights offline on the dev half.
+/// Writes each question's signals as JSON lines to `$KEFU_SHOP_SIGNALS`,
+/// when set, for tuning `AnswerPolicy` and the fusion weights offline on
+/// the dev half: both rankings to depth 20; coverage, cosine and the query
+/// tokens it contains per ranked chunk; the query's distinct tokens with
+/// document frequency and IDF (for out-of-vocabulary signals); and the
+/// query's cosine against every chunk (for per-query normalisation).
 fn dump_signals(idx: &KbIndex, all: &[Q], qvec: &dyn Fn(&str) -> Option<Vec<f32>>) {
     let Ok(path) = std::env::var("KEFU_SHOP_SIGNALS") else {
         return;
@@ -304,6 +308,9 @@ fn dump_signals(idx: &KbIndex, all: &[Q], qvec: &dyn Fn(&str) -> Option<Vec<f32>
                 .collect::<Vec<_>>()
         };
         let (lex, vec) = (one(SearchMode::Lexical), one(SearchMode::Vector));
+        let mut toks = kefu_kb::tokenize(&q.q);
+        toks.sort();
+        toks.dedup();
         let mut chunks: Vec<usize> = lex.iter().chain(&vec).copied().collect();
         chunks.sort_unstable();
         chunks.dedup();
@@ -315,17 +322,32 @@ fn dump_signals(idx: &KbIndex, all: &[Q], qvec: &dyn Fn(&str) -> Option<Vec<f32>
                     (Some(q), Some(r)) => kefu_kb::vector::dot(q, r),
                     _ => 0.0,
                 };
+                let has: Vec<usize> = (0..toks.len())
+                    .filter(|&t| idx.lexical().contains(c, &toks[t]))
+                    .collect();
                 serde_json::json!({
                     "chunk": c, "entry": ch.entry_id, "faq": ch.kind == kefu_kb::EntryKind::Faq,
                     "zh": kefu_core::Locale::detect(&ch.text) == kefu_core::Locale::Zh,
-                    "cov": kefu_kb::coverage(idx, &q.q, c), "cos": cos,
+                    "cov": kefu_kb::coverage(idx, &q.q, c), "cos": cos, "has": has,
                 })
             })
             .collect();
+        // The query's distinct tokens with their document frequency and
+        // IDF, and its cosine against every chunk (the score distribution).
+        let tok_info: Vec<Value> = toks
+            .iter()
+            .map(|t| serde_json::json!([t, idx.lexical().df(t), idx.lexical().idf(t)]))
+            .collect();
+        let all_cos: Vec<f32> = match &v {
+            Some(q) => (0..idx.chunks().len())
+                .filter_map(|c| idx.vector(c).map(|r| kefu_kb::vector::dot(q, r)))
+                .collect(),
+            None => Vec::new(),
+        };
         let row = serde_json::json!({
             "i": i, "q": q.q, "lang": q.lang, "expect": q.expect,
             "qzh": kefu_core::Locale::detect(&q.q) == kefu_core::Locale::Zh,
-            "lex": lex, "vec": vec, "chunks": info,
+            "lex": lex, "vec": vec, "chunks": info, "toks": tok_info, "all_cos": all_cos,
         });
         out.push_str(&row.to_string());
         out.push('\n');
@@ -349,8 +371,9 @@ const MAX_FALSE_REFUSALS: f64 = 0.2;
 /// Prints the table BENCHMARKS.md records and whether the hybrid mode meets
 /// the goal on the held-out half (today: hit@3 yes, refusals no).
 /// Asserts the goal's hit@3 and false-refusal bar, and a refusal floor just
-/// under the measured 0.76 (a regression guard: the goal's 0.9 needs a
-/// better relevance signal than a threshold — see BENCHMARKS.md).
+/// under the measured 0.743 (a regression guard: the goal's 0.9 needs a
+/// better relevance signal than a threshold or the ranking signals tried
+/// in session 4 — see BENCHMARKS.md).
 #[test]
 fn hybrid_retrieval_with_e5_on_the_shop_fixture() {
     let e5 = kefu_kb::BertEmbedder::load_e5_q4(
@@ -428,7 +451,8 @@ fn hybrid_retrieval_with_e5_on_the_shop_fixture() {
     );
 }
 
-/// The refusal rate measured on 2026-11-24 (0.76) less a margin.
+/// The refusal rate measured on 2026-12-03 (0.743, 26 of 35 held-out
+/// unanswerables; 0.76 of 25 before 10 more were added) less a margin.
 const REFUSAL_FLOOR: f64 = 0.7;
 
 /// all-MiniLM-L6-v2 on the English questions (its training data is
