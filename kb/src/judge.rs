@@ -13,6 +13,30 @@
 //!
 //! A curated FAQ is answered verbatim only on a strong match; passages need
 //! a weaker one; below both the answer is an honest "I don't know".
+//!
+//! Measured and *not* used (shop fixture, tuning half, simulated from the
+//! eval's `KEFU_SHOP_SIGNALS` dump; BENCHMARKS.md has the numbers). None
+//! gained more than two refusals there, and each cost at least as many
+//! false refusals:
+//!
+//! - **out-of-vocabulary terms**: the share of the query's IDF mass in
+//!   words the knowledge base never uses (document frequency 0), alone or
+//!   only those absent from the matched chunk by character (Chinese) or
+//!   prefix (English). Paraphrases of answerable questions carry as many
+//!   unseen words ("smashed", "怎么回事", "实体店") as off-topic ones, and
+//!   the near misses ("可以用比特币付款吗", "gift card 可以买吗") carry few.
+//! - **ranking agreement**: whether BM25 and the vector search put the same
+//!   chunk near the top, as a way to accept lower cosines (and so raise the
+//!   bars); and the cosine gap from the first hit to the second.
+//! - **per-query cosine normalisation**: the hit's cosine as a z-score
+//!   against the query's cosines over all chunks. It would need the query
+//!   vector here, and gained one held-out refusal for three false ones.
+//!
+//! The unanswerables left are near the knowledge base's subject (a payment
+//! method it does not list), where a bi-encoder's cosine and term overlap
+//! both say "related"; telling them apart needs a model that reads query
+//! and passage together (a cross-encoder reranker, or the generator's own
+//! refusal on the grounded path).
 
 use kefu_core::Locale;
 
