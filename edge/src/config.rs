@@ -25,6 +25,11 @@ pub mod settings {
     /// Optional: the circuit breaker as JSON
     /// ([`kefu_core::overload::BreakerConfig`]); defaults otherwise.
     pub const BREAKER_JSON: &str = "breaker_json";
+    /// Optional: how many turns answered at the edge an instance queues
+    /// before it reports them (1..=64; default 16). 1 reports each at once:
+    /// for a store that is neither durable nor shared (plain `wasmtime
+    /// serve`), where a queued turn dies with its instance.
+    pub const OUTBOX_BATCH: &str = "outbox_batch";
 }
 
 /// A configuration problem, naming the setting. Never holds a secret.
@@ -147,6 +152,9 @@ pub struct EdgeConfig {
     /// How long a brownout level reported by the regional service counts
     /// without being reported again, ms.
     pub brownout_fresh_ms: u64,
+    /// Turns answered at the edge an instance queues before it reports
+    /// them ([`settings::OUTBOX_BATCH`]); 1 = each at once.
+    pub outbox_batch: usize,
 }
 
 impl EdgeConfig {
@@ -167,6 +175,7 @@ impl EdgeConfig {
             unknown_widget_ttl_ms: 60_000,
             session_ttl_ms: 24 * 3_600_000,
             brownout_fresh_ms: 30_000,
+            outbox_batch: 16,
         };
         c.validate()?;
         Ok(c)
@@ -191,6 +200,12 @@ impl EdgeConfig {
             c.breaker =
                 serde_json::from_str(&j).map_err(|e| err(settings::BREAKER_JSON, e.to_string()))?;
         }
+        if let Some(n) = p.setting(settings::OUTBOX_BATCH).await {
+            c.outbox_batch = n
+                .trim()
+                .parse()
+                .map_err(|_| err(settings::OUTBOX_BATCH, "must be a number"))?;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -212,6 +227,9 @@ impl EdgeConfig {
         }
         if self.turn_timeout_ms == 0 || self.call_timeout_ms == 0 {
             return Err(err("timeouts", "must be non-zero"));
+        }
+        if !(1..=wire::MAX_REPORT_TURNS).contains(&self.outbox_batch) {
+            return Err(err(settings::OUTBOX_BATCH, "must be 1..=64"));
         }
         Ok(())
     }

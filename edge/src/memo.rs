@@ -31,6 +31,9 @@ pub(crate) struct Memo {
     tenants: HashMap<String, Tenant>,
     /// Turns this instance put in the outbox since it last delivered.
     pub(crate) outbox_added: usize,
+    /// A request of this instance is delivering the outbox now: another
+    /// one would list, and send again, the same turns.
+    pub(crate) outbox_draining: bool,
 }
 
 impl Memo {

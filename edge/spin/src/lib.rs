@@ -59,9 +59,14 @@
 //!   service is down is kept in the instance and delivered by a later
 //!   request to the same instance once the service is back (exactly once:
 //!   reports are idempotent there). If the instance is retired or the
-//!   process stops first, that message is lost. Where that matters, run
-//!   the Spin build (durable key-value) or the in-process mode of
-//!   `kefu-regional`, not plain wasmtime.
+//!   process stops first, that message is lost. Cache hits are therefore
+//!   reported at once here (setting `outbox_batch` defaults to 1): batched
+//!   (`SPIN_VARIABLE_OUTBOX_BATCH=16`, as on Spin), an instance dropped
+//!   after its 128th request or 1 s idle takes up to 15 unreported hits
+//!   with it, and a returning visitor whose conversation another instance
+//!   opened and has not reported yet is told it does not exist (404).
+//!   Where that matters, run the Spin build (durable key-value) or the
+//!   in-process mode of `kefu-regional`, not plain wasmtime.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 pub mod convert;

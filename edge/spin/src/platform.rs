@@ -10,7 +10,9 @@
 //!
 //! The `wasmtime-serve` settings use the names Spin's own environment
 //! variable provider reads, so `SPIN_VARIABLE_REGIONAL_URL=...` configures
-//! both.
+//! both. There `outbox_batch` defaults to 1 (each turn answered at the edge
+//! reported at once), because instance memory is neither durable nor
+//! shared; `SPIN_VARIABLE_OUTBOX_BATCH=16` batches as the Spin build does.
 
 use core::fmt;
 use core::pin::pin;
@@ -219,9 +221,17 @@ async fn setting(name: &str) -> Option<String> {
 }
 
 /// `SPIN_VARIABLE_<NAME>` from the WASI environment (`wasmtime serve
-/// --env`); empty is `None`.
+/// --env`); empty is `None`. `outbox_batch` defaults to 1 here: the store
+/// is instance memory, neither durable nor shared, so a turn answered at
+/// the edge is reported at once rather than queued in an instance that
+/// `wasmtime serve` may drop (after 128 requests, or 1 s idle) and that
+/// the visitor's next request may not reach.
 #[cfg(feature = "wasmtime-serve")]
 async fn setting(name: &str) -> Option<String> {
     let var = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
-    std::env::var(var).ok().filter(|v| !v.is_empty())
+    let value = std::env::var(var).ok().filter(|v| !v.is_empty());
+    if value.is_none() && name == kefu_edge::config::settings::OUTBOX_BATCH {
+        return Some("1".to_owned());
+    }
+    value
 }

@@ -20,11 +20,14 @@
 //! - A turn forwarded to the regional service, and a long poll, deliver
 //!   first (the regional copy must hold the earlier turns).
 //! - A turn answered here ([`after_add`]) delivers in batches, not once per
-//!   turn: when this instance has queued [`BATCH`] turns since it last
+//!   turn: when this instance has queued `outbox_batch` turns (16 unless
+//!   configured, [`crate::config::settings::OUTBOX_BATCH`]) since it last
 //!   delivered, or when the oldest waiting turn has waited [`DUE_MS`] (the
 //!   store's `outbox` hint, which serves instances that live for one
 //!   request). A delivery round sends up to [`ROUNDS`] reports of up to
 //!   `MAX_REPORT_TURNS` turns each, so delivery keeps up with a busy edge.
+//!   With `outbox_batch` 1 (plain `wasmtime serve`'s default) the turn is
+//!   reported alone before the visitor gets the answer.
 //! - [`crate::Edge::flush_outbox`] from a scheduled trigger, for a quiet one.
 
 use kefu_core::ConversationId;
@@ -43,8 +46,6 @@ pub const DEAD: &str = "d/";
 const SCAN: usize = 256;
 /// Bytes of turn text per report, well inside the report frame's 1 MiB.
 const REPORT_BUDGET: usize = 512 * 1024;
-/// Turns an instance queues before the next one it queues delivers them.
-pub const BATCH: usize = 16;
 /// How long a turn may wait before the next turn answered here delivers it, ms.
 pub const DUE_MS: u64 = 1_000;
 /// Reports one delivery round sends at most.
@@ -74,13 +75,28 @@ pub async fn add<P: Platform>(edge: &Edge<P>, turn: ReportedTurn) -> Result<(), 
 /// After a turn answered here was put in the outbox: delivers waiting
 /// turns if a batch is full or the oldest is due (see the module docs).
 /// Best effort: whatever is not delivered stays, and the hint says so.
-pub async fn after_add<P: Platform>(edge: &Edge<P>) {
+pub async fn after_add<P: Platform>(edge: &Edge<P>, turn: ReportedTurn) {
     let p = &edge.platform;
     let now = p.now_ms();
-    let full = {
+    if edge.config.outbox_batch == 1 {
+        // Each at once: this turn alone, before the visitor has the answer
+        // (no listing, and nothing another request is sending twice).
+        let one = [(key(&turn), turn)];
+        if send(edge, one.into()).await.is_err() {
+            // Kept; the due hint brings it along later.
+            if let Ok(None) = store::outbox_since(p).await {
+                let _ = store::put_outbox_since(p, now).await;
+            }
+        }
+        return;
+    }
+    let (full, busy) = {
         let mut m = edge.memo();
         m.outbox_added += 1;
-        m.outbox_added >= BATCH
+        (
+            m.outbox_added >= edge.config.outbox_batch,
+            m.outbox_draining,
+        )
     };
     let due = match store::outbox_since(p).await {
         Ok(Some(since)) => now >= since.saturating_add(DUE_MS),
@@ -90,8 +106,20 @@ pub async fn after_add<P: Platform>(edge: &Edge<P>) {
         }
         Err(_) => false,
     };
-    if full || due {
+    if (full || due) && !busy {
+        edge.memo().outbox_draining = true;
+        let _draining = Draining(edge);
         drain(edge).await;
+    }
+}
+
+/// Clears the instance's "delivering" mark when the delivery ends, even
+/// if its request is dropped half-way.
+struct Draining<'a, P: Platform>(&'a Edge<P>);
+
+impl<P: Platform> Drop for Draining<'_, P> {
+    fn drop(&mut self) {
+        self.0.memo().outbox_draining = false;
     }
 }
 
@@ -298,14 +326,17 @@ mod tests {
     }
 
     async fn hit(e: &Edge<MemoryPlatform>, i: usize) {
-        add(e, turn(i, e.platform.now_ms())).await.unwrap();
-        after_add(e).await;
+        let t = turn(i, e.platform.now_ms());
+        add(e, t.clone()).await.unwrap();
+        after_add(e, t).await;
     }
 
     #[tokio::test]
     async fn turns_answered_here_are_delivered_in_batches_and_when_due() {
         let clock = ManualClock::at(1_000_000);
         let (e, reports, turns) = edge(&clock);
+        const BATCH: usize = 16;
+        assert_eq!(e.config.outbox_batch, BATCH);
         for i in 0..BATCH - 1 {
             hit(&e, i).await;
         }
@@ -329,5 +360,18 @@ mod tests {
         assert_eq!(reports.load(Ordering::SeqCst), 2);
         assert_eq!(turns.load(Ordering::SeqCst), BATCH + 3, "each turn once");
         assert!(e.platform.keys(KvBucket::Outbox).is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_a_batch_of_one_each_turn_is_reported_before_the_answer() {
+        let clock = ManualClock::at(1_000_000);
+        let (mut e, reports, turns) = edge(&clock);
+        e.config.outbox_batch = 1;
+        for i in 0..3 {
+            hit(&e, i).await;
+            assert_eq!(reports.load(Ordering::SeqCst), i + 1);
+            assert!(e.platform.keys(KvBucket::Outbox).is_empty());
+        }
+        assert_eq!(turns.load(Ordering::SeqCst), 3, "each turn once");
     }
 }

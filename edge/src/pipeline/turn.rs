@@ -358,12 +358,12 @@ impl<P: Platform> Local<'_, P> {
         };
         // The report first: a turn the visitor sees must reach the regional
         // store, so if it cannot be kept, the visitor is told to retry.
-        outbox::add(edge, report).await?;
+        outbox::add(edge, report.clone()).await?;
         sessions::save(edge, &s).await?;
         // An acknowledgement means the regional service is not answering:
         // its turn waits for the next delivery that gets through.
         if source == Source::Cache {
-            outbox::after_add(edge).await;
+            outbox::after_add(edge, report).await;
         }
         Ok(ChatReply {
             conversation: s.conversation().clone(),
