@@ -77,12 +77,23 @@ enum Cmd {
         /// `wrangler` for the Worker comparison (skipped when absent).
         #[arg(long)]
         wrangler: Option<PathBuf>,
+        /// The Worker (worker-build's `index.js`, its wasm next to it).
+        #[arg(long, default_value = "edge/workers/build/index.js")]
+        worker: PathBuf,
         /// Concurrent connections.
         #[arg(long, default_value_t = 16)]
         connections: usize,
         /// Seconds per measurement (two rounds each, interleaved).
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// `wasmtime serve --max-instance-reuse-count` for both components
+        /// (default: wasmtime's own, 128 requests per instance).
+        #[arg(long)]
+        reuse: Option<u64>,
+        /// The edge component's `outbox_batch` (its own default when absent:
+        /// 1 under plain wasmtime, each hit reported at once).
+        #[arg(long)]
+        outbox_batch: Option<u32>,
     },
     /// Process start to the first answered request, with N stored conversations.
     Recovery {
@@ -412,13 +423,29 @@ fn spawn_group(cmd: &mut Command) -> Result<Group> {
     ))
 }
 
+/// Who sends the chat requests of a run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visitors {
+    /// Every request a new visitor: no session to look up; the hit opens
+    /// one and queues the turn for the regional service.
+    New,
+    /// Returning visitors: each visitor opens a conversation with its first
+    /// message, then asks again in it ([`RETURNING_TURNS`] in all, inside
+    /// the per-visitor limit of 20 a minute): a session lookup on every
+    /// measured request after the first.
+    Returning,
+}
+
+/// Messages per returning visitor (the per-visitor limit is 20 a minute).
+const RETURNING_TURNS: u64 = 15;
+
 /// Drives `make(i)` requests from `n` connections for `secs`; returns
 /// (requests/s, p50, p99, answers that were not `expect`).
 async fn drive(
     url: &str,
     n: usize,
     secs: u64,
-    body: Option<(&str, &str)>,
+    body: Option<(&str, &str, Visitors)>,
     expect: Option<&str>,
 ) -> Result<(f64, Duration, Duration, usize)> {
     let stop = Instant::now() + Duration::from_secs(secs);
@@ -429,19 +456,34 @@ async fn drive(
             .pool_max_idle_per_host(1)
             .build()?;
         let url = url.to_owned();
-        let body = body.map(|(wk, q)| (wk.to_owned(), q.to_owned()));
+        let body = body.map(|(wk, q, m)| (wk.to_owned(), q.to_owned(), m));
         let expect = expect.map(str::to_owned);
+        let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut off = 0usize;
             let mut i = 0u64;
+            let mut conv: Option<String> = None;
+            let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
             while Instant::now() < stop {
                 i += 1;
                 let t = Instant::now();
                 let r = match &body {
-                    Some((wk, q)) => {
-                        let b = json!({"widget_key": wk, "visitor_id": format!("bench-{c}-{i}"),
-                            "message": q, "client_msg_id": format!("b{c}-{i}")});
+                    Some((wk, q, m)) => {
+                        let visitor = match m {
+                            Visitors::New => format!("bench-{run}-{c}-{i}"),
+                            Visitors::Returning => {
+                                if (i - 1) % RETURNING_TURNS == 0 {
+                                    conv = None;
+                                }
+                                format!("bench-{run}-{c}-r{}", (i - 1) / RETURNING_TURNS)
+                            }
+                        };
+                        let mut b = json!({"widget_key": wk, "visitor_id": visitor,
+                            "message": q, "client_msg_id": format!("b{run}-{c}-{i}")});
+                        if let Some(id) = &conv {
+                            b["conversation_id"] = json!(id);
+                        }
                         client.post(&url).json(&b).send().await
                     }
                     None => client.get(&url).send().await,
@@ -454,20 +496,38 @@ async fn drive(
                         {
                             off += 1;
                         }
+                        if let Some((_, _, Visitors::Returning)) = &body {
+                            conv = v["conversation_id"].as_str().map(str::to_owned);
+                        }
                         lat.push(t.elapsed());
                     }
-                    _ => off += 1,
+                    Ok(r) => {
+                        off += 1;
+                        *statuses.entry(r.status().as_u16()).or_insert(0usize) += 1;
+                    }
+                    Err(_) => {
+                        off += 1;
+                        *statuses.entry(0).or_insert(0) += 1;
+                    }
                 }
             }
-            (lat, off)
+            (lat, off, statuses)
         }));
     }
     let mut lat = Vec::new();
     let mut off = 0;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for t in tasks {
-        let (l, o) = t.await?;
+        let (l, o, s) = t.await?;
         lat.extend(l);
         off += o;
+        for (k, v) in s {
+            *statuses.entry(k).or_insert(0) += v;
+        }
+    }
+    if !statuses.is_empty() {
+        // Failed requests by status (0: no answer), for the notes.
+        eprintln!("  {url}: failed requests by status {statuses:?}");
     }
     let wall = started.elapsed().as_secs_f64();
     lat.sort();
@@ -479,9 +539,17 @@ async fn drive(
     ))
 }
 
+/// Runs of [`drive`] so far: visitor ids never repeat across runs.
+static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Polls `url` until it answers 2xx, for at most 90 s (a server that
+/// failed to start must not hang the run).
 async fn wait_http(url: &str) -> Result<()> {
     let http = reqwest::Client::new();
-    until_ok(&http, url, None).await.map(|_| ())
+    tokio::time::timeout(Duration::from_secs(90), until_ok(&http, url, None))
+        .await
+        .with_context(|| format!("{url} did not answer within 90 s"))?
+        .map(|_| ())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -490,9 +558,10 @@ async fn edge_bench(
     wasmtime: &Path,
     edge: &Path,
     empty: &Path,
-    wrangler: Option<&Path>,
+    wrangler: Option<(&Path, &Path)>,
     n: usize,
     secs: u64,
+    (reuse, outbox_batch): (Option<u64>, Option<u32>),
 ) -> Result<()> {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir()?;
@@ -532,26 +601,33 @@ async fn edge_bench(
     let serve = |port: u16, wasm: &Path, env: &[String]| -> Result<Group> {
         let mut c = Command::new(wasmtime);
         c.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "-S", "cli"]);
+        if let Some(r) = reuse {
+            c.args(["--max-instance-reuse-count", &r.to_string()]);
+        }
         for e in env {
             c.args(["--env", e]);
         }
         spawn_group(c.arg(wasm))
     };
-    let _edge = serve(
-        pe,
-        edge,
-        &[
-            format!("SPIN_VARIABLE_REGIONAL_URL={}", server.base),
-            format!("SPIN_VARIABLE_REGIONAL_SECRET={EDGE_KEY}"),
-            format!("SPIN_VARIABLE_LIMITS_JSON={limits}"),
-        ],
-    )?;
+    let mut env = vec![
+        format!("SPIN_VARIABLE_REGIONAL_URL={}", server.base),
+        format!("SPIN_VARIABLE_REGIONAL_SECRET={EDGE_KEY}"),
+        format!("SPIN_VARIABLE_LIMITS_JSON={limits}"),
+    ];
+    if let Some(b) = outbox_batch {
+        env.push(format!("SPIN_VARIABLE_OUTBOX_BATCH={b}"));
+    }
+    let _edge = serve(pe, edge, &env)?;
     let _empty = serve(px, empty, &[])?;
     let edge_url = format!("http://127.0.0.1:{pe}");
     let empty_url = format!("http://127.0.0.1:{px}");
     wait_http(&format!("{edge_url}/healthz")).await?;
     wait_http(&format!("{empty_url}/")).await?;
-    println!("## wasmtime serve: {n} connections, {secs} s x 2 rounds each, interleaved\n");
+    let per_instance = reuse.map_or("wasmtime's default".to_owned(), |r| r.to_string());
+    let batch = outbox_batch.map_or("the component's default".to_owned(), |b| b.to_string());
+    println!(
+        "## wasmtime serve: {n} connections, {secs} s x 2 rounds each, interleaved; requests per instance: {per_instance}; outbox_batch: {batch}\n"
+    );
     compare(
         &format!("{edge_url}/v1/chat"),
         &format!("{empty_url}/"),
@@ -562,8 +638,8 @@ async fn edge_bench(
     )
     .await?;
 
-    if let Some(wrangler) = wrangler {
-        let worker = Path::new("edge/workers/build/index.js").canonicalize()?;
+    if let Some((wrangler, worker)) = wrangler {
+        let worker = worker.canonicalize()?;
         let cfg_dir = tempfile::tempdir()?;
         let empty_js = cfg_dir.path().join("empty.mjs");
         std::fs::write(
@@ -586,7 +662,11 @@ async fn edge_bench(
         );
         let (we, wx) = (free_port()?, free_port()?);
         let tools = wrangler.parent().context("wrangler dir")?;
+        // Each `wrangler dev` needs its own inspector port: a second one on
+        // the default port fails at start ("Address already in use"), which
+        // is why this comparison never completed before.
         let dev = |cfg: PathBuf, port: u16| -> Result<Group> {
+            let inspector = free_port()?;
             let path = format!(
                 "{}:{}",
                 tools.display(),
@@ -601,6 +681,8 @@ async fn edge_bench(
                         "127.0.0.1",
                         "--port",
                         &port.to_string(),
+                        "--inspector-port",
+                        &inspector.to_string(),
                         "--persist-to",
                     ])
                     .arg(cfg_dir.path().join(format!("state-{port}")))
@@ -636,10 +718,20 @@ async fn compare(chat: &str, empty: &str, wk: &str, q: &str, n: usize, secs: u64
         let b = json!({"widget_key": wk, "visitor_id": format!("warm-{i}"), "message": q, "client_msg_id": "w"});
         http.post(chat).json(&b).send().await?.error_for_status()?;
     }
-    let (mut e, mut x) = (Vec::new(), Vec::new());
+    let (mut e, mut r, mut x) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..2 {
         x.push(drive(empty, n, secs, None, None).await?);
-        e.push(drive(chat, n, secs, Some((wk, q)), Some("cache")).await?);
+        e.push(drive(chat, n, secs, Some((wk, q, Visitors::New)), Some("cache")).await?);
+        r.push(
+            drive(
+                chat,
+                n,
+                secs,
+                Some((wk, q, Visitors::Returning)),
+                Some("cache"),
+            )
+            .await?,
+        );
     }
     let best = |v: &[(f64, Duration, Duration, usize)]| {
         v.iter()
@@ -648,7 +740,7 @@ async fn compare(chat: &str, empty: &str, wk: &str, q: &str, n: usize, secs: u64
                 if b.0 > a.0 { b } else { a }
             })
     };
-    let (be, bx) = (best(&e), best(&x));
+    let (be, br, bx) = (best(&e), best(&r), best(&x));
     println!("| path | requests/s | p50 | p99 | not a cache hit |");
     println!("|---|---|---|---|---|");
     println!(
@@ -658,15 +750,23 @@ async fn compare(chat: &str, empty: &str, wk: &str, q: &str, n: usize, secs: u64
         ms(bx.2)
     );
     println!(
-        "| edge cache hit (session + limits + cache) | {:.0} | {} | {} | {} |",
+        "| edge cache hit, new visitor each request (limits + cache; opens a session) | {:.0} | {} | {} | {} |",
         be.0,
         ms(be.1),
         ms(be.2),
         be.3
     );
     println!(
-        "\ncache-hit path / empty component: {:.2}x requests/s (best of 2 rounds each)",
-        be.0 / bx.0
+        "| edge cache hit, returning visitor (session lookup + limits + cache) | {:.0} | {} | {} | {} |",
+        br.0,
+        ms(br.1),
+        ms(br.2),
+        br.3
+    );
+    println!(
+        "\ncache-hit path / empty component (best of 2 rounds each): new visitors {:.2}x, returning visitors {:.2}x requests/s",
+        be.0 / bx.0,
+        br.0 / bx.0
     );
     Ok(())
 }
@@ -839,17 +939,21 @@ async fn main() -> Result<()> {
             edge,
             empty,
             wrangler,
+            worker,
             connections,
             seconds,
+            reuse,
+            outbox_batch,
         } => {
             edge_bench(
                 &bin,
                 &wasmtime,
                 &edge,
                 &empty,
-                wrangler.as_deref(),
+                wrangler.as_deref().map(|w| (w, worker.as_path())),
                 connections,
                 seconds,
+                (reuse, outbox_batch),
             )
             .await
         }
