@@ -260,14 +260,48 @@ pub async fn report(
     check(&state, &headers, &src, wire::paths::REPORT, &body).await?;
     let rep =
         EdgeReport::decode(&body).map_err(|e| decode_error(e, EdgeReport::LIMITS.max_bytes))?;
-    Ok(axum::Json(
-        edge::report(
-            &storage(&state)?,
-            rep,
-            state.config.limits.max_message_chars,
-        )
-        .await?,
-    ))
+    let storage = storage(&state)?;
+    let max_chars = state.config.limits.max_message_chars;
+    // One report per conversation, in the edge's order, applied side by
+    // side: a batch of many visitors' turns then shares the writer's group
+    // commits instead of waiting for one fsync per turn. Any error fails
+    // the whole report; the edge sends it again and the turns already
+    // stored count as duplicates (applying is idempotent).
+    let outcomes = futures_util::future::try_join_all(
+        by_conversation(rep)
+            .into_iter()
+            .map(|one| edge::report(&storage, one, max_chars)),
+    )
+    .await?;
+    Ok(axum::Json(outcomes.into_iter().fold(
+        ReportOutcome::default(),
+        |a, b| ReportOutcome {
+            applied: a.applied + b.applied,
+            duplicates: a.duplicates + b.duplicates,
+            unknown_tenant: a.unknown_tenant + b.unknown_tenant,
+        },
+    )))
+}
+
+/// `rep`'s turns as one report per (tenant, conversation), each keeping
+/// the turns' order, the reports in order of first appearance.
+pub fn by_conversation(rep: EdgeReport) -> Vec<EdgeReport> {
+    let mut out: Vec<EdgeReport> = Vec::new();
+    for t in rep.turns {
+        match out.iter_mut().find(|r| {
+            r.turns
+                .first()
+                .is_some_and(|f| f.tenant == t.tenant && f.conversation == t.conversation)
+        }) {
+            Some(r) => r.turns.push(t),
+            None => {
+                let mut r = EdgeReport::new();
+                r.turns.push(t);
+                out.push(r);
+            }
+        }
+    }
+    out
 }
 
 /// Readiness for the edge (a signed GET with an empty body).

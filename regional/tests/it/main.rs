@@ -11,6 +11,7 @@ mod console;
 mod crash;
 mod cross_tenant;
 mod edge;
+mod edge_batch;
 mod handoff;
 mod hybrid;
 mod inproc;

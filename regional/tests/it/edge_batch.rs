@@ -1,0 +1,121 @@
+//! A batched edge report (issue #5: the edge reports its cache hits many at
+//! a time): every turn of every conversation stored once, each
+//! conversation's turns in the edge's order, however the report interleaves
+//! them; the old single-turn report still works.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use kefu_core::wire::{self, EdgeReport, Frame, MAX_REPORT_TURNS, ReportedTurn};
+use kefu_core::{ConversationId, KbVersion, Source, TenantId, VisitorId};
+use serde_json::json;
+
+use crate::common::Harness;
+
+const EDGE_KEY: &str = "edge-shared-signing-key-0123456789";
+
+async fn report(h: &Harness, rep: &EdgeReport, n: u8) -> serde_json::Value {
+    let body = rep.encode().unwrap();
+    let now = kefu_regional::store::now_ms();
+    let sig = wire::sign(
+        EDGE_KEY.as_bytes(),
+        now,
+        &[n; 16],
+        wire::paths::REPORT,
+        &body,
+    )
+    .unwrap()
+    .to_header();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(wire::paths::REPORT)
+        .header("content-type", "application/msgpack")
+        .header(wire::SIGNATURE_HEADER, sig)
+        .body(Body::from(body))
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(h.router.clone(), req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn turn(conv: usize, k: usize) -> ReportedTurn {
+    ReportedTurn {
+        tenant: TenantId::new("acme").unwrap(),
+        conversation: ConversationId::new(format!("c_batch{conv:04}")).unwrap(),
+        visitor: VisitorId::new(format!("v-{conv}")).unwrap(),
+        client_msg_id: format!("m-{conv}-{k}"),
+        question: format!("question {k} of {conv}"),
+        answer: format!("answer {k} to {conv}"),
+        source: Source::Cache,
+        citations: vec![],
+        kb_version: KbVersion(0),
+        at_ms: kefu_regional::store::now_ms() + k as u64,
+    }
+}
+
+#[tokio::test]
+async fn a_full_report_of_many_conversations_is_stored_once_each_in_order() {
+    let h = Harness::with_config(
+        "[limits]\nfailed_auth_per_minute = 100000\n",
+        &[("KEFU_EDGE_KEY", EDGE_KEY)],
+    )
+    .await;
+    let key = h.tenant("acme").await;
+    let convs = MAX_REPORT_TURNS / 2;
+    // Interleaved: every conversation's first turn, then every second one.
+    let mut rep = EdgeReport::new();
+    for k in 0..2 {
+        for c in 0..convs {
+            rep.turns.push(turn(c, k));
+        }
+    }
+    let n = rep.turns.len() as u64;
+    assert_eq!(
+        report(&h, &rep, 1).await,
+        json!({"applied": n, "duplicates": 0, "unknown_tenant": 0})
+    );
+    // Sent again (its answer was lost): nothing new.
+    assert_eq!(
+        report(&h, &rep, 2).await,
+        json!({"applied": 0, "duplicates": n, "unknown_tenant": 0})
+    );
+    for c in 0..convs {
+        let t = h
+            .call(
+                Method::GET,
+                &format!("/v1/conversations/c_batch{c:04}/messages"),
+                Some(&key),
+                None,
+            )
+            .await;
+        let texts: Vec<&str> = t.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        let q0 = format!("question 0 of {c}");
+        let a0 = format!("answer 0 to {c}");
+        let q1 = format!("question 1 of {c}");
+        let a1 = format!("answer 1 to {c}");
+        assert_eq!(texts, [&q0, &a0, &q1, &a1], "conversation {c}");
+    }
+    // An older edge's report of one turn still works.
+    let mut one = EdgeReport::new();
+    one.turns.push(turn(convs, 0));
+    assert_eq!(
+        report(&h, &one, 3).await,
+        json!({"applied": 1, "duplicates": 0, "unknown_tenant": 0})
+    );
+}
