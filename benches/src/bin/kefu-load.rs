@@ -473,7 +473,7 @@ async fn drive(
                         let visitor = match m {
                             Visitors::New => format!("bench-{run}-{c}-{i}"),
                             Visitors::Returning => {
-                                if (i - 1) % RETURNING_TURNS == 0 {
+                                if (i - 1).is_multiple_of(RETURNING_TURNS) {
                                     conv = None;
                                 }
                                 format!("bench-{run}-{c}-r{}", (i - 1) / RETURNING_TURNS)
