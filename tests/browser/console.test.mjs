@@ -200,3 +200,70 @@ test("the XSS corpus from visitors, agent names and canned replies renders as te
     await sys.stop();
   }
 });
+
+for (const edge of EDGES) {
+  test(`nobody takes the conversation in time: the widget's form leaves a contact and a message that agents see [${edge} edge]`, async () => {
+    const sys = await startSystem({ wasmEdge: edge === "wasm", kb: false });
+    const errors = [];
+    const contexts = [];
+    try {
+      await createAgent(sys, "alice", "Alice");
+      const s = await fetch(`${sys.api}/v1/handoff/settings`, { method: "PUT", headers: sys.tenantHeaders,
+        body: JSON.stringify({ queue_timeout_secs: 1 }) });
+      assert.equal(s.status, 200, await s.text());
+      const vctx = await browser.newContext();
+      contexts.push(vctx);
+      const page = await vctx.newPage();
+      page.on("pageerror", (e) => errors.push(`visitor: ${e}`));
+      await page.goto(sys.page);
+      const w = widget(page);
+      await w.open();
+      await w.human.click();
+      await w.q(".msg").filter({ hasText: "number 1 in the queue" }).waitFor({ timeout: 10000 });
+      // Nobody accepts within a second: the widget shows the form.
+      const form = w.q("form.leave");
+      await form.waitFor({ timeout: 15000 });
+      const visitorMsgs = () => w.q(".msg.visitor").count();
+      const before = await visitorMsgs();
+      // A contact that is neither a phone number nor an e-mail is refused in place.
+      await form.locator("input").fill("call me maybe");
+      await form.locator("textarea").fill("My parcel never arrived.");
+      await form.locator("button").click();
+      await form.locator(".ferr").filter({ hasText: "valid phone number or e-mail" }).waitFor();
+      assert.equal(await visitorMsgs(), before, "nothing was sent");
+      await form.locator("input").fill("+44 20 7946 0958");
+      await form.locator("button").click();
+      await form.waitFor({ state: "detached" });
+      await w.q(".msg").filter({ hasText: "your message is recorded; an agent" }).waitFor({ timeout: 10000 });
+      const conv = await conversationOf(page, sys.widgetKey);
+
+      // The stored conversation: the message, and the contact as its own field.
+      const t = await transcript(sys);
+      assert.equal(t.contact, "+44 20 7946 0958");
+      assert.ok(t.messages.some((m) => m.role === "visitor" && m.text.startsWith("My parcel never arrived.")));
+      assert.deepEqual(t.routing.map((e) => e.action), ["handoff", "queue_timeout", "left_message"]);
+
+      // The agent finds it under "Left messages", with the contact and the history.
+      const alice = await signIn(sys, "alice", errors);
+      contexts.push(alice.ctx);
+      const row = alice.page.locator(`#left li[data-conversation="${conv}"]`);
+      await row.waitFor({ timeout: 10000 });
+      await row.click();
+      await alice.page.locator("#contact").filter({ hasText: "Contact: +44 20 7946 0958" }).waitFor();
+      const history = await alice.page.locator("#routing li").allTextContents();
+      assert.match(history.join("\n"), /handoff .*why: explicit_request/);
+      assert.match(history.join("\n"), /queue_timeout/);
+      await consoleMsgs(alice.page).filter({ hasText: "My parcel never arrived." }).waitFor();
+
+      // Reloading the page does not ask again: the form was answered.
+      await page.reload();
+      await w.open();
+      await w.q(".msg").filter({ hasText: "your message is recorded" }).waitFor({ timeout: 10000 });
+      assert.equal(await w.q("form.leave").count(), 0);
+      assert.deepEqual(errors, [], "uncaught errors");
+    } finally {
+      for (const c of contexts) await c.close().catch(() => {});
+      await sys.stop();
+    }
+  });
+}

@@ -524,13 +524,12 @@ pub fn contact_in(text: &str) -> Option<String> {
     }
     kefu_core::pii::find(text)
         .iter()
-        .filter(|s| {
+        .rfind(|s| {
             matches!(
                 s.kind,
                 kefu_core::pii::PiiKind::Mobile | kefu_core::pii::PiiKind::Email
             )
         })
-        .next_back()
         .and_then(|s| text.get(s.start..s.end))
         .map(str::to_owned)
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::handoff::say;
-use crate::inproc::{harness, widget_key};
+use crate::inproc::harness;
 
 #[tokio::test]
 async fn agents_reach_only_their_own_tenant_and_none_of_the_tenant_or_operator_routes() {
