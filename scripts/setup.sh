@@ -70,6 +70,18 @@ else
   log "wasmtime 48 at $wt (linked from .kefu/bin/wasmtime)"
 fi
 
+# OpenSSL for https model and embedding servers (reqwest's native-tls: the
+# system's OpenSSL and trust store), and the openssl command the TLS test
+# makes its certificate with.
+if pkg-config --exists openssl 2>/dev/null && command -v openssl >/dev/null; then
+  log "OpenSSL development files present"
+else
+  log "apt-get install libssl-dev pkg-config openssl"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q libssl-dev pkg-config openssl >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q libssl-dev pkg-config openssl >/dev/null; }
+fi
+
 # >>> widget: browser tests (the widget in Chromium) >>>
 # Debian's chromium, driven by playwright-core (pinned in
 # tests/browser/package-lock.json). npm ci runs only when the lock changed.

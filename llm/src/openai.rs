@@ -31,6 +31,9 @@ pub struct OpenAiConfig {
     pub request_deadline: Duration,
     /// Extra request headers (names are logged, values never).
     pub extra_headers: Vec<(String, String)>,
+    /// PEM certificates trusted for `https://` besides the system's store
+    /// (a private CA in front of an in-house GPU fleet).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for OpenAiConfig {
@@ -64,6 +67,7 @@ impl OpenAiConfig {
             idle_timeout: Duration::from_secs(10),
             request_deadline: Duration::from_secs(120),
             extra_headers: Vec::new(),
+            ca_pem: None,
         }
     }
 }
@@ -79,10 +83,20 @@ pub struct OpenAiBackend {
 impl OpenAiBackend {
     /// A client for `config`.
     pub fn new(config: OpenAiConfig) -> Result<OpenAiBackend, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| LlmError::Protocol(e.to_string()))?;
+        let mut b = reqwest::Client::builder().connect_timeout(config.connect_timeout);
+        if let Some(pem) = &config.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| LlmError::Protocol(format!("CA certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(LlmError::Protocol(
+                    "CA certificates: no PEM certificate found".into(),
+                ));
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        let http = b.build().map_err(|e| LlmError::Protocol(e.to_string()))?;
         let name = format!("openai:{}", config.model);
         Ok(OpenAiBackend { config, name, http })
     }

@@ -186,6 +186,7 @@ impl Generator {
         for b in &config.backends {
             let mut c = kefu_llm::OpenAiConfig::new(b.url.clone(), b.model.clone());
             c.api_key = b.api_key.as_ref().map(|k| k.expose().to_owned());
+            c.ca_pem = b.ca_pem.clone();
             match kefu_llm::OpenAiBackend::new(c) {
                 Ok(x) => backends.push(std::sync::Arc::new(x)),
                 Err(e) => tracing::error!(error = %e, "model backend unusable; skipped"),

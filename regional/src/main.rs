@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     };
     init_logging(&config);
     let result = match &cli.command {
-        Command::Serve { .. } => serve(config),
+        Command::Serve { .. } => serve(config, &cli),
         other => kefu_regional::cli::run_offline(&config, other).map_err(anyhow::Error::from),
     };
     match result {
@@ -48,7 +48,43 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(config: Arc<Config>) -> anyhow::Result<i32> {
+/// Each SIGHUP re-reads the configuration (file, environment, these flags)
+/// and hands it to the service; a configuration that does not load is
+/// reported and the running one kept.
+#[cfg(unix)]
+fn reload_on_sighup(cli: &Cli) -> tokio::sync::mpsc::Receiver<Arc<Config>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let overrides = cli.overrides();
+    // Registered before serving: from here on SIGHUP reloads, never kills.
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be watched; reload with PUT /admin/v1/llm");
+        return rx;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            match Config::load(&Sources::from_process(overrides.clone())) {
+                Ok(c) => {
+                    if tx.send(Arc::new(c)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "SIGHUP: the configuration does not load; keeping the running one"
+                ),
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_cli: &Cli) -> tokio::sync::mpsc::Receiver<Arc<Config>> {
+    tokio::sync::mpsc::channel(1).1
+}
+
+fn serve(config: Arc<Config>, cli: &Cli) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,11 +106,13 @@ fn serve(config: Arc<Config>) -> anyhow::Result<i32> {
             ),
             None => None,
         };
-        kefu_regional::server::serve_with_public(
+        let reloads = reload_on_sighup(cli);
+        kefu_regional::server::serve_reloading(
             config,
             listener,
             public,
             kefu_regional::server::shutdown_signal(),
+            reloads,
         )
         .await?;
         Ok(0)

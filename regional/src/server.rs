@@ -238,6 +238,22 @@ pub async fn serve_with_public(
     public: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let (_, no_reloads) = tokio::sync::mpsc::channel(1);
+    serve_reloading(config, listener, public, shutdown, no_reloads).await
+}
+
+/// Like [`serve_with_public`], and each configuration received on
+/// `reloads` (the binary sends one per SIGHUP) switches the model backends
+/// to its `[llm]` section, as `PUT /admin/v1/llm` does: in-flight answers
+/// finish on the old ones, the switch is audited (`llm.reload`). Other
+/// settings take effect at the next start.
+pub async fn serve_reloading(
+    config: Arc<Config>,
+    listener: TcpListener,
+    public: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut reloads: tokio::sync::mpsc::Receiver<Arc<Config>>,
+) -> Result<()> {
     let config = if public.is_some() {
         crate::public::with_edge_key(config)
     } else {
@@ -286,7 +302,36 @@ pub async fn serve_with_public(
             return Err(e);
         }
     };
+    let reloader = {
+        let (state, storage) = (app.state.clone(), app.storage().clone());
+        tokio::spawn(async move {
+            while let Some(new) = reloads.recv().await {
+                let actor = crate::store::audit_hook::Actor {
+                    who: "operator".into(),
+                    source: "signal".into(),
+                };
+                match crate::http::llm_admin::switch(
+                    &state,
+                    &storage,
+                    actor,
+                    "llm.reload",
+                    new.llm.clone(),
+                )
+                .await
+                {
+                    Ok(names) => tracing::info!(
+                        backends = ?names,
+                        "configuration reloaded: [llm] switched; other settings take effect at the next start"
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "configuration reload failed; the backends in service are kept")
+                    }
+                }
+            }
+        })
+    };
     let _ = stop_rx.wait_for(|s| *s).await;
+    reloader.abort();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     for (name, server) in servers {
         match tokio::time::timeout_at(deadline, server).await {

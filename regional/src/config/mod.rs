@@ -171,6 +171,8 @@ pub struct LlmBackendConfig {
     pub model: String,
     /// Bearer key.
     pub api_key: Option<Secret>,
+    /// Extra trusted CA certificates (PEM) for `https://`.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// Generative models and how they are shared.
@@ -610,10 +612,20 @@ impl Config {
                         .to_owned(),
                 )),
             };
+            let ca_pem = match b.ca_file {
+                None => None,
+                Some(f) => Some(std::fs::read(&f).map_err(|e| {
+                    err(
+                        in_file(&format!("llm.backends[{i}].ca_file")),
+                        format!("{}: {e}", f.display()),
+                    )
+                })?),
+            };
             llm_backends.push(LlmBackendConfig {
                 url: b.url,
                 model: b.model,
                 api_key,
+                ca_pem,
             });
         }
         // KEFU_LLM_URL + KEFU_LLM_MODEL: one server, in place of the file's.
@@ -633,10 +645,18 @@ impl Config {
                         .to_owned(),
                 )),
             };
+            let ca_pem = match src.env("KEFU_LLM_CA_FILE") {
+                None => None,
+                Some(f) => Some(
+                    std::fs::read(f)
+                        .map_err(|e| err("KEFU_LLM_CA_FILE (environment)", format!("{f}: {e}")))?,
+                ),
+            };
             llm_backends = vec![LlmBackendConfig {
                 url: url.to_owned(),
                 model: model.to_owned(),
                 api_key,
+                ca_pem,
             }];
         }
         for b in &llm_backends {

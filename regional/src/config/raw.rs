@@ -97,6 +97,9 @@ pub struct RawLlmBackend {
     pub model: String,
     /// File holding the bearer key, if the server wants one.
     pub api_key_file: Option<PathBuf>,
+    /// PEM file of the CA(s) an `https://` server's certificate chains to,
+    /// besides the system's trust store.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[limits]`

@@ -29,6 +29,9 @@ pub struct BackendIn {
     /// A file on the server holding the bearer key (the key itself never
     /// travels in this request).
     pub api_key_file: Option<String>,
+    /// A PEM file on the server with the CA(s) an `https://` server's
+    /// certificate chains to (besides the system's trust store).
+    pub ca_file: Option<String>,
 }
 
 /// The new set of backends, in fallback order.
@@ -113,10 +116,18 @@ pub async fn put(
                     .to_owned(),
             )),
         };
+        let ca_pem = match b.ca_file {
+            None => None,
+            Some(f) => Some(
+                std::fs::read(&f)
+                    .map_err(|e| ApiError::BadRequest(format!("backends[{i}].ca_file: {e}")))?,
+            ),
+        };
         backends.push(LlmBackendConfig {
             url: b.url,
             model: b.model,
             api_key,
+            ca_pem,
         });
     }
     let gguf = u.gguf.map(std::path::PathBuf::from);
@@ -133,23 +144,34 @@ pub async fn put(
         gguf,
         ..state.config.llm.clone()
     };
-    // Loading a GGUF model reads hundreds of MB: off the async threads.
+    switch(&state, &op.storage, op.actor.clone(), "llm.switch", config).await?;
+    Ok(axum::Json(view(&state)))
+}
+
+/// Builds the backends `config` names (loading an in-process model off the
+/// async threads), audits the switch as `action` by `actor` in the service
+/// chain, then swaps them in whole. Answers already streaming finish on the
+/// old backends. Returns the new backends' names. Used by `PUT
+/// /admin/v1/llm` and by a configuration reload (SIGHUP).
+pub async fn switch(
+    state: &AppState,
+    storage: &crate::store::Storage,
+    actor: crate::store::audit_hook::Actor,
+    action: &'static str,
+    config: crate::config::LlmConfig,
+) -> crate::Result<Vec<String>> {
     let generator =
         tokio::task::spawn_blocking(move || crate::answer::Generator::from_config(&config))
             .await
-            .map_err(|_| ApiError::Internal)?;
+            .map_err(|_| crate::Error::Invalid("loading the model panicked".into()))?;
     let names = generator
         .as_ref()
         .map(|g| g.gateway.names())
         .unwrap_or_default();
-    op.storage
-        .audit_service(
-            op.actor.clone(),
-            "llm.switch",
-            names.join(",").chars().take(256).collect(),
-        )
+    storage
+        .audit_service(actor, action, names.join(",").chars().take(256).collect())
         .await?;
     state.generator.replace(generator);
-    tracing::info!(backends = ?names, "model backends switched");
-    Ok(axum::Json(view(&state)))
+    tracing::info!(backends = ?names, action, "model backends switched");
+    Ok(names)
 }
