@@ -53,7 +53,9 @@
 //! # State and its consistency
 //!
 //! All state is in the platform's key-value store ([`store`] lists the
-//! records), plus one thing in instance memory: the circuit breaker.
+//! records), plus two things in instance memory: the circuit breaker, and a
+//! memo (the tenant config kept decoded while fresh, the outbox's
+//! per-instance count) that only saves reads and never decides alone.
 //!
 //! - **Sessions** are the edge's copy; the regional service is the source of
 //!   truth. After a forwarded turn the copy is kept only if its sequence
@@ -70,7 +72,9 @@
 //!   found down.
 //! - **The outbox** is one key per turn, deleted only after the regional
 //!   service took the report; reports are idempotent there, so a turn is
-//!   recorded exactly once even when a delivery is repeated.
+//!   recorded exactly once even when a delivery is repeated. Cache hits are
+//!   reported in batches, or one by one where the store is instance memory
+//!   (see [`pipeline::outbox`]).
 //!
 //! # Sequence numbers of edge-answered turns
 //!
