@@ -38,7 +38,7 @@ rc=0
 # Tenant routes first: the operator run may rotate or delete the tenant.
 echo "== tenant and ops routes"
 st --config-file scripts/schemathesis.toml run "$base/openapi.json" -H "Authorization: Bearer $key" \
-  --include-path-regex '^/(v1/(conversations|audit)|healthz|readyz|metrics|openapi\.json)' \
+  --include-path-regex '^/(v1/(conversations|audit|kb)|healthz|readyz|metrics|openapi\.json)' \
   "${common[@]}" || rc=1
 # Agents, canned replies and handoff rules (tenant key), and the console
 # (an agent's session cookie). Signing out would end the session the run

@@ -29,14 +29,18 @@ pub const MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 pub struct FaqIn {
     /// Stable id (letters, digits, `._-`); generated when absent. An
     /// existing id is replaced.
-    #[schema(max_length = 64)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: Option<String>,
     /// The question as customers ask it.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub question: String,
     /// The answer, returned verbatim on a strong match.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub answer: String,
-    /// Other phrasings of the question.
+    /// Other phrasings of the question (at most 20, each at most 500
+    /// characters; blank ones are dropped).
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub alternates: Vec<String>,
 }
 
@@ -45,13 +49,16 @@ pub struct FaqIn {
 #[serde(deny_unknown_fields)]
 pub struct DocumentIn {
     /// Stable id; generated when absent. An existing id is replaced.
-    #[schema(max_length = 64)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: Option<String>,
     /// Title.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub title: String,
     /// Body: headings and paragraphs guide chunking.
+    #[schema(min_length = 1, max_length = 200000, pattern = "\\S")]
     pub text: String,
     /// Where visitors can read it (http or https).
+    #[schema(max_length = 2048, pattern = "^https?://")]
     pub url: Option<String>,
 }
 
@@ -92,8 +99,10 @@ pub struct KbView {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchParams {
     /// The question.
+    #[param(min_length = 1, max_length = 500, pattern = "\\S")]
     pub q: String,
     /// How many hits (1..=50, default 5).
+    #[param(minimum = 1, maximum = 50)]
     pub k: Option<usize>,
 }
 
@@ -159,12 +168,13 @@ fn check_id(id: Option<String>, prefix: &str) -> Result<String> {
 }
 
 fn check_text(field: &str, s: &str, max: usize) -> Result<String> {
-    let t = s.trim();
+    // Blank as the schema's `\S` means it (ECMAScript whitespace).
+    let t = s.trim_matches(crate::store::records::is_blank);
     if t.is_empty() {
         return Err(ApiError::BadRequest(format!("{field}: must not be blank")));
     }
     if t.chars().count() > max {
-        return Err(ApiError::PayloadTooLarge(format!(
+        return Err(ApiError::BadRequest(format!(
             "{field}: at most {max} characters"
         )));
     }
@@ -186,6 +196,7 @@ fn faq_entry(i: usize, f: FaqIn) -> Result<(String, KbEntry)> {
     let alternates = f
         .alternates
         .iter()
+        .filter(|a| !a.chars().all(crate::store::records::is_blank))
         .map(|a| check_text("alternates", a, MAX_QUESTION_CHARS))
         .collect::<Result<Vec<_>>>()
         .map_err(at)?;
@@ -361,7 +372,7 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<FaqIn>> {
         (status = 200, description = "Stored in the draft; publish to serve them", body = Stored),
         (status = 400, description = "Malformed JSON/CSV or an invalid entry (its index, or CSV row and column, is named)", body = ErrorBody),
         (status = 401, description = AUTH, body = ErrorBody),
-        (status = 413, description = "Too many entries or a field too long", body = ErrorBody),
+        (status = 413, description = "Too many entries, or the upload too large", body = ErrorBody),
         (status = 415, description = "Neither application/json nor text/csv", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
@@ -386,8 +397,7 @@ pub async fn put_faqs(t: Tenant, FaqUpload(faqs): FaqUpload) -> Result<axum::Jso
         (status = 400, description = "Invalid entry", body = ErrorBody),
         (status = 401, description = AUTH, body = ErrorBody),
         (status = 404, description = "No such FAQ entry", body = ErrorBody),
-        (status = 413, description = "A field too long", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
+                (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
 pub async fn put_faq(
@@ -395,6 +405,11 @@ pub async fn put_faq(
     PathId(id): PathId,
     Json(mut f): Json<FaqIn>,
 ) -> Result<axum::Json<Stored>> {
+    if f.id.as_ref().is_some_and(|b| *b != id) {
+        return Err(ApiError::BadRequest(
+            "id: the body's id must match the path's (or be left out)".into(),
+        ));
+    }
     f.id = Some(id);
     let (id, entry) = faq_entry(0, f).map_err(|e| match e {
         // An id that cannot exist is a missing entry, like any other.
@@ -430,7 +445,7 @@ pub async fn delete_faq(t: Tenant, PathId(id): PathId) -> Result<StatusCode> {
         (status = 200, description = "Stored in the draft", body = Stored),
         (status = 400, description = "Malformed JSON or an invalid document", body = ErrorBody),
         (status = 401, description = AUTH, body = ErrorBody),
-        (status = 413, description = "Too many documents or one too long", body = ErrorBody),
+        (status = 413, description = "Too many documents, or the upload too large", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
