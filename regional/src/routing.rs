@@ -214,3 +214,223 @@ impl Route {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Routing under tenant rules, on kefu-core's hand-labelled fixture
+    //! (`core/tests/fixtures/routing.tsv`: split, lang, action, context,
+    //! text). Rows without context are single messages; kefu-core checks
+    //! the labels' accuracy itself; here the tenant's rules change the
+    //! outcome the way they promise.
+
+    use super::*;
+    use crate::store::handoff::{BusinessHours, GroupRule};
+
+    const FIXTURE: &str = include_str!("../../core/tests/fixtures/routing.tsv");
+    /// 2026-12-03, a Thursday, 01:30 UTC.
+    const THURSDAY: u64 = 1_796_261_400_000;
+
+    /// (label, explicit, text) of the rows that are one message alone, in
+    /// the splits kefu-core holds to its labels (`dev`, `held`).
+    fn single_messages() -> Vec<(&'static str, bool, &'static str)> {
+        FIXTURE
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let c: Vec<&str> = l.split('\t').collect();
+                (matches!(c[0], "dev" | "held") && matches!(c[3], "-" | "explicit")).then_some((
+                    c[2],
+                    c[3] == "explicit",
+                    c[4],
+                ))
+            })
+            .collect()
+    }
+
+    fn kinds(r: &Reply) -> Vec<String> {
+        r.route_to
+            .as_ref()
+            .map(|t| t.reasons.clone())
+            .unwrap_or_default()
+    }
+
+    fn answer() -> Turn {
+        Turn::new(Role::Bot, "an answer").with_source(Source::Faq)
+    }
+
+    fn decide_for(text: &str, s: &HandoffSettings) -> Reply {
+        route(
+            text,
+            &[],
+            &History::default(),
+            Locale::detect(text),
+            s,
+            THURSDAY,
+        )
+        .apply(answer())
+    }
+
+    #[test]
+    fn explicit_requests_queue_now_and_become_left_messages_outside_business_hours() {
+        let rows: Vec<_> = single_messages().into_iter().filter(|r| r.1).collect();
+        assert!(rows.len() >= 20, "{} explicit rows", rows.len());
+        let open = HandoffSettings::default();
+        let closed = HandoffSettings {
+            business_hours: Some(BusinessHours {
+                utc_offset_minutes: 480,
+                days: vec![1, 2, 3, 4, 5],
+                open: "13:00".into(),
+                close: "18:00".into(),
+            }),
+            ..HandoffSettings::default()
+        };
+        let mut checked = 0;
+        for (label, _, text) in rows {
+            if label != "handoff" {
+                continue;
+            }
+            checked += 1;
+            let r = decide_for(text, &open);
+            let to = r
+                .route_to
+                .as_ref()
+                .unwrap_or_else(|| panic!("{text}: not queued"));
+            assert!(!to.offline, "{text}");
+            assert!(
+                kinds(&r).contains(&"explicit_request".to_owned()),
+                "{text}: {:?}",
+                kinds(&r)
+            );
+            let note = r.note.as_ref().unwrap();
+            assert_eq!(note.action, "handoff");
+            assert_eq!(note.state, Some(ConversationState::QueuedForHuman));
+            // 09:30 in Beijing, before the tenant's 13:00 opening.
+            let r = decide_for(text, &closed);
+            let to = r.route_to.as_ref().unwrap();
+            assert!(to.offline, "{text}: outside hours is a left message");
+            assert!(
+                kinds(&r).contains(&"outside_business_hours".to_owned()),
+                "{text}"
+            );
+            assert_eq!(r.note.as_ref().unwrap().action, "leave_message");
+        }
+        assert!(checked >= 15, "{checked} explicit handoff rows");
+    }
+
+    #[test]
+    fn ordinary_questions_stay_with_the_ai_and_leave_no_record() {
+        let s = HandoffSettings::default();
+        let stay: Vec<_> = single_messages()
+            .into_iter()
+            .filter(|r| r.0 == "stay")
+            .collect();
+        assert!(stay.len() >= 30, "{} stay rows", stay.len());
+        let queued: Vec<&str> = stay
+            .iter()
+            .filter(|(_, _, text)| decide_for(text, &s).route_to.is_some())
+            .map(|r| r.2)
+            .collect();
+        assert_eq!(queued, Vec::<&str>::new(), "questions sent to a person");
+        for q in ["运费怎么算？", "How do I track my order?", "你们周末发货吗"] {
+            let r = decide_for(q, &s);
+            assert!(r.route_to.is_none() && r.note.is_none(), "{q}");
+            assert_eq!(r.turn.text, "an answer");
+        }
+    }
+
+    #[test]
+    fn a_tenants_keywords_and_thresholds_change_the_decision() {
+        let text = "我的信用卡好像被挂失了，怎么查看";
+        let plain = decide_for(text, &HandoffSettings::default());
+        assert!(plain.route_to.is_none(), "no rule: the AI answers");
+        let mut s = HandoffSettings::default();
+        s.routing.tenant_keywords = vec!["挂失".into()];
+        let r = decide_for(text, &s);
+        assert!(
+            kinds(&r).contains(&"tenant_keyword".to_owned()),
+            "{:?}",
+            kinds(&r)
+        );
+        // The reason keeps the keyword with the conversation.
+        assert!(
+            r.note
+                .as_ref()
+                .unwrap()
+                .reasons
+                .iter()
+                .any(|v| v["keyword"] == "挂失"),
+            "{:?}",
+            r.note
+        );
+        // Not when negated.
+        assert!(
+            decide_for("不是挂失的问题，只是想改地址", &s)
+                .route_to
+                .is_none()
+        );
+
+        // An angry message: handed off at the default threshold, only
+        // offered when the tenant raises it.
+        let angry = "你们这是什么垃圾服务！！！等了三天还没人处理，太气人了";
+        let d = decide_for(angry, &HandoffSettings::default());
+        assert!(d.route_to.is_some() || d.note.is_some(), "anger is heard");
+        let mut lenient = HandoffSettings::default();
+        lenient.routing.handoff_threshold = 100;
+        lenient.routing.offer_threshold = 30;
+        let r = decide_for(angry, &lenient);
+        assert!(r.route_to.is_none(), "below the tenant's handoff threshold");
+        assert_eq!(r.note.as_ref().map(|n| n.action.as_str()), Some("offer"));
+        assert!(
+            r.turn.text.contains("人工"),
+            "the offer line is added: {}",
+            r.turn.text
+        );
+    }
+
+    #[test]
+    fn group_rules_pick_the_team_by_recent_words_or_reason() {
+        let s = HandoffSettings {
+            groups: vec![
+                GroupRule {
+                    group: "billing".into(),
+                    keywords: vec!["退款".into(), "refund".into()],
+                    reasons: vec![],
+                },
+                GroupRule {
+                    group: "security".into(),
+                    keywords: vec![],
+                    reasons: vec!["account_security".into()],
+                },
+            ],
+            ..HandoffSettings::default()
+        };
+        let earlier = ["我的退款还没到"];
+        let r = route(
+            "转人工",
+            &earlier,
+            &History::default(),
+            Locale::Zh,
+            &s,
+            THURSDAY,
+        );
+        assert_eq!(r.group.as_deref(), Some("billing"));
+        let r = route("转人工", &[], &History::default(), Locale::Zh, &s, THURSDAY);
+        assert_eq!(r.group, None);
+        assert_eq!(
+            group_for(&s, &["hi"], &["account_security".to_owned()]).as_deref(),
+            Some("security")
+        );
+        // Whole words for Latin script: "refunded" is not "refund".
+        assert_eq!(group_for(&s, &["was it refunded"], &[]), None);
+        // A group is only for a handoff, never for an answer.
+        let r = route(
+            "how do I get a refund",
+            &[],
+            &History::default(),
+            Locale::En,
+            &s,
+            THURSDAY,
+        );
+        assert_eq!(r.group, None);
+    }
+}

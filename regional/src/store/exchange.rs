@@ -199,6 +199,28 @@ pub fn record(
     if let Some(mut n) = note {
         n.at_ms = ctx.now_ms;
         n.seq = asked.seq;
+        if n.action == "offer" {
+            // A handoff is audited with its state change above; an offer
+            // changes no state, so it is audited here.
+            let kinds: Vec<&str> = n
+                .reasons
+                .iter()
+                .filter_map(|r| r["kind"].as_str())
+                .collect();
+            let actor = Actor {
+                who: "routing".into(),
+                source: "internal".into(),
+            };
+            let object = format!("conversation:{conv} reasons={}", kinds.join(","));
+            audit_hook::record(
+                ctx,
+                &actor,
+                tenant,
+                "conversation.offer_human",
+                &object,
+                Outcome::Ok,
+            )?;
+        }
         conversations::note_route(ctx, tenant, conv.as_str(), n)?;
     }
     let mut turn = reply;

@@ -148,6 +148,33 @@ async fn offers_handoffs_and_their_reasons_stay_with_the_conversation_after_hand
         ev.windows(2)
             .all(|w| w[0]["at_ms"].as_u64() <= w[1]["at_ms"].as_u64())
     );
+    // Both decisions are audited with their reason kinds (never the text).
+    {
+        use redb::ReadableDatabase;
+        let store = h.app.as_ref().unwrap().storage().store().clone();
+        let txn = store.db().begin_read().unwrap();
+        let log: Vec<(String, String)> = kefu_regional::audit::entries(&txn, "acme", 0, 10_000)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.entry.action, e.entry.object))
+            .collect();
+        let audited = |action: &str, kind: &str| {
+            log.iter()
+                .any(|(a, o)| a == action && o.contains(&conv) && o.contains(kind))
+        };
+        assert!(
+            audited("conversation.offer_human", "long_conversation"),
+            "{log:?}"
+        );
+        assert!(
+            audited("conversation.handoff", "explicit_request"),
+            "{log:?}"
+        );
+        assert!(
+            !log.iter().any(|(_, o)| o.contains("track")),
+            "no visitor text"
+        );
+    }
     // The tenant API moving the state is recorded too.
     let closed = h
         .call(
