@@ -52,14 +52,7 @@ async fn a_visitor_reaches_an_agent_is_transferred_and_returns_to_the_ai_with_no
 
     // Opening it is audited, and the agent sees why and a summary.
     let before = audit_entries(&h, &key).await;
-    let open = as_agent(
-        &h,
-        &alice,
-        Method::GET,
-        &format!("/console/v1/conversations/{conv}"),
-        None,
-    )
-    .await;
+    let open = on_conv(&h, &alice, &conv, "").await;
     assert_eq!(open.status, StatusCode::OK, "{:?}", open.body);
     assert!(
         open.body["summary"]

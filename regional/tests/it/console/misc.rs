@@ -178,14 +178,7 @@ async fn with_a_model_configured_the_agent_reads_the_models_summary() {
     agent(&h, &key, "alice", "Alice", json!({})).await;
     let alice = login(&h, "acme", "alice").await;
     let before = fake.requests();
-    let open = as_agent(
-        &h,
-        &alice,
-        Method::GET,
-        &format!("/console/v1/conversations/{conv}"),
-        None,
-    )
-    .await;
+    let open = on_conv(&h, &alice, &conv, "").await;
     assert_eq!(open.status, StatusCode::OK);
     assert_eq!(
         (

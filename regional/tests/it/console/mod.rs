@@ -68,6 +68,18 @@ pub async fn as_agent(
     h.send(req).await
 }
 
+/// An agent's call on one conversation: `what` is `""` (open it, GET) or
+/// an action path such as `"/accept"` (POST, no body).
+pub async fn on_conv(h: &Harness, cookie: &str, conv: &str, what: &str) -> Resp {
+    let method = if what.is_empty() {
+        Method::GET
+    } else {
+        Method::POST
+    };
+    let path = format!("/console/v1/conversations/{conv}{what}");
+    as_agent(h, cookie, method, &path, None).await
+}
+
 pub async fn transcript(h: &Harness, key: &str, conv: &str) -> Vec<Value> {
     let r = h
         .call(

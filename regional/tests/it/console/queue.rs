@@ -79,14 +79,7 @@ async fn a_visitor_nobody_takes_in_time_is_asked_to_leave_a_message_and_agents_s
         1
     );
     // An agent can still pick it up and answer.
-    let acc = as_agent(
-        &h,
-        &alice,
-        Method::POST,
-        &format!("/console/v1/conversations/{conv}/accept"),
-        None,
-    )
-    .await;
+    let acc = on_conv(&h, &alice, &conv, "/accept").await;
     assert_eq!(acc.status, StatusCode::OK);
 }
 

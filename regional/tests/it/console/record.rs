@@ -87,34 +87,13 @@ async fn offers_handoffs_and_their_reasons_stay_with_the_conversation_after_hand
     assert_eq!(c["handoff"], true, "{c:?}");
 
     let alice = login(&h, "acme", "alice").await;
-    let acc = as_agent(
-        &h,
-        &alice,
-        Method::POST,
-        &format!("/console/v1/conversations/{conv}/accept"),
-        None,
-    )
-    .await;
+    let acc = on_conv(&h, &alice, &conv, "/accept").await;
     assert_eq!(acc.status, StatusCode::OK, "{:?}", acc.body);
     // The agent sees the decisions while holding the conversation.
-    let open = as_agent(
-        &h,
-        &alice,
-        Method::GET,
-        &format!("/console/v1/conversations/{conv}"),
-        None,
-    )
-    .await;
+    let open = on_conv(&h, &alice, &conv, "").await;
     assert_eq!(open.status, StatusCode::OK);
     assert_eq!(actions(&open.body), ["offer", "handoff", "accepted"]);
-    let back = as_agent(
-        &h,
-        &alice,
-        Method::POST,
-        &format!("/console/v1/conversations/{conv}/handback"),
-        None,
-    )
-    .await;
+    let back = on_conv(&h, &alice, &conv, "/handback").await;
     assert!(back.status.is_success(), "{:?}", back.body);
 
     // After the hand-back the queue entry is gone; the record is not.
@@ -331,14 +310,7 @@ async fn the_offline_forms_contact_is_kept_as_its_own_field_for_agents() {
         queue.body["left_messages"][0]["conversation_id"],
         conv.as_str()
     );
-    let open = as_agent(
-        &h,
-        &alice,
-        Method::GET,
-        &format!("/console/v1/conversations/{conv}"),
-        None,
-    )
-    .await;
+    let open = on_conv(&h, &alice, &conv, "").await;
     assert_eq!(open.status, StatusCode::OK);
     assert_eq!(open.body["contact"], "+44 20 7946 0958");
     // The contact is conversation data: sealed at rest like the messages.
