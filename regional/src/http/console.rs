@@ -177,6 +177,7 @@ impl Me {
 pub async fn login(
     State(state): State<AppState>,
     src: Source,
+    headers: HeaderMap,
     Json(l): Json<LoginIn>,
 ) -> Result<Response> {
     check_failures(&state, &src)?;
@@ -210,14 +211,30 @@ pub async fn login(
         tracing::warn!(error = %e, "could not audit an agent sign-in");
     }
     let cookie = format!(
-        "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
-        SESSION_TTL_MS / 1000
+        "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_TTL_MS / 1000,
+        secure(&headers)
     );
     let mut resp = axum::Json(Me::of(&session)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// `; Secure` when the console was reached over https (a TLS terminator in
+/// front sets `X-Forwarded-Proto` or `Forwarded: proto=https`): the cookie
+/// then never travels in clear. Plain http (the demo) keeps working.
+fn secure(headers: &HeaderMap) -> &'static str {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+        || headers
+            .get(header::FORWARDED)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("proto=https"));
+    if https { "; Secure" } else { "" }
 }
 
 /// Sign out; clears the cookie.
@@ -231,7 +248,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
         StatusCode::NO_CONTENT,
         [(
             header::SET_COOKIE,
-            format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+            format!(
+                "{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{}",
+                secure(&headers)
+            ),
         )],
     )
         .into_response()

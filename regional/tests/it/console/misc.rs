@@ -202,3 +202,37 @@ async fn with_a_model_configured_the_agent_reads_the_models_summary() {
     assert_eq!(more.body["summary_source"], "extractive");
     assert_eq!(fake.requests(), before + 1);
 }
+
+#[tokio::test]
+async fn behind_https_the_console_cookie_is_secure() {
+    let (h, _) = harness().await;
+    let key = h.tenant("acme").await;
+    assert_eq!(
+        agent(&h, &key, "alice", "Alice", json!({})).await,
+        StatusCode::CREATED
+    );
+    let login = |proto: Option<&'static str>| {
+        let mut b = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/console/v1/login")
+            .header("content-type", "application/json");
+        if let Some(p) = proto {
+            b = b.header("x-forwarded-proto", p);
+        }
+        b.body(axum::body::Body::from(
+            json!({"tenant": "acme", "agent_id": "alice", "password": PASSWORD}).to_string(),
+        ))
+        .unwrap()
+    };
+    let tls = h.send(login(Some("https"))).await;
+    assert_eq!(tls.status, StatusCode::OK);
+    let set = tls.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        set.contains("; Secure") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    // Plain http (the demo): no Secure, or the browser would drop it.
+    let plain = h.send(login(None)).await;
+    let set = plain.headers["set-cookie"].to_str().unwrap();
+    assert!(!set.contains("Secure"), "{set}");
+}
