@@ -11,8 +11,9 @@
 //!
 //! While a human has the conversation the AI stays silent
 //! ([`crate::edge::turn`]). The history routing reads is rebuilt from the
-//! conversation's recent turns (fallbacks in a row, AI turns); carried
-//! frustration is not persisted yet, so each message's own pressure counts.
+//! conversation's recent turns by deciding each earlier visitor message
+//! again ([`history`]): frustration carried over messages, fallbacks in a
+//! row, AI turns, and whether (and how long ago) a person was offered.
 //! History starts at the conversation's `fresh_from_seq`: after an agent
 //! hands back or closes, the old reason cannot send the next message
 //! straight back to a person. The tenant's rules and business hours come
@@ -29,20 +30,42 @@ use crate::store::{ConversationState, Role, RouteEvent, Turn};
 /// Turns of the conversation routing looks back on.
 pub const HISTORY_TURNS: usize = 20;
 
-/// Routing's memory rebuilt from the last turns (oldest first).
-pub fn history(turns: &[Turn]) -> History {
-    let bot = |t: &&Turn| t.role == Role::Bot;
-    let fallbacks_in_row = turns
-        .iter()
-        .rev()
-        .filter(bot)
-        .take_while(|t| t.source == Some(Source::Fallback))
-        .count();
-    History {
-        fallbacks_in_row: u8::try_from(fallbacks_in_row).unwrap_or(u8::MAX),
-        turns_with_ai: u32::try_from(turns.iter().filter(bot).count()).unwrap_or(u32::MAX),
-        ..History::default()
+/// Routing's memory rebuilt from the last turns (oldest first): each
+/// earlier visitor message is decided again under the tenant's current
+/// `settings` (at the time it was written, for business hours) and folded
+/// in with the AI's reply to it, exactly as [`History::update`] does turn by
+/// turn. So frustration builds over recent messages, fallbacks in a row
+/// count, and an offer is not repeated within `reoffer_after_turns`.
+pub fn history(turns: &[Turn], settings: &HandoffSettings) -> History {
+    let mut h = History::default();
+    let mut pending: Option<kefu_core::routing::Decision> = None;
+    for t in turns {
+        match t.role {
+            Role::Visitor => {
+                // A question with no reply stored (an edge acknowledgement
+                // pending, say) still counts.
+                if let Some(d) = pending.take() {
+                    h = h.update(&d, false);
+                }
+                pending = Some(decide(
+                    &t.text,
+                    &h,
+                    &settings.routing,
+                    settings.on_duty(t.at_ms),
+                ));
+            }
+            Role::Bot => {
+                if let Some(d) = pending.take() {
+                    h = h.update(&d, t.source == Some(Source::Fallback));
+                }
+            }
+            Role::Agent | Role::System => {}
+        }
     }
+    if let Some(d) = pending {
+        h = h.update(&d, false);
+    }
+    h
 }
 
 /// What routing decided for one message.
@@ -385,6 +408,93 @@ mod tests {
             "the offer line is added: {}",
             r.turn.text
         );
+    }
+
+    fn conversation(visitor: &[&str]) -> Vec<Turn> {
+        let mut out = Vec::new();
+        for (i, v) in visitor.iter().enumerate() {
+            let mut q = Turn::new(Role::Visitor, *v);
+            q.at_ms = THURSDAY + i as u64 * 60_000;
+            let mut a = answer();
+            a.at_ms = q.at_ms + 1_000;
+            out.extend([q, a]);
+        }
+        out
+    }
+
+    #[test]
+    fn the_rebuilt_history_is_the_turn_by_turn_one() {
+        let s = HandoffSettings::default();
+        let msgs = [
+            "还是不行",
+            "怎么还是不行？？",
+            "你们到底能不能解决，太慢了",
+            "still not working",
+        ];
+        let mut folded = History::default();
+        for m in msgs {
+            let d = decide(m, &folded, &s.routing, true);
+            folded = folded.update(&d, false);
+        }
+        assert_eq!(history(&conversation(&msgs), &s), folded);
+        assert!(folded.frustration > 0, "frustration carried: {folded:?}");
+    }
+
+    #[test]
+    fn frustration_builds_over_recent_messages() {
+        // The fixture's repeated-message rows: the third "still not
+        // working" is an offer though the first is not.
+        let s = HandoffSettings::default();
+        for text in ["还是不行", "still not working"] {
+            let first = route(
+                text,
+                &[],
+                &history(&[], &s),
+                Locale::detect(text),
+                &s,
+                THURSDAY,
+            );
+            assert_ne!(first.decision.action, Action::OfferHuman, "{text}");
+            let turns = conversation(&[text, text]);
+            let third = route(
+                text,
+                &[],
+                &history(&turns, &s),
+                Locale::detect(text),
+                &s,
+                THURSDAY,
+            );
+            assert_eq!(
+                third.decision.action,
+                Action::OfferHuman,
+                "{text}: {:?}",
+                third.decision
+            );
+        }
+    }
+
+    #[test]
+    fn an_offer_is_not_repeated_on_the_next_message() {
+        let mut s = HandoffSettings::default();
+        s.routing.offer_after_turns = 1;
+        let turns = conversation(&["how do I track my order"]);
+        let r = route(
+            "and the delivery date?",
+            &[],
+            &history(&turns, &s),
+            Locale::En,
+            &s,
+            THURSDAY,
+        );
+        assert_eq!(r.decision.action, Action::OfferHuman);
+        let mut turns = conversation(&["how do I track my order", "and the delivery date?"]);
+        turns[3]
+            .text
+            .push_str("\n\nIf you'd like a person to help, tap “Talk to a human”.");
+        let h = history(&turns, &s);
+        assert!(h.already_offered, "{h:?}");
+        let r = route("ok, and returns?", &[], &h, Locale::En, &s, THURSDAY);
+        assert_ne!(r.decision.action, Action::OfferHuman, "{:?}", r.decision);
     }
 
     #[test]

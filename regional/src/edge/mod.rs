@@ -185,7 +185,7 @@ pub async fn turn(
     let kb_version = ai.as_ref().map_or(0, |a| a.kb_version);
     let left_text = question.clone();
     let settings_handoff = tenant.handoff_settings().await?;
-    let history = crate::routing::history(&turns);
+    let history = crate::routing::history(&turns, &settings_handoff);
     let earlier: Vec<&str> = turns
         .iter()
         .rev()
