@@ -339,7 +339,7 @@ impl Session {
             tenant,
             conversation,
             visitor,
-            next_seq: 0,
+            next_seq: 1,
             state: ConversationState::Ai,
             turns: VecDeque::new(),
             escalation: 0,

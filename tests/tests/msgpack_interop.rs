@@ -136,7 +136,7 @@ fn session_reads_in_python_and_rmp_serde() {
     assert_eq!(py["v"], 1);
     assert_eq!(py["tenant"], "acme-insure");
     assert_eq!(py["state"], "queued_for_human");
-    assert_eq!(py["next_seq"], 5);
+    assert_eq!(py["next_seq"], 6, "five turns, numbered from 1");
     assert_eq!(py["fallbacks_in_row"], 1);
     let turns = py["turns"].as_array().unwrap();
     assert_eq!(turns.len(), texts.len());

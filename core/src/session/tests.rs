@@ -1,7 +1,9 @@
 //! Session tests. The golden record was produced once by
 //! `rmp_serde::to_vec_named(&fixture())` (rmp-serde 1.3.1, an encoder
 //! independent of ours) and printed as hex; `golden_session_reads_with_rmp_serde`
-//! reads it back with `rmp_serde` into plain mirror structs.
+//! reads it back with `rmp_serde` into plain mirror structs. It was produced
+//! again when sessions began numbering their turns from 1, as the regional
+//! store does (four hex digits changed: the three seqs and `next_seq`).
 
 use super::*;
 use alloc::string::ToString;
@@ -57,15 +59,15 @@ fn fixture() -> Session {
 // See the module doc for how this was produced.
 const GOLDEN: &[u8] = &hex!(
     "8ca17601a674656e616e74a961636d652d62616e6bac636f6e766572736174696f6eaf632d32303234303630312d3030"
-    "3031a776697369746f72a4762d3432a86e6578745f73657103a57374617465b07175657565645f666f725f68756d616e"
-    "a57475726e739387a373657100a4726f6c65a776697369746f72a474657874bee68891e5bf98e8aeb0e5af86e7a081e4"
+    "3031a776697369746f72a4762d3432a86e6578745f73657104a57374617465b07175657565645f666f725f68756d616e"
+    "a57475726e739387a373657101a4726f6c65a776697369746f72a474657874bee68891e5bf98e8aeb0e5af86e7a081e4"
     "ba86e6808ee4b988e58a9eefbc9fa6736f75726365c0a96369746174696f6e7390a561745f6d73cf0000018fd11897e8"
-    "ad636c69656e745f6d73675f6964a36d2d3187a373657101a4726f6c65a3626f74a474657874d94be682a8e58fafe4bb"
+    "ad636c69656e745f6d73675f6964a36d2d3187a373657102a4726f6c65a3626f74a474657874d94be682a8e58fafe4bb"
     "a5e59ca8e799bbe5bd95e9a1b5e782b9e587bbe2809ce5bf98e8aeb0e5af86e7a081e2809defbc8ce9aa8ce8af81e689"
     "8be69cbae58fb7e5908ee9878de7bdaee38082a6736f75726365a3666171a96369746174696f6e739184a26964a66661"
     "712d3132a57469746c65b2e9878de7bdaee799bbe5bd95e5af86e7a081a375726cbc68747470733a2f2f68656c702e65"
     "78616d706c652e636f6d2f707764a7736e6970706574c0a561745f6d73cf0000018fd1189b08ad636c69656e745f6d73"
-    "675f6964c087a373657102a4726f6c65a776697369746f72a474657874d9207374696c6c206c6f636b6564206f75742c"
+    "675f6964c087a373657103a4726f6c65a776697369746f72a474657874d9207374696c6c206c6f636b6564206f75742c"
     "20492077616e7420612068756d616ea6736f75726365c0a96369746174696f6e7390a561745f6d73cf0000018fd1197e"
     "60ad636c69656e745f6d73675f6964a36d2d32aa657363616c6174696f6ecd015eb066616c6c6261636b735f696e5f72"
     "6f7700aa6b625f76657273696f6e07aa637265617465645f6d73cf0000018fd1189400aa757064617465645f6d73cf00"
@@ -135,7 +137,11 @@ fn golden_session_reads_with_rmp_serde() {
     assert_eq!(m.turns[0].text, "我忘记密码了怎么办？");
     assert_eq!(m.turns[1].source.as_deref(), Some("faq"));
     assert_eq!(m.turns[1].citations[0].title, "重置登录密码");
-    assert_eq!((m.escalation, m.kb_version, m.next_seq), (350, 7, 3));
+    assert_eq!((m.escalation, m.kb_version, m.next_seq), (350, 7, 4));
+    assert_eq!(
+        m.turns[0].seq, 1,
+        "the first turn is 1, as in the regional store"
+    );
     assert_eq!(m.updated_ms, T0 + 60_500);
     // "v" is the first key of the map: fixmap(12), fixstr "v", 1.
     assert_eq!(&GOLDEN[..3], &[0x8c, 0xa1, b'v']);
@@ -241,12 +247,12 @@ fn push_assigns_sequence_numbers_and_window_evicts_oldest() {
         let seq = s
             .push_turn(Turn::new(Role::Visitor, alloc::format!("msg {i}")), T0 + i)
             .unwrap();
-        assert_eq!(seq, i);
+        assert_eq!(seq, i + 1, "numbered from 1");
     }
     assert_eq!(s.turns().len(), MAX_WINDOW_TURNS);
-    assert_eq!(s.turns()[0].seq, 5);
+    assert_eq!(s.turns()[0].seq, 6);
     assert_eq!(s.turns()[0].text, "msg 5");
-    assert_eq!(s.next_seq(), MAX_WINDOW_TURNS as u64 + 5);
+    assert_eq!(s.next_seq(), MAX_WINDOW_TURNS as u64 + 6);
     assert_eq!(Session::decode(&s.encode().unwrap()).unwrap(), s);
 }
 
@@ -288,7 +294,7 @@ fn fallbacks_in_row_counts_consecutive_fallback_answers() {
 #[test]
 fn retried_client_message_is_found() {
     let s = fixture();
-    assert_eq!(s.find_client_msg("m-2").map(|t| t.seq), Some(2));
+    assert_eq!(s.find_client_msg("m-2").map(|t| t.seq), Some(3));
     assert!(s.find_client_msg("m-3").is_none());
 }
 

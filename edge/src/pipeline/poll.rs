@@ -118,7 +118,8 @@ fn reply(s: &Session, since: Option<u64>, degraded: bool) -> PollReply {
     let first = s.turns().front().map_or(s.next_seq(), |t| t.seq);
     let truncated = match since {
         Some(n) => n.saturating_add(1) < first,
-        None => first > 0,
+        // Turns are numbered from 1.
+        None => first > 1,
     };
     PollReply {
         conversation: s.conversation().clone(),

@@ -37,7 +37,7 @@ async fn cache_hits_reach_the_regional_store_exactly_once() {
         .await;
     assert_eq!(next["source"], "fallback");
     assert_eq!(
-        next["seq"], 3,
+        next["seq"], 4,
         "the regional numbering continues the edge's"
     );
     h.ask("v-3", None, "Do you ship to Macau?", "m-1").await;

@@ -20,7 +20,7 @@ async fn a_turn_is_answered_by_the_regional_service_over_signed_frames() {
         "https://help.example.com/refund-policy"
     );
     assert_eq!(v["handoff"], false);
-    assert_eq!(v["seq"], 1);
+    assert_eq!(v["seq"], 2, "the question is 1, its answer 2");
     let conv = v["conversation_id"].as_str().unwrap().to_owned();
     {
         let st = h.fake.state();
@@ -53,12 +53,12 @@ async fn a_turn_is_answered_by_the_regional_service_over_signed_frames() {
         .await;
     assert_eq!(
         (v["conversation_id"].as_str(), v["seq"].as_u64()),
-        (Some("r-1"), Some(3))
+        (Some("r-1"), Some(4))
     );
     assert_eq!(v["source"], "fallback");
     let st = h.fake.state();
     assert_eq!(st.turns[1].conversation.as_ref().unwrap().as_str(), "r-1");
-    assert_eq!(st.turns[1].edge_seq, Some(1));
+    assert_eq!(st.turns[1].edge_seq, Some(2));
     assert_eq!(
         st.calls.len(),
         3,
@@ -170,7 +170,7 @@ async fn a_streamed_regional_answer_is_passed_on_as_it_comes() {
     assert_eq!(last, "done");
     assert_eq!(done["answer"], deltas.concat());
     assert_eq!(done["source"], "kb");
-    assert_eq!(done["seq"], 1);
+    assert_eq!(done["seq"], 2);
     assert_eq!(done["citations"][0]["id"], "refund-policy");
     assert!(done["conversation_id"].as_str().is_some());
     // The regional was asked for a stream, once.

@@ -25,9 +25,9 @@ fn seqs(v: &serde_json::Value) -> Vec<u64> {
 async fn since_returns_exactly_the_missing_messages() {
     let h = Harness::new();
     let conv = conversation_of_three_turns(&h).await;
-    let (status, v) = h.messages(&conv, "v-1", Some(1)).await;
+    let (status, v) = h.messages(&conv, "v-1", Some(2)).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(seqs(&v), [2, 3, 4, 5]);
+    assert_eq!(seqs(&v), [3, 4, 5, 6]);
     let m = &v["messages"];
     assert_eq!(
         (m[0]["role"].as_str(), m[0]["text"].as_str()),
@@ -40,7 +40,7 @@ async fn since_returns_exactly_the_missing_messages() {
     assert_eq!(m[1]["citations"][0]["id"], "shipping");
     assert_eq!(v["degraded"], false);
     let (_, all) = h.messages(&conv, "v-1", None).await;
-    assert_eq!(seqs(&all), [0, 1, 2, 3, 4, 5]);
+    assert_eq!(seqs(&all), [1, 2, 3, 4, 5, 6]);
     assert_eq!(all["truncated"], false);
 }
 
@@ -49,7 +49,7 @@ async fn a_waiting_poll_returns_the_agent_message_when_it_arrives() {
     let h = Harness::new();
     let conv = conversation_of_three_turns(&h).await;
     let (h2, c) = (h.clone(), conv.clone());
-    let poll = tokio::spawn(async move { h2.messages(&c, "v-1", Some(5)).await });
+    let poll = tokio::spawn(async move { h2.messages(&c, "v-1", Some(6)).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!poll.is_finished(), "nothing new yet: the poll waits");
     let seq = h.fake.agent_says(&conv, "您好，我是客服小王，我来帮您。");
@@ -65,7 +65,7 @@ async fn a_waiting_poll_returns_the_agent_message_when_it_arrives() {
     // The edge's copy now has it too: with the regional service down, the
     // same catch-up still shows it (degraded).
     h.fake.set_mode(Mode::Down);
-    let (status, v) = h.messages(&conv, "v-1", Some(5)).await;
+    let (status, v) = h.messages(&conv, "v-1", Some(6)).await;
     assert_eq!(status, 200);
     assert_eq!(seqs(&v), [seq]);
     assert_eq!(v["degraded"], true);
@@ -76,7 +76,7 @@ async fn a_waiting_poll_returns_the_agent_message_when_it_arrives() {
 async fn a_poll_with_nothing_new_ends_empty_after_the_wait() {
     let h = Harness::with(|c| c.poll_wait_ms = 300, |_| {});
     let conv = conversation_of_three_turns(&h).await;
-    let (status, v) = h.messages(&conv, "v-1", Some(5)).await;
+    let (status, v) = h.messages(&conv, "v-1", Some(6)).await;
     assert_eq!(status, 200);
     assert!(seqs(&v).is_empty());
     assert_eq!(v["degraded"], false);

@@ -83,7 +83,7 @@ async fn an_outage_is_acknowledged_and_the_messages_are_delivered_exactly_once()
     let next = h.ask("v-1", Some(&conv), "还有别的问题", "m-2").await;
     assert_eq!(
         (next["conversation_id"].as_str(), next["seq"].as_u64()),
-        (Some(conv.as_str()), Some(3))
+        (Some(conv.as_str()), Some(4))
     );
 }
 

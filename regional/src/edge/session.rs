@@ -170,6 +170,22 @@ mod tests {
         t
     }
 
+    /// The edge keeps a new conversation's session only if its numbering
+    /// agrees with the store's: both start at 1 (before, kefu-core started
+    /// at 0 and the edge dropped every new session after its first turn).
+    #[test]
+    fn edge_and_store_number_a_new_conversation_alike() {
+        let stored = ConversationMeta::new(None, 0);
+        let edge = kefu_core::session::Session::new(
+            kefu_core::TenantId::new("t").unwrap(),
+            kefu_core::ConversationId::new("c_1").unwrap(),
+            kefu_core::VisitorId::new("v").unwrap(),
+            0,
+        );
+        assert_eq!(edge.next_seq(), stored.next_seq);
+        assert_eq!(stored.next_seq, 1);
+    }
+
     fn meta(next_seq: u64) -> ConversationMeta {
         ConversationMeta {
             visitor: Some("v1".into()),
