@@ -98,15 +98,12 @@ async fn a_tenants_own_keywords_send_a_visitor_to_a_person_and_other_tenants_are
     let key = h.tenant("acme").await;
     let other = h.tenant("other").await;
     let wk = widget_key(&h).await;
-    let s = h
-        .call(
-            Method::PUT,
-            "/v1/handoff/settings",
-            Some(&key),
-            Some(json!({"routing": {"tenant_keywords": ["会员卡", "gift card"]}})),
-        )
-        .await;
-    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    put_settings(
+        &h,
+        &key,
+        json!({"routing": {"tenant_keywords": ["会员卡", "gift card"]}}),
+    )
+    .await;
     let got = h
         .call(Method::GET, "/v1/handoff/settings", Some(&key), None)
         .await;

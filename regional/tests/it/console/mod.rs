@@ -80,6 +80,14 @@ pub async fn on_conv(h: &Harness, cookie: &str, conv: &str, what: &str) -> Resp 
     as_agent(h, cookie, method, &path, None).await
 }
 
+/// Replaces the tenant's handoff settings; they must be accepted.
+pub async fn put_settings(h: &Harness, key: &str, body: Value) {
+    let s = h
+        .call(Method::PUT, "/v1/handoff/settings", Some(key), Some(body))
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+}
+
 pub async fn transcript(h: &Harness, key: &str, conv: &str) -> Vec<Value> {
     let r = h
         .call(

@@ -13,15 +13,7 @@ async fn a_visitor_nobody_takes_in_time_is_asked_to_leave_a_message_and_agents_s
     let (h, public) = harness().await;
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
-    let s = h
-        .call(
-            Method::PUT,
-            "/v1/handoff/settings",
-            Some(&key),
-            Some(json!({"queue_timeout_secs": 1})),
-        )
-        .await;
-    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    put_settings(&h, &key, json!({"queue_timeout_secs": 1})).await;
     assert_eq!(
         agent(&h, &key, "alice", "Alice", json!({})).await,
         StatusCode::CREATED
@@ -89,15 +81,7 @@ async fn outside_business_hours_a_handoff_becomes_leave_a_message() {
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
     // Open one minute a week, never now (unless it is Monday 00:00 UTC+14).
-    let s = h
-        .call(
-            Method::PUT,
-            "/v1/handoff/settings",
-            Some(&key),
-            Some(json!({"business_hours": {"utc_offset_minutes": 840, "days": [1], "open": "00:00", "close": "00:01"}})),
-        )
-        .await;
-    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    put_settings(&h, &key, json!({"business_hours": {"utc_offset_minutes": 840, "days": [1], "open": "00:00", "close": "00:01"}})).await;
     let bad = h
         .call(Method::PUT, "/v1/handoff/settings", Some(&key), Some(json!({"business_hours": {"utc_offset_minutes": 0, "days": [9], "open": "09:00", "close": "18:00"}})))
         .await;
@@ -120,15 +104,7 @@ async fn automatic_assignment_gives_the_least_busy_online_agent_within_their_lim
     let (h, public) = harness().await;
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
-    let s = h
-        .call(
-            Method::PUT,
-            "/v1/handoff/settings",
-            Some(&key),
-            Some(json!({"assignment": "least_busy"})),
-        )
-        .await;
-    assert_eq!(s.status, StatusCode::OK);
+    put_settings(&h, &key, json!({"assignment": "least_busy"})).await;
     agent(&h, &key, "alice", "Alice", json!({"max_concurrent": 1})).await;
     agent(&h, &key, "bob", "Bob", json!({"max_concurrent": 1})).await;
     agent(&h, &key, "carol", "Carol", json!({"max_concurrent": 5})).await;
@@ -180,13 +156,7 @@ async fn a_left_message_without_a_phone_or_email_gets_asked_for_one() {
     let (h, public) = harness().await;
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
-    h.call(
-        Method::PUT,
-        "/v1/handoff/settings",
-        Some(&key),
-        Some(json!({"queue_timeout_secs": 1})),
-    )
-    .await;
+    put_settings(&h, &key, json!({"queue_timeout_secs": 1})).await;
     let q = say(&public, &wk, None, "转人工", "o1").await;
     let conv = q["conversation_id"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

@@ -9,13 +9,6 @@ use super::*;
 use crate::handoff::say;
 use crate::inproc::{harness, widget_key};
 
-async fn settings(h: &Harness, key: &str, body: Value) {
-    let s = h
-        .call(Method::PUT, "/v1/handoff/settings", Some(key), Some(body))
-        .await;
-    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
-}
-
 /// The tenant's full transcript: (messages, routing events, contact).
 async fn full(h: &Harness, key: &str, conv: &str) -> Value {
     let r = h
@@ -68,7 +61,7 @@ async fn offers_handoffs_and_their_reasons_stay_with_the_conversation_after_hand
     let wk = widget_key(&h).await;
     faq(&h, &key).await;
     // Offer a person once the AI has answered once.
-    settings(&h, &key, json!({"routing": {"offer_after_turns": 1}})).await;
+    put_settings(&h, &key, json!({"routing": {"offer_after_turns": 1}})).await;
     assert_eq!(
         agent(&h, &key, "alice", "Alice", json!({})).await,
         StatusCode::CREATED
@@ -177,7 +170,7 @@ async fn group_rules_queue_a_handoff_for_the_team_that_handles_it() {
     let (h, public) = harness().await;
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
-    settings(
+    put_settings(
         &h,
         &key,
         json!({"groups": [
@@ -273,7 +266,7 @@ async fn the_offline_forms_contact_is_kept_as_its_own_field_for_agents() {
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
     // Open one minute a week: a handoff now is "leave a message".
-    settings(
+    put_settings(
         &h,
         &key,
         json!({"business_hours": {"utc_offset_minutes": 840, "days": [1], "open": "00:00", "close": "00:01"}}),
