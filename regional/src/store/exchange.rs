@@ -120,19 +120,20 @@ pub fn record(
         route_to,
         note,
     } = answer(meta.state);
-    let route_to = route_to.filter(|r| r.state != meta.state);
+    let mut route_to = route_to.filter(|r| r.state != meta.state);
     // A handoff decision that moves nothing (already queued) is not news.
     let note = note.filter(|n| n.state.is_none() || route_to.is_some());
-    // Entering the queue: the notice says where the visitor stands.
-    if let Some(r) = &route_to
+    // Entering the queue: for a group somebody staffs (else anyone), and the
+    // notice says where the visitor stands.
+    if let Some(r) = &mut route_to
         && r.state == ConversationState::QueuedForHuman
     {
+        r.group = super::handoff::staffed_group(ctx, tenant, r.group.as_deref())?;
         reply.text = if r.offline {
             reply.source = Some(super::records::Source::LeaveMessage);
             super::handoff::leave_message_prompt(r.locale).to_owned()
         } else {
-            let group = super::handoff::staffed_group(ctx, tenant, r.group.as_deref())?;
-            let p = super::handoff::position_if_queued(ctx, tenant, group.as_deref())?;
+            let p = super::handoff::position_if_queued(ctx, tenant, r.group.as_deref())?;
             crate::routing::queued_notice_text(r.locale, p)
         };
     }

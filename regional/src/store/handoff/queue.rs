@@ -182,8 +182,9 @@ pub fn enqueue(
     put_entry(ctx, tenant, conv, &e)
 }
 
-/// Routing moved the conversation (in the exchange's transaction).
-/// Returns the group it was queued for.
+/// Routing moved the conversation (in the exchange's transaction, which
+/// has already resolved `r.group` with [`staffed_group`]). Returns the group
+/// it was queued for.
 pub fn follow_routing(
     ctx: &WriteCtx<'_>,
     tenant: &str,
@@ -192,7 +193,7 @@ pub fn follow_routing(
 ) -> Result<Option<String>> {
     match r.state {
         ConversationState::QueuedForHuman => {
-            let group = staffed_group(ctx, tenant, r.group.as_deref())?;
+            let group = r.group.clone();
             enqueue(
                 ctx,
                 tenant,
