@@ -61,9 +61,12 @@
 //!   truth. After a forwarded turn the copy is kept only if its sequence
 //!   numbers agree with the regional answer; otherwise it is dropped and
 //!   fetched again. A long poll replaces it with the regional copy.
-//! - **Rate limits** read, check and write a window per key. Concurrent
-//!   requests on other instances can race; on Workers KV (eventually
-//!   consistent, up to ~60 s) limits are approximate. See
+//! - **Rate limits** are checked and counted in one serialised step where
+//!   the platform offers one ([`Platform::check_limits`]: the Workers
+//!   shim's Durable Object, the in-process platform's lock), exact under
+//!   any concurrency. Elsewhere the edge reads, checks and writes a window
+//!   per key, and concurrent requests on other instances can race (Spin
+//!   key-value, Workers KV without the Durable Object: approximate). See
 //!   [`pipeline::limits`].
 //! - **The circuit breaker** lives in instance memory. When it opens, the
 //!   instance also writes "down until" to the store, which every instance
@@ -116,11 +119,13 @@ pub mod pipeline;
 pub mod platform;
 pub mod routes;
 pub mod store;
+pub mod streaming;
 
 pub use config::{ConfigError, EdgeConfig, Secret, WidgetAsset};
 pub use edge::Edge;
 pub use error::Error;
 pub use http::{EdgeRequest, EdgeResponse, Method};
 pub use platform::{
-    KvBucket, OnChunk, Platform, PlatformError, UpstreamError, UpstreamRequest, UpstreamResponse,
+    KvBucket, LimitCheck, LimitSpec, LimitVerdict, OnChunk, Platform, PlatformError, UpstreamError,
+    UpstreamRequest, UpstreamResponse,
 };

@@ -2,7 +2,10 @@
 //! in-process mode (feature `native`).
 //!
 //! - Key-value: one `Mutex<HashMap>` with per-entry expiry by the
-//!   platform's clock. Single process, so exact (no eventual consistency).
+//!   platform's clock. Single process, so exact (no eventual consistency);
+//!   rate limits are checked and counted under that one lock
+//!   ([`Platform::check_limits`]), so concurrent turns never pass more
+//!   than a limit.
 //! - Clock: the system clock, or a [`ManualClock`] a test moves by hand.
 //! - Randomness: the OS (`getrandom`).
 //! - Upstream: any [`Upstream`], e.g. a closure that hands the request to
@@ -30,7 +33,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::platform::{
-    KvBucket, Platform, PlatformError, UpstreamError, UpstreamRequest, UpstreamResponse,
+    KvBucket, LimitCheck, LimitVerdict, Platform, PlatformError, UpstreamError, UpstreamRequest,
+    UpstreamResponse,
 };
 
 /// A boxed, `Send` upstream answer.
@@ -271,6 +275,37 @@ impl Platform for MemoryPlatform {
             headers: r.headers,
             body,
         })
+    }
+
+    async fn check_limits(
+        &self,
+        _scope: &str,
+        check: &LimitCheck,
+    ) -> Option<Result<LimitVerdict, PlatformError>> {
+        let now = self.now_ms();
+        let mut kv = self.entries();
+        let mut windows: Vec<_> = check
+            .limits
+            .iter()
+            .map(|s| {
+                let stored = kv
+                    .get(&(KvBucket::Limits, s.key.clone()))
+                    .filter(|(_, exp)| exp.is_none_or(|e| now < e));
+                crate::store::decode_window(stored.map(|(v, _)| v.as_slice()))
+            })
+            .collect();
+        let verdict = check.decide(&mut windows);
+        if verdict == LimitVerdict::Allow {
+            for (s, w) in check.limits.iter().zip(&windows) {
+                let bytes = match crate::store::encode_window(w) {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err(e)),
+                };
+                let exp = Some(now.saturating_add(s.ttl_ms()));
+                kv.insert((KvBucket::Limits, s.key.clone()), (bytes, exp));
+            }
+        }
+        Some(Ok(verdict))
     }
 
     async fn setting(&self, name: &str) -> Option<String> {

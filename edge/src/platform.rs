@@ -20,6 +20,10 @@
 use core::fmt;
 use core::future::Future;
 
+use kefu_core::ratelimit::{LimitKind, MultiDecision, check_all};
+use kefu_core::{Limit, SlidingWindow};
+use serde::{Deserialize, Serialize};
+
 use crate::http::Method;
 
 /// A group of keys with one purpose. A shim may map each bucket to its own
@@ -177,6 +181,75 @@ impl fmt::Display for UpstreamError {
 
 impl std::error::Error for UpstreamError {}
 
+/// One limit a chat turn is counted against
+/// ([`Platform::check_limits`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitSpec {
+    /// Which limit.
+    pub kind: LimitKind,
+    /// The window's key (`{kind}:{subject}`).
+    pub key: String,
+    /// Its size.
+    pub limit: Limit,
+}
+
+impl LimitSpec {
+    /// How long the window's state matters: two windows' worth, after
+    /// which it counts nothing.
+    pub fn ttl_ms(&self) -> u64 {
+        self.limit.window_ms().saturating_mul(2)
+    }
+}
+
+/// A chat turn's limits, checked and counted together, all-or-nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitCheck {
+    /// The edge's clock, ms since the epoch.
+    pub now_ms: u64,
+    /// Every limit that applies.
+    pub limits: Vec<LimitSpec>,
+}
+
+/// What a [`LimitCheck`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum LimitVerdict {
+    /// Admitted, and counted in every window.
+    Allow,
+    /// Refused; nothing counted.
+    Deny {
+        /// The refusing limit with the longest wait.
+        kind: LimitKind,
+        /// When every limit admits again, ms from now.
+        retry_after_ms: u64,
+    },
+}
+
+impl LimitCheck {
+    /// The check itself, over the current `windows` (one per
+    /// [`LimitCheck::limits`], in order; fresh ones for keys never seen),
+    /// which it updates when it admits. A store that serialises access
+    /// runs this between its read and its write.
+    pub fn decide(&self, windows: &mut [SlidingWindow]) -> LimitVerdict {
+        let mut refs: Vec<(LimitKind, &mut SlidingWindow, Limit)> = self
+            .limits
+            .iter()
+            .zip(windows.iter_mut())
+            .map(|(s, w)| (s.kind, w, s.limit))
+            .collect();
+        match check_all(&mut refs, self.now_ms) {
+            MultiDecision::Allow { .. } => LimitVerdict::Allow,
+            MultiDecision::Deny {
+                kind,
+                retry_after_ms,
+            } => LimitVerdict::Deny {
+                kind,
+                retry_after_ms,
+            },
+        }
+    }
+}
+
 /// Receives the pieces of a streamed body as they arrive
 /// ([`Platform::fetch_streaming`]).
 pub type OnChunk<'a> = dyn FnMut(&[u8]) + Send + 'a;
@@ -255,6 +328,21 @@ pub trait Platform {
             on_chunk(&r.body);
             Ok(r)
         }
+    }
+
+    /// Checks and counts a chat turn's limits in one step where the
+    /// platform has a store that serialises access (Workers: a Durable
+    /// Object per tenant, `scope`; in-process: one lock), so concurrent
+    /// turns can never pass more than a limit. `None` (the default): the
+    /// edge reads, checks and writes the windows in [`KvBucket::Limits`]
+    /// itself, which is exact only where nothing runs concurrently.
+    fn check_limits(
+        &self,
+        scope: &str,
+        check: &LimitCheck,
+    ) -> impl Future<Output = Option<Result<LimitVerdict, PlatformError>>> {
+        let _ = (scope, check);
+        async { None }
     }
 
     /// A setting (platform variable or secret) by name; see

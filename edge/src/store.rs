@@ -166,6 +166,20 @@ pub async fn window<P: Platform>(p: &P, key: &str) -> Result<SlidingWindow, Plat
         .unwrap_or_default())
 }
 
+/// A rate-limit window from its stored bytes (a fresh one if they do not
+/// decode), for a platform that keeps [`KvBucket::Limits`] itself
+/// ([`Platform::check_limits`]).
+pub fn decode_window(stored: Option<&[u8]>) -> SlidingWindow {
+    stored
+        .and_then(|b| codec::decode(b, &SMALL).ok())
+        .unwrap_or_default()
+}
+
+/// A rate-limit window's stored bytes.
+pub fn encode_window(w: &SlidingWindow) -> Result<Vec<u8>, PlatformError> {
+    codec::encode(w).map_err(|e| PlatformError::Kv(e.to_string()))
+}
+
 /// Writes a rate-limit window.
 pub async fn put_window<P: Platform>(
     p: &P,

@@ -27,7 +27,12 @@ pub struct RunningEdge {
 pub trait EdgeRuntime {
     /// Starts a regional service suited to this runtime.
     fn regional(&self) -> Regional {
-        Regional::start()
+        self.regional_with(&[])
+    }
+
+    /// The same, with `env` added to its environment.
+    fn regional_with(&self, env: &[(&str, &str)]) -> Regional {
+        Regional::start_with(false, env)
     }
 
     /// Starts the edge in front of `regional`.
@@ -182,6 +187,171 @@ pub fn limit(rt: &dyn EdgeRuntime) {
     assert_eq!(v["error"]["code"], "rate_limited", "{v}");
     assert!(header(&h, "retry-after").is_some_and(|r| r.parse::<u64>().is_ok_and(|n| n > 0)));
     edge.ask(&widget_key, "v-calm", "hello", "m-1");
+}
+
+/// Forty turns at once from one visitor: exactly the limit's worth pass
+/// (kefu-core's default, 20 a minute, one already used), the rest are 429,
+/// and only the admitted ones reach the regional store. For runtimes whose
+/// limits are exact under concurrency (in-process: one lock; Workers: the
+/// tenant's Durable Object); Spin and plain wasmtime read, check and write.
+pub fn limit_under_concurrency(rt: &dyn EdgeRuntime) {
+    let regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let edge = rt.start(&regional);
+    let first = edge.ask(&widget_key, "v-burst", "question 0", "m-0");
+    let conv = first["conversation_id"].as_str().unwrap().to_owned();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let turns: Vec<_> = (1..=40)
+            .map(|i| {
+                let (edge, widget_key, conv) = (&edge, &widget_key, &conv);
+                s.spawn(move || {
+                    edge.chat(&json!({"widget_key": widget_key, "visitor_id": "v-burst",
+                        "conversation_id": conv, "message": format!("question {i}"),
+                        "client_msg_id": format!("m-{i}")}))
+                        .0
+                })
+            })
+            .collect();
+        turns.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, refused), (19, 21), "{statuses:?}");
+    // Visitor and answer for the first turn and each admitted one.
+    assert_eq!(transcript(&regional, &api_key, &conv).len(), 2 * 20);
+}
+
+/// The model's reply in [`streamed_turn`], grounded in [`LAMP`].
+const LAMP_REPLY: &str = "To factory-reset the lamp, hold the power button for 10 seconds until \
+    the light blinks red three times [1]. The lamp then restarts and forgets its Wi-Fi network [1].";
+/// A document for [`streamed_turn`].
+const LAMP: &str = "## Reset\n\nTo factory-reset the lamp, hold the power button for 10 seconds \
+    until the light blinks red three times. The lamp then restarts and forgets its Wi-Fi network.";
+
+/// Adds one document to `api_key`'s knowledge base and publishes it.
+fn publish_doc(regional: &Regional, api_key: &str, title: &str, text: &str) {
+    let (s, v) = regional.call(
+        "POST",
+        "/v1/kb/documents",
+        api_key,
+        Some(json!([{"title": title, "text": text}])),
+    );
+    assert!(s == 200 || s == 201, "{s} {v}");
+    let (s, mut v) = regional.call("POST", "/v1/kb/publish", api_key, None);
+    assert!(s == 200 || s == 201 || s == 202, "{s} {v}");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Some(job) = v["job_id"].as_str().map(str::to_owned) {
+        let (_, j) = regional.call("GET", &format!("/v1/kb/jobs/{job}"), api_key, None);
+        if j["kb_version"].is_number() {
+            break;
+        }
+        assert!(
+            j["state"] != "failed" && std::time::Instant::now() < end,
+            "publish: {j}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        v = j;
+    }
+}
+
+/// `kefu-fake-openai` writing [`LAMP_REPLY`] one token every `token_ms`;
+/// its process and base URL.
+fn fake_model(token_ms: u64) -> (Proc, String) {
+    use std::io::BufRead;
+    crate::live::cargo(&["build", "-p", "kefu-fake-openai"]);
+    let mut child =
+        std::process::Command::new(crate::live::root().join("target/debug/kefu-fake-openai"))
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--token-ms",
+                &token_ms.to_string(),
+                "--reply",
+                LAMP_REPLY,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start kefu-fake-openai");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Proc::new(child), line.trim().to_owned())
+}
+
+/// A chat turn asked for as `text/event-stream`, its body as the reads
+/// it arrived in.
+fn chat_stream(port: u16, body: &Value) -> (String, Vec<String>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let b = body.to_string();
+    write!(
+        s,
+        "POST /v1/chat HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         accept: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}",
+        b.len()
+    )
+    .unwrap();
+    let mut reads = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => reads.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        }
+    }
+    let all = reads.concat();
+    let head = all.split("\r\n\r\n").next().unwrap_or("").to_owned();
+    (head, reads)
+}
+
+/// With `Accept: text/event-stream` the model's text reaches the visitor
+/// while the model writes it: `meta`, then `delta`s in separate reads well
+/// before `done` (a buffered answer arrives in one or two), and the answer
+/// is stored once, whole.
+pub fn streamed_turn(rt: &dyn EdgeRuntime) {
+    let (_model, url) = fake_model(60);
+    let regional = rt.regional_with(&[("KEFU_LLM_URL", &url), ("KEFU_LLM_MODEL", "fake")]);
+    let (api_key, widget_key) = regional.tenant("acme");
+    publish_doc(&regional, &api_key, "Smart lamp", LAMP);
+    let edge = rt.start(&regional);
+    let (head, reads) = chat_stream(
+        edge.port,
+        &json!({"widget_key": widget_key, "visitor_id": "v-s", "client_msg_id": "m-1",
+                "message": "How do I reset the smart lamp to factory settings?"}),
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("text/event-stream"),
+        "{head}"
+    );
+    let done_at = reads
+        .iter()
+        .position(|r| r.contains("event: done"))
+        .unwrap_or_else(|| panic!("no done event: {reads:?}"));
+    let early = reads[..done_at]
+        .iter()
+        .filter(|r| r.contains("event: delta"))
+        .count();
+    assert!(
+        early >= 5,
+        "deltas arrived in {early} separate reads before done ({} reads)",
+        reads.len()
+    );
+    let all = reads.concat();
+    assert!(all.contains("\"source\":\"llm\""), "{all}");
+    let conv = all
+        .split("\"conversation_id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no conversation id: {all}"))
+        .to_owned();
+    let t = transcript(&regional, &api_key, &conv);
+    let bots: Vec<&Value> = t.iter().filter(|m| m["role"] == "bot").collect();
+    assert_eq!(bots.len(), 1, "{t:?}");
+    assert_eq!(bots[0]["text"], LAMP_REPLY);
 }
 
 /// A widget that reconnects catches up by seq, agent messages included,

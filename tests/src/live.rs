@@ -190,29 +190,34 @@ pub struct Regional {
     pub port: u16,
     /// The in-process edge's public port, when started with one.
     pub public_port: Option<u16>,
+    /// Extra environment for the process (e.g. a model server).
+    env: Vec<(String, String)>,
     proc: Option<Proc>,
 }
 
 impl Regional {
     /// A regional service with no public listener (a wasm edge fronts it).
     pub fn start() -> Regional {
-        let mut r = Regional {
-            data: tempfile::tempdir().unwrap(),
-            port: free_port(),
-            public_port: None,
-            proc: None,
-        };
-        r.resume();
-        r
+        Regional::start_with(false, &[])
     }
 
     /// A regional service that also serves the public widget API through
     /// the in-process edge, on its own port.
     pub fn start_in_process() -> Regional {
+        Regional::start_with(true, &[])
+    }
+
+    /// A regional service, with the in-process edge's public listener or
+    /// not, and `env` added to its environment.
+    pub fn start_with(in_process: bool, env: &[(&str, &str)]) -> Regional {
         let mut r = Regional {
             data: tempfile::tempdir().unwrap(),
             port: free_port(),
-            public_port: Some(free_port()),
+            public_port: in_process.then(free_port),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             proc: None,
         };
         r.resume();
@@ -235,6 +240,7 @@ impl Regional {
                     .map_or_else(|| "off".to_owned(), |p| format!("127.0.0.1:{p}")),
             )
             .env("KEFU_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .spawn()
             .expect("start kefu-regional");

@@ -13,8 +13,8 @@ use kefu_tests::live::Regional;
 struct InProcess;
 
 impl EdgeRuntime for InProcess {
-    fn regional(&self) -> Regional {
-        Regional::start_in_process()
+    fn regional_with(&self, env: &[(&str, &str)]) -> Regional {
+        Regional::start_with(true, env)
     }
 
     fn start(&self, regional: &Regional) -> RunningEdge {
@@ -46,6 +46,16 @@ fn cache_hit() {
 #[test]
 fn limit() {
     edge_suite::limit(&InProcess);
+}
+
+#[test]
+fn limit_under_concurrency() {
+    edge_suite::limit_under_concurrency(&InProcess);
+}
+
+#[test]
+fn streamed_turn() {
+    edge_suite::streamed_turn(&InProcess);
 }
 
 #[test]

@@ -98,6 +98,11 @@ fn limit() {
 }
 
 #[test]
+fn streamed_turn() {
+    edge_suite::streamed_turn(&WasmtimeServe);
+}
+
+#[test]
 fn replay() {
     edge_suite::replay(&WasmtimeServe);
 }

@@ -70,7 +70,9 @@ impl EdgeRuntime for Wrangler {
             format!(
                 "name = \"kefu-edge-test\"\nmain = {main:?}\ncompatibility_date = \"2026-11-01\"\n\
                  [vars]\nregional_url = \"http://127.0.0.1:{}\"\nregional_secret = {EDGE_KEY:?}\n\
-                 [[kv_namespaces]]\nbinding = \"KEFU_KV\"\nid = \"kefu-edge-test\"\n",
+                 [[kv_namespaces]]\nbinding = \"KEFU_KV\"\nid = \"kefu-edge-test\"\n\
+                 [[durable_objects.bindings]]\nname = \"KEFU_LIMITER\"\nclass_name = \"Limiter\"\n\
+                 [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Limiter\"]\n",
                 regional.port
             ),
         )
@@ -148,6 +150,16 @@ fn cache_hit() {
 #[test]
 fn limit() {
     edge_suite::limit(&Wrangler);
+}
+
+#[test]
+fn limit_under_concurrency() {
+    edge_suite::limit_under_concurrency(&Wrangler);
+}
+
+#[test]
+fn streamed_turn() {
+    edge_suite::streamed_turn(&Wrangler);
 }
 
 #[test]

@@ -125,7 +125,7 @@ async fn handle(req: Request) -> http::Response<Body> {
         Ok(req) => match edge().await {
             // A chat turn asked for as an event stream: the model's text is
             // written to the visitor as the regional service streams it.
-            Ok(edge) if streamed(&req) => return stream(edge, req).await,
+            Ok(edge) if kefu_edge::streaming::wanted(&req) => return stream(edge, req).await,
             Ok(edge) => edge.handle(req).await,
             Err(e) => {
                 // Names the setting, never its value.
@@ -140,64 +140,15 @@ async fn handle(req: Request) -> http::Response<Body> {
     convert::spin_response(resp).map(http_body_util::Either::Left)
 }
 
-fn streamed(req: &kefu_edge::EdgeRequest) -> bool {
-    req.method == kefu_edge::Method::Post
-        && req.path == "/v1/chat"
-        && kefu_edge::handlers::chat::wants_sse(req)
-}
-
-/// Runs the turn until the edge writes the head, answers with it, and
-/// hands the rest of the turn to the body: the host polls the body, which
-/// drives the turn and yields what the edge writes, as it writes it.
+/// Answers with the head at once and a body the host's polls drive
+/// ([`kefu_edge::streaming`]).
 async fn stream(edge: Rc<Edge<SpinPlatform>>, req: kefu_edge::EdgeRequest) -> http::Response<Body> {
     use futures::StreamExt;
-    use futures::future::Either as E;
-    let (head_tx, head_rx) = futures::channel::oneshot::channel();
-    let (body_tx, body_rx) = futures::channel::mpsc::unbounded();
-    let mut work = Box::pin(async move {
-        let mut sink = ChannelSink {
-            head: Some(head_tx),
-            body: body_tx,
-        };
-        edge.handle_into(req, &mut sink).await;
-    });
-    // `finished`: the turn ended before (or as) the head was written, so
-    // it must not be polled again (a finished future panics when polled).
-    let (head, finished) = match futures::future::select(work.as_mut(), head_rx).await {
-        E::Right((Ok(head), _)) => (Some(head), false),
-        E::Left(((), head_rx)) => (head_rx.await.ok(), true),
-        E::Right((Err(_), _)) => (None, false),
-    };
-    let Some(head) = head else {
+    let Some((head, pieces)) = kefu_edge::streaming::answer(edge, req).await else {
         return convert::spin_response(Error::BadUpstream.to_response())
             .map(http_body_util::Either::Left);
     };
-    let driver = futures::stream::iter((!finished).then_some(work))
-        .then(|w| w)
-        .filter_map(|()| async { None::<Vec<u8>> });
-    let frames = futures::stream::select(driver, body_rx)
-        .map(|b| Ok(http_body::Frame::data(bytes::Bytes::from(b))));
+    let frames = pieces.map(|b| Ok(http_body::Frame::data(bytes::Bytes::from(b))));
     let body: StreamedBody = http_body_util::StreamBody::new(Box::pin(frames));
     convert::spin_response(head).map(|_| http_body_util::Either::Right(body))
-}
-
-/// The head through a oneshot, the body through a channel.
-struct ChannelSink {
-    head: Option<futures::channel::oneshot::Sender<kefu_edge::EdgeResponse>>,
-    body: futures::channel::mpsc::UnboundedSender<Vec<u8>>,
-}
-
-impl kefu_edge::http::ResponseSink for ChannelSink {
-    fn head(&mut self, status: u16, headers: &[(String, String)]) {
-        if let Some(tx) = self.head.take() {
-            let mut r = kefu_edge::EdgeResponse::empty(status);
-            r.headers = headers.to_vec();
-            let _ = tx.send(r);
-        }
-    }
-
-    fn body(&mut self, bytes: &[u8]) {
-        // The visitor gone is not the turn's problem: it is stored anyway.
-        let _ = self.body.unbounded_send(bytes.to_vec());
-    }
 }

@@ -2,23 +2,24 @@
 //! and new conversations per IP, checked together with kefu-core's
 //! [`check_all`] over windows kept in the store.
 //!
-//! Each window is read, checked and written back: two instances doing that
-//! at once for the same key may both count from the same old value, so on a
-//! store shared across locations (Workers KV, which is also eventually
-//! consistent for up to a minute) the limits are approximate: a burst spread
-//! over many locations can pass more than the limit. Where a count must be
-//! exact, a shim backs [`KvBucket::Limits`](crate::platform::KvBucket) with
-//! something serialising (a Durable Object, one Spin store on one host).
+//! Where the platform can check and count in one serialised step
+//! ([`Platform::check_limits`]: a Durable Object on Workers, one lock
+//! in-process) the limits are exact under any concurrency. Elsewhere each
+//! window is read, checked and written back: two instances doing that at
+//! once for the same key may both count from the same old value, so on a
+//! store with no compare-and-swap (Spin key-value, plain Workers KV, which
+//! is also eventually consistent for up to a minute) a burst can pass a few
+//! more than the limit, never fewer.
 
 use std::net::IpAddr;
 
-use kefu_core::ratelimit::{LimitKind, MultiDecision, check_all};
+use kefu_core::VisitorId;
+use kefu_core::ratelimit::LimitKind;
 use kefu_core::wire::TenantConfig;
-use kefu_core::{Limit, SlidingWindow, VisitorId};
 
 use crate::Error;
 use crate::edge::Edge;
-use crate::platform::Platform;
+use crate::platform::{LimitCheck, LimitSpec, LimitVerdict, Platform};
 use crate::store;
 
 /// The subject an IP is counted under: the address for IPv4, its /64
@@ -60,29 +61,42 @@ pub async fn check<P: Platform>(
             keys.push((LimitKind::NewConversationPerIp, format!("newconv:{ip}")));
         }
     }
-    let mut windows: Vec<(LimitKind, SlidingWindow, Limit)> = Vec::with_capacity(keys.len());
-    for (kind, key) in &keys {
-        windows.push((*kind, store::window(p, key).await?, policy.limit(*kind)));
-    }
-    let now = p.now_ms();
-    let mut refs: Vec<(LimitKind, &mut SlidingWindow, Limit)> =
-        windows.iter_mut().map(|(k, w, l)| (*k, w, *l)).collect();
-    match check_all(&mut refs, now) {
-        MultiDecision::Deny {
+    let check = LimitCheck {
+        now_ms: p.now_ms(),
+        limits: keys
+            .into_iter()
+            .map(|(kind, key)| LimitSpec {
+                kind,
+                key,
+                limit: policy.limit(kind),
+            })
+            .collect(),
+    };
+    let verdict = match p.check_limits(t, &check).await {
+        Some(v) => v?,
+        None => {
+            let mut windows = Vec::with_capacity(check.limits.len());
+            for s in &check.limits {
+                windows.push(store::window(p, &s.key).await?);
+            }
+            let verdict = check.decide(&mut windows);
+            if verdict == LimitVerdict::Allow {
+                for (s, w) in check.limits.iter().zip(&windows) {
+                    store::put_window(p, &s.key, w, s.ttl_ms()).await?;
+                }
+            }
+            verdict
+        }
+    };
+    match verdict {
+        LimitVerdict::Allow => Ok(()),
+        LimitVerdict::Deny {
             kind,
             retry_after_ms,
         } => Err(Error::RateLimited {
             kind,
             retry_after_ms,
         }),
-        MultiDecision::Allow { .. } => {
-            for ((_, key), (_, w, limit)) in keys.iter().zip(&windows) {
-                // Two windows' worth: after that the state counts nothing.
-                let ttl = limit.window_ms().saturating_mul(2);
-                store::put_window(p, key, w, ttl).await?;
-            }
-            Ok(())
-        }
     }
 }
 

@@ -101,3 +101,35 @@ async fn the_ip_limit_counts_every_visitor_behind_one_address() {
     );
     let _ = Method::Get;
 }
+
+/// Forty turns at once from one visitor, on two threads: exactly the
+/// limit's worth pass, because the platform checks and counts in one
+/// step (`Platform::check_limits`) rather than read, check, write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_turns_never_pass_more_than_the_limit() {
+    let h = Harness::with(
+        |c| c.limits.new_conversation_per_ip = Limit::per_minute(1000).unwrap(),
+        |st| {
+            st.tenants.get_mut(WIDGET_KEY).unwrap().limits.visitor =
+                Some(Limit::per_minute(5).unwrap());
+        },
+    );
+    let turns: Vec<_> = (0..40)
+        .map(|n| {
+            let h = h.clone();
+            tokio::spawn(async move { h.chat(body("v-burst", None, n)).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in turns {
+        statuses.push(t.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, refused), (5, 35), "{statuses:?}");
+    assert_eq!(
+        h.fake.turn_count(),
+        5,
+        "only admitted turns reach the regional"
+    );
+}

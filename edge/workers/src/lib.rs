@@ -17,6 +17,7 @@
 //! | `regional_secret` | secret | the key edge -> regional frames are signed with |
 //! | `limits_json`, `breaker_json` | var, optional | limits and circuit breaker (JSON) |
 //! | `KEFU_KV` | KV namespace | every bucket, as `bucket/key` |
+//! | `KEFU_LIMITER` | Durable Object (class `Limiter`), optional | exact rate limits, one object per tenant |
 //!
 //! # Consistency Workers gives
 //!
@@ -26,11 +27,15 @@
 //!   the regional service when missing, so a visitor who moves between
 //!   locations loses nothing; cached answers are keyed by KB version, so a
 //!   stale read is an older version's key, never a wrong answer.
-//! - **Rate limits are approximate**: windows are KV values (no
+//! - **Rate limits are exact with the `KEFU_LIMITER` Durable Object**
+//!   (the shipped `wrangler.toml` binds it): each tenant's windows live in
+//!   one [`Limiter`] object, which checks and counts a turn in one step, so
+//!   no burst, from one location or many, passes more than a limit. The
+//!   price is one call to the object per turn (it lives in one location:
+//!   a few ms nearby, more across the world) and per-address limits count
+//!   per tenant. Without the binding, windows are KV values (no
 //!   compare-and-swap), so concurrent requests, and requests in different
-//!   locations, can each admit up to the limit. Where a counter must be
-//!   exact, bind a Durable Object or the Workers rate-limit binding; this
-//!   shim does not yet (the in-process and Spin builds are exact per host).
+//!   locations, can each admit up to the limit.
 //! - KV's shortest TTL is 60 s. The expiry is stored with each value and
 //!   enforced on read, so a 10-second window still ends after 10 s; KV
 //!   removes the entry itself at the later of the two.
@@ -40,17 +45,19 @@
 //! - The client address for per-IP limits is Cloudflare's
 //!   `cf-connecting-ip`, which a client cannot set on Cloudflare; under a
 //!   local `workerd`/`wrangler dev` there is none and per-IP limits are off.
-//! - Answers are not streamed: a turn asked for as an event stream is
-//!   answered with the whole stream at once (the preview is lost, never the
-//!   answer).
+//! - A turn asked for as an event stream is streamed: the response body
+//!   is a `ReadableStream` whose pulls drive the turn, so each `delta` the
+//!   regional service writes reaches the visitor as it comes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use kefu_edge::{Edge, EdgeConfig};
 
+mod limiter;
 mod platform;
 
+pub use limiter::Limiter;
 pub use platform::WorkersPlatform;
 
 /// How long a client should wait when the edge is misconfigured, ms.
@@ -81,6 +88,9 @@ pub async fn fetch(
     let resp = match platform::edge_request(&mut req).await {
         Err(resp) => resp,
         Ok(er) => match edge(&env).await {
+            // A chat turn asked for as an event stream: the model's text is
+            // written to the visitor as the regional service streams it.
+            Ok(edge) if kefu_edge::streaming::wanted(&er) => return stream(edge, er).await,
             Ok(edge) => edge.handle(er).await,
             Err(e) => {
                 // Names the setting, never its value.
@@ -93,4 +103,25 @@ pub async fn fetch(
         },
     };
     platform::worker_response(resp)
+}
+
+/// Answers with the head at once and a body the runtime's pulls drive
+/// ([`kefu_edge::streaming`]).
+async fn stream(
+    edge: Rc<Edge<WorkersPlatform>>,
+    req: kefu_edge::EdgeRequest,
+) -> worker::Result<worker::Response> {
+    use futures_util::StreamExt;
+    let Some((head, pieces)) = kefu_edge::streaming::answer(edge, req).await else {
+        return platform::worker_response(kefu_edge::error::Error::BadUpstream.to_response());
+    };
+    let headers = worker::Headers::new();
+    for (k, v) in &head.headers {
+        headers.append(k, v)?;
+    }
+    Ok(
+        worker::Response::from_stream(pieces.map(Ok::<_, worker::Error>))?
+            .with_status(head.status)
+            .with_headers(headers),
+    )
 }

@@ -2,15 +2,17 @@
 //! the HTTP translation. Translation only.
 
 use core::fmt;
+use core::future::Future;
 use core::pin::pin;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use kefu_edge::error::Error;
 use kefu_edge::http::MAX_BODY_BYTES;
 use kefu_edge::{
-    EdgeRequest, EdgeResponse, KvBucket, Method, Platform, PlatformError, UpstreamError,
-    UpstreamRequest, UpstreamResponse,
+    EdgeRequest, EdgeResponse, KvBucket, LimitCheck, LimitVerdict, Method, Platform, PlatformError,
+    UpstreamError, UpstreamRequest, UpstreamResponse,
 };
 use worker::{Env, Fetch, Headers, RequestInit};
 
@@ -145,11 +147,65 @@ impl Platform for WorkersPlatform {
     }
 
     async fn fetch(&self, req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
-        let deadline = worker::Delay::from(Duration::from_millis(req.timeout_ms));
-        match select(pin!(send(req)), pin!(deadline)).await {
-            Either::Left((r, _)) => r,
-            Either::Right(((), _)) => Err(UpstreamError::Timeout),
+        let timeout = req.timeout_ms;
+        within(timeout, async move {
+            let mut resp = send(req).await?;
+            let (status, headers) = head_of(&resp);
+            let body = resp.bytes().await.map_err(unreachable)?;
+            Ok(UpstreamResponse {
+                status,
+                headers,
+                body,
+            })
+        })
+        .await
+    }
+
+    async fn fetch_streaming(
+        &self,
+        req: UpstreamRequest,
+        on_chunk: &mut kefu_edge::OnChunk<'_>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        // The deadline bounds the head and each silence between pieces (the
+        // regional service sends heartbeats), not the whole answer.
+        let timeout = req.timeout_ms;
+        let mut resp = within(timeout, send(req)).await?;
+        let (status, headers) = head_of(&resp);
+        let mut body = Vec::new();
+        match resp.stream() {
+            Ok(mut pieces) => loop {
+                match within(timeout, async { Ok(pieces.next().await) }).await? {
+                    None => break,
+                    Some(piece) => {
+                        let piece = piece.map_err(unreachable)?;
+                        on_chunk(&piece);
+                        body.extend_from_slice(&piece);
+                    }
+                }
+            },
+            // No body stream (an empty body): nothing to hand on.
+            Err(_) => {
+                body = within(timeout, async { resp.bytes().await.map_err(unreachable) }).await?
+            }
         }
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn check_limits(
+        &self,
+        scope: &str,
+        check: &LimitCheck,
+    ) -> Option<Result<LimitVerdict, PlatformError>> {
+        // Without the binding: windows in KV, approximate.
+        let ns = self
+            .env
+            .durable_object(crate::limiter::LIMITER_BINDING)
+            .ok()?;
+        Some(crate::limiter::ask(ns, scope, check).await)
     }
 
     async fn setting(&self, name: &str) -> Option<String> {
@@ -160,8 +216,24 @@ impl Platform for WorkersPlatform {
     }
 }
 
-async fn send(req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
-    let unreachable = |e: worker::Error| UpstreamError::Unreachable(e.to_string());
+fn unreachable(e: worker::Error) -> UpstreamError {
+    UpstreamError::Unreachable(e.to_string())
+}
+
+/// `work`, or [`UpstreamError::Timeout`] after `timeout_ms`.
+async fn within<T>(
+    timeout_ms: u64,
+    work: impl Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, UpstreamError> {
+    let deadline = worker::Delay::from(Duration::from_millis(timeout_ms));
+    match select(pin!(work), pin!(deadline)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(((), _)) => Err(UpstreamError::Timeout),
+    }
+}
+
+/// Sends `req`; answers once the head is in.
+async fn send(req: UpstreamRequest) -> Result<worker::Response, UpstreamError> {
     let headers = Headers::new();
     for (k, v) in &req.headers {
         headers.set(k, v).map_err(unreachable)?;
@@ -177,19 +249,17 @@ async fn send(req: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         init.with_body(Some(body.into()));
     }
     let r = worker::Request::new_with_init(&req.url, &init).map_err(unreachable)?;
-    let mut resp = Fetch::Request(r).send().await.map_err(unreachable)?;
-    let status = resp.status_code();
+    Fetch::Request(r).send().await.map_err(unreachable)
+}
+
+/// Status and lower-case headers.
+fn head_of(resp: &worker::Response) -> (u16, Vec<(String, String)>) {
     let headers = resp
         .headers()
         .entries()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect();
-    let body = resp.bytes().await.map_err(unreachable)?;
-    Ok(UpstreamResponse {
-        status,
-        headers,
-        body,
-    })
+    (resp.status_code(), headers)
 }
 
 /// Translates an incoming request; a body over [`MAX_BODY_BYTES`] is cut
