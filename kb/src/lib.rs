@@ -29,6 +29,7 @@ mod error;
 mod index;
 mod judge;
 pub mod lexical;
+pub mod similar;
 
 pub use chunk::{Chunk, ChunkConfig, EntryKind, chunk_document, faq_chunk};
 #[cfg(feature = "candle")]
@@ -43,3 +44,4 @@ pub use index::{
 };
 pub use judge::{AnswerPolicy, Judgement, coverage, extractive_answer, judge};
 pub use lexical::tokenize;
+pub use similar::{SIMILAR_MIN_COSINE_E5, SimilarAnswers, measured_bar};

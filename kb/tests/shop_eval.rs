@@ -507,3 +507,78 @@ fn minilm_retrieval_on_the_english_questions() {
         en_v.hit3()
     );
 }
+
+/// The smallest cosine at which the regional service's similar-question
+/// cache may reuse an answer with multilingual-e5-small (Q4):
+/// `kefu_kb::SIMILAR_MIN_COSINE_E5` must be at least the lowest bar at
+/// which no two tuning questions of different intent in the same language
+/// meet, and must reuse no wrong answer on the held-out half (the figure
+/// that matters); the table also shows how often a paraphrase would hit.
+///
+/// The simulation: questions arrive in fixture order, each answered one is
+/// cached; a question hits when its nearest earlier question of its own
+/// language is at least the threshold, and the hit is wrong when that
+/// question's intent (its expected FAQ entries) differs, or when either is
+/// unanswerable and they are not the same text.
+#[test]
+fn similar_question_threshold_on_the_shop_fixture() {
+    use kefu_core::Locale;
+    let e5 = kefu_kb::BertEmbedder::load_e5_q4(
+        model_file("e5-small-q4", "e5-small-q4.bin"),
+        model_file("e5-small-q4", "tokenizer.json"),
+    )
+    .expect("load multilingual-e5-small Q4");
+    let all = questions();
+    let vecs = embed_questions(&e5, &all);
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let same_intent =
+        |a: &Q, b: &Q| !a.expect.is_empty() && a.expect.iter().any(|e| b.expect.contains(e));
+    // (hits, wrong hits, questions) replaying `qs` in order at threshold `t`.
+    let replay = |qs: &[&Q], t: f32| {
+        let (mut hits, mut wrong) = (0usize, 0usize);
+        for (i, q) in qs.iter().enumerate() {
+            let lq = Locale::detect(&q.q);
+            let v = &vecs[&q.q];
+            let best = qs[..i]
+                .iter()
+                .filter(|p| Locale::detect(&p.q) == lq)
+                .map(|p| (cos(v, &vecs[&p.q]), *p))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((c, p)) = best
+                && c >= t
+            {
+                hits += 1;
+                wrong += usize::from(!same_intent(q, p));
+            }
+        }
+        (hits, wrong, qs.len())
+    };
+    let dev: Vec<&Q> = all.iter().step_by(2).collect();
+    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    let mut pick = None;
+    println!("| threshold | tuning hits | tuning wrong | held-out hits | held-out wrong |");
+    println!("|---|---|---|---|---|");
+    for step in 0..=20 {
+        let t = 0.90 + 0.005 * step as f32;
+        let (dh, dw, dn) = replay(&dev, t);
+        let (hh, hw, hn) = replay(&held, t);
+        println!("| {t:.3} | {dh}/{dn} | {dw} | {hh}/{hn} | {hw} |");
+        if dw == 0 && pick.is_none() {
+            pick = Some((t, hh, hw, hn));
+        }
+    }
+    let (t, hh, hw, hn) = pick.expect("some threshold has no wrong tuning hit");
+    println!(
+        "picked on the tuning half: {t:.3}; held out: {hh}/{hn} questions reuse an answer, {hw} of them wrongly"
+    );
+    assert!(
+        f64::from(t) <= f64::from(kefu_kb::SIMILAR_MIN_COSINE_E5) + 1e-6,
+        "the shipped similar-question threshold {} is below the tuned {t:.3}",
+        kefu_kb::SIMILAR_MIN_COSINE_E5
+    );
+    let (_, wrong, _) = replay(&held, kefu_kb::SIMILAR_MIN_COSINE_E5);
+    assert_eq!(
+        wrong, 0,
+        "held out, the shipped threshold reuses a wrong answer"
+    );
+}
