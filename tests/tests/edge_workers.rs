@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use kefu_tests::edge_suite::{self, EdgeRuntime, RunningEdge};
 use kefu_tests::live::{EDGE_KEY, Proc, Regional, free_port, http, root};
+use serde_json::json;
 
 /// The newest modification time under `dir` (recursively).
 fn newest(dir: &std::path::Path) -> std::time::SystemTime {
@@ -98,6 +99,8 @@ impl EdgeRuntime for Wrangler {
                 "--log-level",
                 "error",
                 "--show-interactive-dev-session=false",
+                // GET /__scheduled runs the cron trigger.
+                "--test-scheduled",
             ])
             .env("PATH", path)
             .env("WRANGLER_SEND_METRICS", "false")
@@ -175,4 +178,65 @@ fn bad_signature() {
 #[test]
 fn outage() {
     edge_suite::outage(&Wrangler);
+}
+
+/// A quiet edge: a cache hit waits in the Worker's outbox (batched, and no
+/// later request comes to deliver it) until the cron trigger runs, which
+/// delivers it to the regional store once.
+#[test]
+fn the_cron_trigger_delivers_a_quiet_edge_outbox() {
+    let regional = Wrangler.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    assert_eq!(
+        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
+        200
+    );
+    assert_eq!(
+        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
+        200
+    );
+    let edge = Wrangler.start(&regional);
+    let chat = |visitor: &str, msg: &str| {
+        let b = json!({"widget_key": widget_key, "visitor_id": visitor, "message": msg, "client_msg_id": "m-1"});
+        let (s, _, body) = http(
+            edge.port,
+            "POST",
+            "/v1/chat",
+            &[("content-type", "application/json")],
+            b.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(s, 200);
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+    assert_eq!(chat("v-1", "How do I get a refund?")["source"], "faq");
+    let hit = chat("v-2", "how do i get a refund");
+    assert_eq!(hit["source"], "cache", "{hit}");
+    let conv = hit["conversation_id"].as_str().unwrap().to_owned();
+    let stored = || regional.call("GET", &format!("/v1/conversations/{conv}"), &api_key, None);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        stored().0,
+        404,
+        "the hit waits in the outbox: no request came to deliver it"
+    );
+    let (s, _, _) = http(edge.port, "GET", "/__scheduled?cron=*+*+*+*+*", &[], b"").unwrap();
+    assert_eq!(s, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, t) = stored();
+        if s == 200 {
+            let msgs = t["messages"].as_array().unwrap();
+            assert_eq!(msgs.len(), 2, "reported once: {t}");
+            assert_eq!(msgs[1]["source"], "cache");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cron run did not deliver the hit"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
