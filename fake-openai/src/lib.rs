@@ -46,6 +46,10 @@ pub struct Script {
     /// Reply with exactly this many tokens (`tok0 tok1 …`) instead of
     /// `reply`.
     pub total_tokens: Option<usize>,
+    /// Replies by request: the first `(needle, reply)` whose needle occurs
+    /// in one of the request's messages replies `reply` instead of
+    /// `reply` (e.g. a system prompt's phrase to script one kind of call).
+    pub replies_when: Vec<(String, String)>,
 }
 
 impl Default for Script {
@@ -59,6 +63,7 @@ impl Default for Script {
             error_status: 500,
             stall_after: None,
             total_tokens: None,
+            replies_when: Vec::new(),
         }
     }
 }
@@ -202,7 +207,19 @@ async fn chat(
         .strip_prefix("stall-")
         .and_then(|x| x.parse::<usize>().ok())
         .or(sc.stall_after);
-    let text = match (sc.total_tokens, &sc.reply, model.as_str()) {
+    let matched = body["messages"].as_array().and_then(|ms| {
+        sc.replies_when.iter().find_map(|(needle, r)| {
+            ms.iter()
+                .any(|m| {
+                    m["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains(needle.as_str()))
+                })
+                .then(|| r.clone())
+        })
+    });
+    let reply = matched.or_else(|| sc.reply.clone());
+    let text = match (sc.total_tokens, &reply, model.as_str()) {
         (Some(k), _, _) => (0..k).map(|i| format!("tok{i} ")).collect(),
         (None, _, "echo") | (None, None, _) => last_user(&body),
         (None, Some(r), _) => r.clone(),

@@ -1,12 +1,19 @@
 //! Answering a visitor's question from the tenant's knowledge base.
 //!
 //! In order, and never a guess:
+//! 0. **The reader** ([`reader`]): with a model configured, what retrieval
+//!    accepted (a FAQ or passages) is first read by the model together with
+//!    the question; a clear "no" goes to 4. An error, a timeout or an
+//!    unclear reply keeps retrieval's judgement (it fails open to today's
+//!    answer, never to a guess).
 //! 1. **Curated FAQ**: a strong match is answered verbatim (source `faq`).
 //! 2. **Grounded generation** (source `llm`): with a model configured
 //!    ([`Generator`]), the relevant passages and the question (PII masked)
 //!    go to it in [`kefu_llm::prompt`]'s data blocks; the answer cites the
-//!    passages it used. A refusal, an error, a timeout or an answer that
-//!    leaks the instructions falls through to 3.
+//!    passages it used. The model's refusal ([`kefu_llm::prompt::NO_ANSWER`])
+//!    goes to 4: it read the passages and found no answer. An error, a
+//!    timeout, an answer cut short, an ungrounded answer or one that leaks
+//!    the instructions falls through to 3 ([`Grounded`]).
 //! 3. **Extractive**: the best passage, trimmed at sentence ends, with its
 //!    citation (source `kb`).
 //! 4. **Nothing relevant**: an honest "I don't know" and an offer of a
@@ -20,6 +27,10 @@ use kefu_kb::{AnswerPolicy, Hit, Judgement, KbIndex, SearchOptions, extractive_a
 
 use crate::Result;
 use crate::store::{Citation, Role, TenantStore, Turn};
+
+pub mod reader;
+
+pub use reader::{ReaderPolicy, Reading};
 
 /// The longest extractive answer, in characters.
 pub const MAX_EXTRACT_CHARS: usize = 400;
@@ -78,7 +89,8 @@ pub fn no_kb(locale: Locale) -> Turn {
 }
 
 /// Decides the answer from a published index (pure CPU); `qv` is the
-/// question's vector when the index has vectors.
+/// question's vector when the index has vectors. No model: the FAQ, the
+/// extractive answer or "I don't know".
 pub fn from_index(
     index: &KbIndex,
     version: u64,
@@ -87,7 +99,20 @@ pub fn from_index(
     locale: Locale,
 ) -> Answer {
     let hits = index.search(question, qv, &SearchOptions::default());
-    let turn = match judge(index, question, &hits, &AnswerPolicy::default()) {
+    let j = judge(index, question, &hits, &AnswerPolicy::default());
+    from_judgement(index, version, question, &j, locale)
+}
+
+/// The answer a judgement gives without a model: the FAQ verbatim, the
+/// best passage's extract, or "I don't know".
+pub fn from_judgement(
+    index: &KbIndex,
+    version: u64,
+    question: &str,
+    judgement: &Judgement,
+    locale: Locale,
+) -> Answer {
+    let turn = match judgement {
         Judgement::Faq { hit } => {
             let text = index
                 .chunks()
@@ -96,7 +121,7 @@ pub fn from_index(
                 .unwrap_or_default();
             Turn::new(Role::Bot, text)
                 .with_source(Source::Faq)
-                .with_citations(citation(index, &hit).into_iter().collect())
+                .with_citations(citation(index, hit).into_iter().collect())
         }
         Judgement::Passages { hits } => {
             let best = &hits[0];
@@ -171,6 +196,21 @@ pub struct Generator {
     pub max_tokens: u32,
     /// How long one answer may take.
     pub timeout: std::time::Duration,
+    /// The reader ([`reader`]); `None`: retrieval's judgement is used as is.
+    pub reader: Option<ReaderPolicy>,
+}
+
+/// What grounded generation came to.
+#[derive(Debug)]
+pub enum Grounded {
+    /// The model's answer, grounded in the passages it cites.
+    Answer(Turn),
+    /// The model read the passages and refused
+    /// ([`kefu_llm::prompt::NO_ANSWER`]): the answer is "I don't know".
+    Refused,
+    /// No answer to use (error, timeout, overload, cut short, ungrounded,
+    /// a leak of the instructions): the extractive answer instead.
+    Failed,
 }
 
 impl Generator {
@@ -218,6 +258,10 @@ impl Generator {
             gateway,
             max_tokens: config.max_tokens,
             timeout: config.answer_timeout,
+            reader: config.reader.then(|| ReaderPolicy {
+                timeout: config.reader_timeout,
+                ..ReaderPolicy::default()
+            }),
         })
     }
 
@@ -234,8 +278,8 @@ impl Generator {
         }
     }
 
-    /// A grounded answer from `hits`' passages, or `None` (refusal, error,
-    /// timeout, an unusable answer).
+    /// A grounded answer from `hits`' passages, the model's refusal, or a
+    /// failure ([`Grounded`]).
     pub async fn grounded(
         &self,
         tenant: &str,
@@ -243,7 +287,7 @@ impl Generator {
         hits: &[Hit],
         asked: &Asked<'_>,
         deltas: Option<&Deltas>,
-    ) -> Option<Turn> {
+    ) -> Grounded {
         let Asked {
             question,
             history,
@@ -310,10 +354,16 @@ impl Generator {
             }
             Some(text)
         };
-        let text = tokio::time::timeout(self.timeout, run).await.ok()??;
+        let Some(text) = tokio::time::timeout(self.timeout, run).await.ok().flatten() else {
+            return Grounded::Failed;
+        };
         let text = text.trim().to_owned();
-        if !kefu_llm::prompt::usable(&text, zh) {
-            return None;
+        if kefu_llm::prompt::leaks_prompt(&text, zh) || text.is_empty() {
+            return Grounded::Failed;
+        }
+        if kefu_llm::prompt::refused(&text) {
+            tracing::info!("model found no answer in the passages");
+            return Grounded::Refused;
         }
         let support = grounding(&text, passages.iter().map(|p| p.text.as_str()));
         if support < MIN_GROUNDING {
@@ -321,7 +371,7 @@ impl Generator {
                 support = format_args!("{support:.2}"),
                 "model answer not grounded in the passages; extractive answer instead"
             );
-            return None;
+            return Grounded::Failed;
         }
         // Cite what the answer cites ([n]); an answer citing nothing rests
         // on the best passage.
@@ -338,7 +388,7 @@ impl Generator {
             .into_iter()
             .filter_map(|h| citation(index, h))
             .collect();
-        Some(
+        Grounded::Answer(
             Turn::new(Role::Bot, text)
                 .with_source(Source::Llm)
                 .with_citations(citations),
@@ -497,31 +547,45 @@ pub async fn answer(
         let qv = knowledge.query_vector(&p.index, &q);
         let hits = p.index.search(&q, qv.as_deref(), &SearchOptions::default());
         let j = judge(&p.index, &q, &hits, &AnswerPolicy::default());
-        let fallback = from_index(&p.index, p.version, &q, qv.as_deref(), locale);
+        let fallback = from_judgement(&p.index, p.version, &q, &j, locale);
         (j, fallback)
     })
     .await
     .map_err(|_| crate::Error::ShuttingDown)?;
     let generator = generator.filter(|g| g.brownout().features().llm_generation);
-    if let (Some(g), Judgement::Passages { hits }) = (generator, &judgement)
-        && let Some(turn) = g
-            .grounded(
-                tenant.tenant().as_str(),
-                &published.index,
-                hits,
-                &Asked {
-                    question,
-                    history,
-                    locale,
-                },
-                deltas,
-            )
-            .await
-    {
-        return Ok(Answer {
-            turn,
+    let tenant_id = tenant.tenant().as_str();
+    let refuse = || {
+        Ok(Answer {
+            turn: dont_know(locale),
             kb_version: published.version,
-        });
+        })
+    };
+    if let Some(g) = generator
+        && g.read(tenant_id, &published.index, question, &judgement)
+            .await
+            == Reading::DoesNotAnswer
+    {
+        return refuse();
+    }
+    if let (Some(g), Judgement::Passages { hits }) = (generator, &judgement) {
+        let asked = Asked {
+            question,
+            history,
+            locale,
+        };
+        match g
+            .grounded(tenant_id, &published.index, hits, &asked, deltas)
+            .await
+        {
+            Grounded::Answer(turn) => {
+                return Ok(Answer {
+                    turn,
+                    kb_version: published.version,
+                });
+            }
+            Grounded::Refused => return refuse(),
+            Grounded::Failed => {}
+        }
     }
     Ok(fallback)
 }

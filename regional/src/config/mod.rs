@@ -193,6 +193,11 @@ pub struct LlmConfig {
     pub max_tokens: u32,
     /// How long one answer may take in all.
     pub answer_timeout: Duration,
+    /// Whether the model checks retrieved passages before they are used
+    /// (`[llm] reader`, `KEFU_LLM_READER`; default on).
+    pub reader: bool,
+    /// How long one reader check may take (`[llm] reader_timeout_ms`).
+    pub reader_timeout: Duration,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -700,6 +705,16 @@ impl Config {
                 &in_file("llm.answer_timeout_secs"),
                 rl.answer_timeout_secs.unwrap_or(30),
                 600,
+            )?),
+            reader: match src.env("KEFU_LLM_READER") {
+                Some(v) => parse_bool("KEFU_LLM_READER (environment)", v)?,
+                None => rl.reader.unwrap_or(true),
+            },
+            reader_timeout: Duration::from_millis(positive(
+                &in_file("llm.reader_timeout_ms"),
+                rl.reader_timeout_ms
+                    .unwrap_or(crate::answer::reader::READER_TIMEOUT_MS),
+                60_000,
             )?),
         };
 

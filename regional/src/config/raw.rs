@@ -85,6 +85,12 @@ pub struct RawLlm {
     /// A GGUF model file (Qwen2 or Llama family) run in this process on
     /// candle, after the servers in fallback order.
     pub gguf: Option<PathBuf>,
+    /// Ask the model whether retrieved passages answer the question before
+    /// using them (default on when a model is configured).
+    pub reader: Option<bool>,
+    /// Milliseconds one reader check may take before retrieval's judgement
+    /// stands.
+    pub reader_timeout_ms: Option<u64>,
 }
 
 /// `[[llm.backends]]`

@@ -1,8 +1,11 @@
 //! Grounded generation through an OpenAI-compatible server (the fake, the
 //! one allowed double for a remote model): a question that retrieval
 //! answers with passages goes to the model and comes back as an `llm`
-//! answer citing the passage; a failing or refusing model falls back to the
-//! extractive answer, never to nothing.
+//! answer citing the passage; a failing or inventing model falls back to
+//! the extractive answer, never to nothing; a model that refuses is an
+//! honest "I don't know". The reader (the model asked first whether the
+//! passages answer at all) turns a "no" into "I don't know" and leaves the
+//! answer as it was when it says yes, fails or says neither.
 
 use std::time::Duration;
 
@@ -91,11 +94,7 @@ async fn ask(h: &Harness, public: &axum::Router, q: &str) -> Value {
 
 #[tokio::test]
 async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
-    let (fake, h, public, _) = system(
-        "fake",
-        "Electronics have a one-year warranty; water damage is not covered [1].",
-    )
-    .await;
+    let (fake, h, public, _) = system_with("fake", scripted("YES", ANSWER), "").await;
     let a = ask(&h, &public, "is water damage covered by the warranty?").await;
     assert_eq!(a["source"], "llm", "{a:?}");
     assert_eq!(
@@ -104,7 +103,7 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
     );
     assert_eq!(a["citations"][0]["id"], "doc-warranty");
     assert_eq!(a["citations"][0]["url"], "https://shop.example/warranty");
-    assert_eq!(fake.requests(), 1);
+    assert_eq!(fake.requests(), 2, "the reader, then the answer");
     // The gateway's figures are in /metrics.
     let resp = tower::ServiceExt::oneshot(
         h.router.clone(),
@@ -119,7 +118,7 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
         .unwrap()
         .to_bytes();
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    assert!(text.contains("kefu_llm_requests_total 1"), "{text}");
+    assert!(text.contains("kefu_llm_requests_total 2"), "{text}");
     assert!(text.contains("kefu_llm_queue_depth 0"), "{text}");
     assert!(
         text.contains("kefu_llm_breaker_open{backend=\"0\"} 0"),
@@ -128,15 +127,11 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
 }
 
 #[tokio::test]
-async fn a_failing_refusing_or_inventing_model_falls_back_to_the_extractive_answer() {
+async fn a_failing_or_inventing_model_falls_back_to_the_extractive_answer() {
     // An invented policy: most of its words are not in the tenant's content.
     let invented = "Our premium warranty lasts ten years, includes free replacement \
         phones, and refunds every purchase instantly without questions [1].";
-    for (model, reply) in [
-        ("fail-500", "unused"),
-        ("fake", "NO_ANSWER"),
-        ("fake", invented),
-    ] {
+    for (model, reply) in [("fail-500", "unused"), ("fake", invented)] {
         let (fake, h, public, _) = system(model, reply).await;
         let a = ask(&h, &public, "is water damage covered by the warranty?").await;
         assert_eq!(a["source"], "kb", "{model}: {a:?}");
@@ -147,4 +142,127 @@ async fn a_failing_refusing_or_inventing_model_falls_back_to_the_extractive_answ
         assert_eq!(a["citations"][0]["id"], "doc-warranty");
         assert!(fake.requests() >= 1, "{model}: the model was asked");
     }
+}
+
+/// What the fake says to the reader (its system prompt's last sentence)
+/// and to everything else.
+fn scripted(reader: &str, answer: &str) -> Script {
+    Script {
+        reply: Some(answer.into()),
+        replies_when: vec![(READER_ASKS.into(), reader.into())],
+        token_gap: Duration::from_millis(1),
+        ..Script::default()
+    }
+}
+
+/// A phrase only the reader's prompt has.
+const READER_ASKS: &str = "Reply with one word: YES or NO.";
+
+const ANSWER: &str = "Electronics have a one-year warranty; water damage is not covered [1].";
+
+/// Adds a curated FAQ to the published knowledge base and publishes again.
+async fn with_payment_faq(h: &Harness, key: &str) {
+    let faq = json!([{"id": "faq-payment", "question": "Which payment methods do you accept?",
+        "answer": "We accept Alipay, WeChat Pay and UnionPay cards."}]);
+    assert!(
+        h.call(Method::POST, "/v1/kb/faqs", Some(key), Some(faq))
+            .await
+            .status
+            .is_success()
+    );
+    assert_eq!(
+        h.call(Method::POST, "/v1/kb/publish", Some(key), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+/// The honest "I don't know" with an offer of a human, which routing
+/// counts as a failed answer.
+fn assert_dont_know(a: &Value) {
+    assert_eq!(a["source"], "fallback", "{a:?}");
+    let text = a["answer"].as_str().unwrap();
+    assert!(text.contains("human agent"), "{a:?}");
+    assert!(
+        !text.contains("Alipay") && !text.contains("warranty"),
+        "{a:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_that_refuses_gives_i_dont_know_not_the_passage() {
+    let (fake, h, public, _) = system_with("fake", scripted("YES", "NO_ANSWER"), "").await;
+    let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+    assert_dont_know(&a);
+    assert_eq!(fake.requests(), 2, "the reader, then the answer");
+}
+
+#[tokio::test]
+async fn the_reader_saying_no_turns_a_faq_or_passages_into_i_dont_know() {
+    let (fake, h, public, key) = system_with("fake", scripted("NO", ANSWER), "").await;
+    with_payment_faq(&h, &key).await;
+    let a = ask(&h, &public, "which payment methods do you accept?").await;
+    assert_dont_know(&a);
+    let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+    assert_dont_know(&a);
+    // Each question was read once; no answer was generated after a no.
+    assert_eq!(fake.requests(), 2);
+}
+
+#[tokio::test]
+async fn the_reader_saying_yes_keeps_the_faq_and_the_grounded_answer() {
+    for yes in ["YES", "是"] {
+        let (fake, h, public, key) = system_with("fake", scripted(yes, ANSWER), "").await;
+        with_payment_faq(&h, &key).await;
+        let a = ask(&h, &public, "which payment methods do you accept?").await;
+        assert_eq!(a["source"], "faq", "{a:?}");
+        assert_eq!(
+            a["answer"],
+            "We accept Alipay, WeChat Pay and UnionPay cards."
+        );
+        let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+        assert_eq!(a["source"], "llm", "{a:?}");
+        assert_eq!(a["answer"], ANSWER);
+        assert_eq!(fake.requests(), 3, "two readings and one answer");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_or_unclear_reader_leaves_the_answer_as_it_was() {
+    // A failing model: the FAQ verbatim, the passage extracted.
+    let (_fake, h, public, key) = system_with("fail-500", scripted("NO", ANSWER), "").await;
+    with_payment_faq(&h, &key).await;
+    let a = ask(&h, &public, "which payment methods do you accept?").await;
+    assert_eq!(a["source"], "faq", "{a:?}");
+    let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+    assert_eq!(a["source"], "kb", "{a:?}");
+    // A reader that answers neither yes nor no, or too slowly.
+    for (reader, ttft) in [("Maybe, partly.", 0), ("NO", 3_000)] {
+        let script = Script {
+            ttft: Duration::from_millis(ttft),
+            ..scripted(reader, ANSWER)
+        };
+        let (_fake, h, public, key) = system_with(
+            "fake",
+            script,
+            "[llm]\nreader_timeout_ms = 300\nanswer_timeout_secs = 10\n",
+        )
+        .await;
+        with_payment_faq(&h, &key).await;
+        let a = ask(&h, &public, "which payment methods do you accept?").await;
+        assert_eq!(a["source"], "faq", "{reader}: {a:?}");
+    }
+}
+
+#[tokio::test]
+async fn with_the_reader_off_the_model_is_asked_only_for_answers() {
+    let (fake, h, public, key) =
+        system_with("fake", scripted("NO", ANSWER), "[llm]\nreader = false\n").await;
+    with_payment_faq(&h, &key).await;
+    let a = ask(&h, &public, "which payment methods do you accept?").await;
+    assert_eq!(a["source"], "faq", "{a:?}");
+    let a = ask(&h, &public, "is water damage covered by the warranty?").await;
+    assert_eq!(a["source"], "llm", "{a:?}");
+    assert_eq!(fake.requests(), 1);
 }
