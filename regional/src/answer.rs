@@ -526,6 +526,13 @@ fn preview(tx: &Deltas, text: &str, shown: usize, zh: bool) -> usize {
 }
 
 /// Answers `question` for the tenant.
+///
+/// With `similar_answers` (the tenant opted in) a model's answer is kept
+/// for its question's embedding, and a question that stands alone (kefu-core's
+/// cache rule: no pointing back into the conversation, no PII) close enough
+/// to one answered before on the same knowledge-base version and in the
+/// same language gets that answer again, as `cache`, without asking the
+/// model ([`kefu_kb::SimilarAnswers`]).
 pub async fn answer(
     tenant: &TenantStore,
     question: &str,
@@ -533,6 +540,7 @@ pub async fn answer(
     locale: Locale,
     generator: Option<&Generator>,
     deltas: Option<&Deltas>,
+    similar_answers: bool,
 ) -> Result<Answer> {
     let Some(published) = tenant.kb_current().await? else {
         return Ok(Answer {
@@ -543,17 +551,41 @@ pub async fn answer(
     let q = question.to_owned();
     let p = published.clone();
     let knowledge = tenant.knowledge().clone();
-    let (judgement, fallback) = tokio::task::spawn_blocking(move || {
+    let (judgement, fallback, qv) = tokio::task::spawn_blocking(move || {
         let qv = knowledge.query_vector(&p.index, &q);
         let hits = p.index.search(&q, qv.as_deref(), &SearchOptions::default());
         let j = judge(&p.index, &q, &hits, &AnswerPolicy::default());
         let fallback = from_judgement(&p.index, p.version, &q, &j, locale);
-        (j, fallback)
+        (j, fallback, qv)
     })
     .await
     .map_err(|_| crate::Error::ShuttingDown)?;
     let generator = generator.filter(|g| g.brownout().features().llm_generation);
     let tenant_id = tenant.tenant().as_str();
+    let earlier = history.iter().filter(|t| t.role == Role::Visitor).count();
+    let similar = tenant
+        .knowledge()
+        .similar()
+        .filter(|_| similar_answers)
+        .filter(|_| {
+            kefu_core::cache::is_standalone(question, u32::try_from(earlier).unwrap_or(u32::MAX))
+                && !kefu_core::pii::contains_pii(question)
+        })
+        .zip(qv);
+    if let Some((cache, v)) = &similar
+        && let Some((kept, cosine)) = cache.get(tenant_id, published.version, locale, v)
+    {
+        tracing::debug!(
+            cosine = format_args!("{cosine:.3}"),
+            "answer reused for a similar question"
+        );
+        return Ok(Answer {
+            turn: Turn::new(Role::Bot, kept.text)
+                .with_source(Source::Cache)
+                .with_citations(kept.citations),
+            kb_version: published.version,
+        });
+    }
     let refuse = || {
         Ok(Answer {
             turn: dont_know(locale),
@@ -578,6 +610,11 @@ pub async fn answer(
             .await
         {
             Grounded::Answer(turn) => {
+                if let Some((cache, v)) = similar
+                    && !kefu_core::pii::contains_pii(&turn.text)
+                {
+                    cache.put(tenant_id, published.version, locale, v, turn.clone());
+                }
                 return Ok(Answer {
                     turn,
                     kb_version: published.version,

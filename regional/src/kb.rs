@@ -105,6 +105,9 @@ pub struct Knowledge {
     publishing: Mutex<Vec<String>>,
     jobs: Mutex<HashMap<String, std::collections::VecDeque<PublishJob>>>,
     embedder: Option<Arc<dyn Embedder>>,
+    /// Answers reused across paraphrases, for tenants that opt in; `None`
+    /// when the embedding model has no measured bar (or there is none).
+    similar: Option<kefu_kb::SimilarAnswers<kefu_core::session::Turn>>,
 }
 
 /// Loads the configured embedding model (blocking; at startup).
@@ -289,10 +292,20 @@ impl Knowledge {
 
     /// Knowledge with `embedder` for publishing and queries.
     pub fn with_embedder(embedder: Option<Arc<dyn Embedder>>) -> Knowledge {
+        let similar = embedder
+            .as_ref()
+            .and_then(|e| kefu_kb::measured_bar(e.model_id()))
+            .map(kefu_kb::SimilarAnswers::new);
         Knowledge {
             embedder,
+            similar,
             ..Knowledge::default()
         }
+    }
+
+    /// The similar-question answers, when the embedding model allows them.
+    pub fn similar(&self) -> Option<&kefu_kb::SimilarAnswers<kefu_core::session::Turn>> {
+        self.similar.as_ref()
     }
 
     /// The query's vector for `index`, when the index has vectors from the
@@ -425,6 +438,9 @@ impl Knowledge {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(tenant);
+        if let Some(s) = &self.similar {
+            s.forget(tenant);
+        }
         let _ = std::fs::remove_dir_all(dir(store, tenant));
     }
 }

@@ -180,7 +180,13 @@ pub async fn turn(
     let ai = if human {
         None
     } else {
-        Some(crate::answer::answer(&tenant, &question, &turns, locale, generator, deltas).await?)
+        let similar = settings.similar_answers && settings.semantic_cache_allowed;
+        Some(
+            crate::answer::answer(
+                &tenant, &question, &turns, locale, generator, deltas, similar,
+            )
+            .await?,
+        )
     };
     let kb_version = ai.as_ref().map_or(0, |a| a.kb_version);
     let left_text = question.clone();

@@ -36,9 +36,17 @@ pub struct TenantSettings {
     /// Days to keep conversations; `null` uses the service default.
     #[serde(default)]
     pub retention_days: Option<u32>,
-    /// Whether answers may be served from the semantic cache.
+    /// Whether answers may be cached at all: the edge's cache of repeated
+    /// questions (same words), and, with `similar_answers`, reuse across
+    /// paraphrases. Off: every question reaches the knowledge base.
     #[serde(default = "yes")]
     pub semantic_cache_allowed: bool,
+    /// Opt-in: reuse a model's answer for a question asked again in other
+    /// words (query embeddings at least `SIMILAR_MIN_COSINE_E5` apart, same
+    /// knowledge-base version and language). Needs an embedding model and
+    /// `semantic_cache_allowed`.
+    #[serde(default)]
+    pub similar_answers: bool,
 }
 
 fn yes() -> bool {
@@ -52,6 +60,7 @@ impl Default for TenantSettings {
             require_signed_identity: false,
             retention_days: None,
             semantic_cache_allowed: true,
+            similar_answers: false,
         }
     }
 }
@@ -122,8 +131,10 @@ pub struct SettingsUpdate {
     #[serde(default, deserialize_with = "crate::json_int::opt_u32")]
     #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<u32>,
-    /// Allow the semantic cache.
+    /// Allow answer caching.
     pub semantic_cache_allowed: Option<bool>,
+    /// Reuse answers across paraphrased questions (opt-in).
+    pub similar_answers: Option<bool>,
     /// New visitor-identity secret (16..=256 characters); write-only.
     #[schema(min_length = 16, max_length = 256)]
     pub identity_secret: Option<String>,
@@ -331,6 +342,9 @@ pub fn update_settings(ctx: &WriteCtx<'_>, id: &str, u: &SettingsUpdate) -> Resu
     }
     if let Some(b) = u.require_signed_identity {
         rec.settings.require_signed_identity = b;
+    }
+    if let Some(b) = u.similar_answers {
+        rec.settings.similar_answers = b;
     }
     if let Some(b) = u.semantic_cache_allowed {
         rec.settings.semantic_cache_allowed = b;

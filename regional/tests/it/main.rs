@@ -21,5 +21,6 @@ mod reload;
 mod restart;
 mod retention;
 mod serve;
+mod similar;
 mod stream;
 mod tenants;

@@ -214,7 +214,7 @@ async fn settings_round_trip_and_validation() {
         .await;
     assert_eq!(
         r.body,
-        json!({"allowed_origins": [], "require_signed_identity": false, "retention_days": null, "semantic_cache_allowed": true})
+        json!({"allowed_origins": [], "require_signed_identity": false, "retention_days": null, "semantic_cache_allowed": true, "similar_answers": false})
     );
     let patch = json!({"allowed_origins": ["https://shop.example"], "retention_days": 30, "semantic_cache_allowed": false,
         "require_signed_identity": true, "identity_secret": "a-very-secret-identity-key"});
