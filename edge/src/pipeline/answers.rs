@@ -6,8 +6,10 @@
 //! The key includes the tenant's current KB version, so once the edge
 //! learns of a new version (tenant config refresh, or a regional answer
 //! resting on it) entries of older versions are never looked up again; they
-//! expire on their TTL. Semantic (similar-question) lookup is not done at
-//! the edge, which has no cheap embeddings: it stays at the regional service.
+//! expire on their TTL. Similar-question lookup is not done at the edge,
+//! which has no cheap embeddings: the regional service does it, for tenants
+//! that opt in (`similar_answers`; kefu-kb's `SimilarAnswers`), with the
+//! query embedding it computes for retrieval anyway.
 
 use kefu_core::cache::{CacheCandidate, Cacheable, cacheability, is_standalone};
 use kefu_core::session::{ConversationState, Role, Session};

@@ -14,9 +14,10 @@
 //!
 //! Q4_0 blocks are ggml's: an f16 scale then 16 bytes whose low nibbles are
 //! weights 0-15 and high nibbles 16-31, each `(q - 8) * scale`. The linear
-//! layers stay 4-bit and run through candle's quantized matmul (which, like
-//! e5.c, quantises activations to 8 bits); the word-embedding table stays
-//! 4-bit too and only the rows a batch uses are dequantised. Tensors:
+//! layers are dequantised to f32 at load (12 layers, ~85 MB; candle's 4-bit
+//! matmul, which like e5.c quantises activations to 8 bits, was 7x slower
+//! per query here); the word-embedding table (250k rows) stays 4-bit and
+//! only the rows a batch uses are dequantised. Tensors:
 //! `emb.{word,pos,type,ln.w,ln.b}` and per layer `lN.{q,k,v,ao,fi,fo}.{w,b}`,
 //! `lN.{aln,oln}.{w,b}`. The encoder is post-LayerNorm BERT with erf GELU;
 //! position ids start at 0 (the file's table is already offset for
@@ -210,7 +211,11 @@ impl Q4Bert {
         let q4 = |name: &str, out: usize, inp: usize| -> Result<QMatMul> {
             let raw = get(name, 1, out * inp)?;
             let t = qtensor_from_ggml(GgmlDType::Q4_0, raw, vec![out, inp], device)?;
-            Ok(QMatMul::from_qtensor(t)?)
+            // Dequantised once, here: candle's 4-bit matmul quantises the
+            // activations and works row by row, which made a query embedding
+            // 7x slower (4 vs 29 sentences/s one at a time, BENCHMARKS.md)
+            // for ~85 MB less memory.
+            Ok(QMatMul::Tensor(t.dequantize(device)?))
         };
         let lin = |p: &str, out: usize, inp: usize| -> Result<QLinear> {
             Ok(QLinear {

@@ -4,10 +4,9 @@
 //!
 //! Built from the tenant's settings: allowed origins, the signed-visitor
 //! requirement and its secret (HMAC-SHA256 over the visitor id, the host
-//! page's usual tool), and the cache switch. There is one tenant switch for
-//! caching today (`semantic_cache_allowed`); it governs both the edge's
-//! exact-match answer cache and the semantic cache until the settings grow
-//! a separate one. The config names the tenant's current knowledge-base
+//! page's usual tool), and the cache switch (`semantic_cache_allowed`: the
+//! edge's cache of repeated questions; the regional service's reuse across
+//! paraphrases also needs the tenant's opt-in, `similar_answers`). The config names the tenant's current knowledge-base
 //! version; the edge's cache keys carry it, so after a publish old answers
 //! become unreachable as soon as the edge sees the new version (a fresh
 //! config, at most [`TENANT_CONFIG_TTL_MS`] later, or any answer resting on
