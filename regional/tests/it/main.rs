@@ -17,6 +17,7 @@ mod hybrid;
 mod inproc;
 mod kb;
 mod llm;
+mod reader_eval;
 mod reload;
 mod restart;
 mod retention;
