@@ -12,6 +12,9 @@
 //! `x-fake-ttft-ms: <ms>` sets the time to the first token and
 //! `x-fake-tokens: <n>` the reply length.
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -131,8 +131,23 @@ pub fn load_embedder(config: &EmbedderConfig) -> Result<Option<Arc<dyn Embedder>
                 r.map_err(|e| Error::Invalid(format!("embedding model {}: {e}", dir.display())))?,
             )
         }
-        EmbedderConfig::Remote { url, model } => {
-            Arc::new(kefu_kb::OpenAiEmbedder::new(url, None, model))
+        EmbedderConfig::Remote {
+            url,
+            model,
+            api_key,
+            ca_pem,
+        } => {
+            let e = kefu_kb::OpenAiEmbedder::new(
+                url,
+                api_key.as_ref().map(|k| k.expose().to_owned()),
+                model,
+            );
+            Arc::new(match ca_pem {
+                Some(pem) => e
+                    .with_ca_pem(pem)
+                    .map_err(|e| Error::Invalid(format!("embedding server {url}: {e}")))?,
+                None => e,
+            })
         }
     };
     tracing::info!(

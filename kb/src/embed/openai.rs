@@ -58,6 +58,26 @@ impl OpenAiEmbedder {
         }
     }
 
+    /// Trusts the CA certificates in `pem` (one or more PEM blocks) as well
+    /// as the system's, for a server behind a private CA.
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> Result<OpenAiEmbedder> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::Embedding(format!("CA certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(Error::Embedding(
+                "CA certificates: no PEM certificate found".into(),
+            ));
+        }
+        let mut b = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60));
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+        self.client = b
+            .build()
+            .map_err(|e| Error::Embedding(format!("https client: {e}")))?;
+        Ok(self)
+    }
+
     /// Declares the dimension up front.
     pub fn with_dim(self, dim: usize) -> OpenAiEmbedder {
         self.dim.store(dim, Ordering::Relaxed);

@@ -147,7 +147,7 @@ pub struct Config {
 }
 
 /// Where embeddings come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum EmbedderConfig {
     /// None: BM25 only.
     None,
@@ -159,6 +159,10 @@ pub enum EmbedderConfig {
         url: String,
         /// Model name.
         model: String,
+        /// Bearer token (`embedder.api_key_file`, `KEFU_EMBEDDER_API_KEY_FILE`).
+        api_key: Option<Secret>,
+        /// Extra CA certificates, PEM (`embedder.ca_file`, `KEFU_EMBEDDER_CA_FILE`).
+        ca_pem: Option<Vec<u8>>,
     },
 }
 
@@ -732,6 +736,37 @@ impl Config {
             (Some(p), None) => EmbedderConfig::Local(p),
             (None, Some(url)) => EmbedderConfig::Remote {
                 url,
+                api_key: match src
+                    .env("KEFU_EMBEDDER_API_KEY_FILE")
+                    .map(PathBuf::from)
+                    .or(re.api_key_file)
+                {
+                    None => None,
+                    Some(f) => Some(Secret::new(
+                        std::fs::read_to_string(&f)
+                            .map_err(|e| {
+                                err(
+                                    "KEFU_EMBEDDER_API_KEY_FILE / embedder.api_key_file",
+                                    format!("{}: {e}", f.display()),
+                                )
+                            })?
+                            .trim()
+                            .to_owned(),
+                    )),
+                },
+                ca_pem: match src
+                    .env("KEFU_EMBEDDER_CA_FILE")
+                    .map(PathBuf::from)
+                    .or(re.ca_file)
+                {
+                    None => None,
+                    Some(f) => Some(std::fs::read(&f).map_err(|e| {
+                        err(
+                            "KEFU_EMBEDDER_CA_FILE / embedder.ca_file",
+                            format!("{}: {e}", f.display()),
+                        )
+                    })?),
+                },
                 model: src
                     .env("KEFU_EMBEDDER_MODEL")
                     .map(str::to_owned)

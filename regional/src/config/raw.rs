@@ -63,6 +63,11 @@ pub struct RawEmbedder {
     pub url: Option<String>,
     /// The server's model name.
     pub model: Option<String>,
+    /// A file holding the server's API key (sent as a bearer token).
+    pub api_key_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust for an `https://` server
+    /// behind a private CA (besides the system's).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[llm]`: OpenAI-compatible model servers, tried in order.

@@ -196,3 +196,43 @@ fn the_reader_is_on_by_default_and_the_file_or_env_turns_it_off() {
     let e = Config::validate(raw, "k.toml", &sources(&[])).unwrap_err();
     assert_eq!(e.origin, "llm.reader_timeout_ms in k.toml");
 }
+
+#[test]
+fn an_embeddings_server_takes_a_key_file_and_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, ca) = (dir.path().join("key"), dir.path().join("ca.pem"));
+    std::fs::write(&key, "sk-embed-test\n").unwrap();
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let (k, c) = (key.to_str().unwrap(), ca.to_str().unwrap());
+    let env = [
+        ("KEFU_EMBEDDER_URL", "https://embed.example.internal"),
+        ("KEFU_EMBEDDER_MODEL", "bge-m3"),
+        ("KEFU_EMBEDDER_API_KEY_FILE", k),
+        ("KEFU_EMBEDDER_CA_FILE", c),
+    ];
+    let cfg = Config::load(&sources(&env)).unwrap();
+    match &cfg.embedder {
+        EmbedderConfig::Remote {
+            api_key, ca_pem, ..
+        } => {
+            assert_eq!(api_key.as_ref().map(Secret::expose), Some("sk-embed-test"));
+            assert_eq!(ca_pem.as_deref(), Some(&b"not a certificate"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !format!("{cfg:?}").contains("sk-embed-test"),
+        "the key reached Debug"
+    );
+    // A CA file that holds no certificate stops the start with its reason.
+    let e = crate::kb::load_embedder(&cfg.embedder).unwrap_err();
+    assert!(e.to_string().contains("CA certificates"), "{e}");
+    // A file that is not there names the setting.
+    let env = [
+        ("KEFU_EMBEDDER_URL", "https://embed.example.internal"),
+        ("KEFU_EMBEDDER_MODEL", "bge-m3"),
+        ("KEFU_EMBEDDER_CA_FILE", "/nonexistent/ca.pem"),
+    ];
+    let e = Config::load(&sources(&env)).unwrap_err();
+    assert!(e.origin.contains("KEFU_EMBEDDER_CA_FILE"), "{}", e.origin);
+}
