@@ -35,8 +35,13 @@
 //! The unanswerables left are near the knowledge base's subject (a payment
 //! method it does not list), where a bi-encoder's cosine and term overlap
 //! both say "related"; telling them apart needs a model that reads query
-//! and passage together (a cross-encoder reranker, or the generator's own
-//! refusal on the grounded path).
+//! and passage together. kefu-regional's reader (`answer/reader.rs`) is
+//! that step: with a generator configured, the model is asked whether the
+//! accepted FAQ or passage answers the question before it is used, and the
+//! generator's own refusal on the grounded path counts as a refusal.
+//! This judgement stays the cheap first filter, and what kefu answers with
+//! when no model is configured or the model fails (BENCHMARKS.md, "The
+//! reader", has what the reader gains on the shop fixture).
 
 use kefu_core::Locale;
 
