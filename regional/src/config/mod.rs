@@ -9,6 +9,7 @@
 
 mod raw;
 mod secret;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,8 @@ use std::time::Duration;
 
 pub use raw::RawConfig;
 pub use secret::Secret;
+pub use values::parse_master_key;
+use values::{check_token, parse_bool, positive, read_secret_file};
 
 use crate::crypto::Key;
 
@@ -242,74 +245,6 @@ impl Sources {
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
-}
-
-fn parse_bool(origin: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(err(
-            origin,
-            format!("`{other}` is not a boolean (use 1/0, true/false)"),
-        )),
-    }
-}
-
-fn positive<T: PartialOrd + Default + fmt::Display>(
-    origin: &str,
-    v: T,
-    max: T,
-) -> Result<T, ConfigError> {
-    if v <= T::default() || v > max {
-        return Err(err(origin, format!("{v} is out of range (1..={max})")));
-    }
-    Ok(v)
-}
-
-fn read_secret_file(origin: &str, path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| err(origin, format!("cannot read {}: {e}", path.display())))
-}
-
-/// Parses a master key given as 32 hex digits; the message never echoes it.
-pub fn parse_master_key(origin: &str, hex_key: &str) -> Result<Key, ConfigError> {
-    let s = hex_key.trim();
-    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(err(
-            origin,
-            format!(
-                "must be exactly 32 hex digits (a 128-bit SM4 key); got {} characters{}",
-                s.chars().count(),
-                if s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    ""
-                } else {
-                    ", not all hex"
-                }
-            ),
-        ));
-    }
-    let key = Key::from_hex(s).map_err(|_| err(origin, "is not valid hex"))?;
-    if key.expose().iter().all(|&b| b == 0) {
-        return Err(err(
-            origin,
-            "is all zeros; generate a random key (e.g. `openssl rand -hex 16`)",
-        ));
-    }
-    Ok(key)
-}
-
-fn check_token(origin: &str, t: &str) -> Result<Secret, ConfigError> {
-    if t.chars().count() < 16 {
-        return Err(err(origin, "operator token must be at least 16 characters"));
-    }
-    if !t.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(err(
-            origin,
-            "operator token must be printable ASCII without spaces",
-        ));
-    }
-    Ok(Secret::new(t.to_owned()))
 }
 
 impl Config {
