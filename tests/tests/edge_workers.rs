@@ -78,61 +78,89 @@ impl EdgeRuntime for Wrangler {
             ),
         )
         .unwrap();
-        let port = free_port();
-        let path = format!(
-            "{}:{}",
-            tools().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let child = Command::new(tools().join("wrangler"))
-            .args(["dev", "--config"])
-            .arg(&config)
-            .args([
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--persist-to",
-            ])
-            .arg(dir.path().join("state"))
-            .args([
-                "--log-level",
-                "error",
-                "--show-interactive-dev-session=false",
-                // GET /__scheduled runs the cron trigger.
-                "--test-scheduled",
-            ])
-            .env("PATH", path)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start wrangler dev");
-        // wrangler runs workerd (and a second node) as children: stop the group.
-        let mut proc = Proc::group(child);
-        let start = Instant::now();
-        loop {
-            if let Ok((200, _, _)) = http(port, "GET", "/healthz", &[], b"") {
-                break;
+        // Parallel tests each start a `wrangler dev`: each needs its own
+        // inspector port too, or two starting at once both take the default
+        // 9229 and one exits with "Address already in use". Ports picked
+        // here can still be taken by another process before wrangler binds
+        // them, so an early exit is retried with fresh ports.
+        for attempt in 1..=3 {
+            match spawn(&config, dir.path()) {
+                Ok((port, proc)) => {
+                    return RunningEdge {
+                        port,
+                        proc: Some(proc),
+                        state: Some(dir),
+                    };
+                }
+                Err(st) if attempt < 3 => {
+                    eprintln!("wrangler dev exited at start ({st}); retrying")
+                }
+                Err(st) => panic!("wrangler dev exited: {st}"),
             }
-            if let Ok(Some(st)) = proc.child.try_wait() {
-                panic!("wrangler dev exited: {st}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(90),
-                "wrangler dev not ready"
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        RunningEdge {
-            port,
-            proc: Some(proc),
-            state: Some(dir),
-        }
+        unreachable!()
     }
+}
+
+/// Starts `wrangler dev` on fresh ports and waits for `/healthz`; the exit
+/// status if it stops before it is ready.
+fn spawn(
+    config: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(u16, Proc), std::process::ExitStatus> {
+    let port = free_port();
+    let inspector = free_port();
+    let path = format!(
+        "{}:{}",
+        tools().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let child = Command::new(tools().join("wrangler"))
+        .args(["dev", "--config"])
+        .arg(config)
+        .args([
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--inspector-port",
+            &inspector.to_string(),
+            "--persist-to",
+        ])
+        .arg(dir.join("state"))
+        .args([
+            "--log-level",
+            "error",
+            "--show-interactive-dev-session=false",
+            // GET /__scheduled runs the cron trigger.
+            "--test-scheduled",
+        ])
+        .env("PATH", path)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start wrangler dev");
+    // wrangler runs workerd (and a second node) as children: stop the group.
+    let mut proc = Proc::group(child);
+    let start = Instant::now();
+    loop {
+        if let Ok((200, _, _)) = http(port, "GET", "/healthz", &[], b"") {
+            break;
+        }
+        if let Ok(Some(st)) = proc.child.try_wait() {
+            return Err(st);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "wrangler dev not ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok((port, proc))
 }
 
 #[test]
