@@ -201,7 +201,9 @@ pub struct LlmConfig {
     /// How long one answer may take in all.
     pub answer_timeout: Duration,
     /// Whether the model checks retrieved passages before they are used
-    /// (`[llm] reader`, `KEFU_LLM_READER`; default on).
+    /// (`[llm] reader`, `KEFU_LLM_READER`; default off: with the small
+    /// models measured it refused most answerable questions, BENCHMARKS.md
+    /// "The reader").
     pub reader: bool,
     /// How long one reader check may take (`[llm] reader_timeout_ms`).
     pub reader_timeout: Duration,
@@ -647,7 +649,7 @@ impl Config {
             )?),
             reader: match src.env("KEFU_LLM_READER") {
                 Some(v) => parse_bool("KEFU_LLM_READER (environment)", v)?,
-                None => rl.reader.unwrap_or(true),
+                None => rl.reader.unwrap_or(false),
             },
             reader_timeout: Duration::from_millis(positive(
                 &in_file("llm.reader_timeout_ms"),

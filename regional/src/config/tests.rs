@@ -177,18 +177,19 @@ fn the_public_listener_is_on_by_default_can_be_moved_or_turned_off() {
 }
 
 #[test]
-fn the_reader_is_on_by_default_and_the_file_or_env_turns_it_off() {
+fn the_reader_is_off_by_default_and_the_file_or_env_turns_it_on() {
     let c = Config::load(&sources(&[])).unwrap();
-    assert!(c.llm.reader);
-    let raw = Config::parse_file(
-        Path::new("k.toml"),
-        "[llm]\nreader = false\nreader_timeout_ms = 1500\n",
-    )
-    .unwrap();
-    let c = Config::validate(raw, "k.toml", &sources(&[])).unwrap();
     assert!(!c.llm.reader);
+    let file = "[llm]\nreader = true\nreader_timeout_ms = 1500\n";
+    let raw = Config::parse_file(Path::new("k.toml"), file).unwrap();
+    let c = Config::validate(raw, "k.toml", &sources(&[])).unwrap();
+    assert!(c.llm.reader);
     assert_eq!(c.llm.reader_timeout, Duration::from_millis(1500));
-    let c = Config::load(&sources(&[("KEFU_LLM_READER", "0")])).unwrap();
+    let c = Config::load(&sources(&[("KEFU_LLM_READER", "1")])).unwrap();
+    assert!(c.llm.reader);
+    // The environment wins over the file, both ways.
+    let raw = Config::parse_file(Path::new("k.toml"), file).unwrap();
+    let c = Config::validate(raw, "k.toml", &sources(&[("KEFU_LLM_READER", "0")])).unwrap();
     assert!(!c.llm.reader);
     let e = Config::load(&sources(&[("KEFU_LLM_READER", "sometimes")])).unwrap_err();
     assert_eq!(e.origin, "KEFU_LLM_READER (environment)");

@@ -4,8 +4,9 @@
 //! answer citing the passage; a failing or inventing model falls back to
 //! the extractive answer, never to nothing; a model that refuses is an
 //! honest "I don't know". The reader (the model asked first whether the
-//! passages answer at all) turns a "no" into "I don't know" and leaves the
-//! answer as it was when it says yes, fails or says neither.
+//! passages answer at all; off by default, `[llm] reader = true`) turns a
+//! "no" into "I don't know" and leaves the answer as it was when it says
+//! yes, fails or says neither.
 
 use std::time::Duration;
 
@@ -94,7 +95,7 @@ async fn ask(h: &Harness, public: &axum::Router, q: &str) -> Value {
 
 #[tokio::test]
 async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
-    let (fake, h, public, _) = system_with("fake", scripted("YES", ANSWER), "").await;
+    let (fake, h, public, _) = system_with("fake", scripted("NO", ANSWER), "").await;
     let a = ask(&h, &public, "is water damage covered by the warranty?").await;
     assert_eq!(a["source"], "llm", "{a:?}");
     assert_eq!(
@@ -103,7 +104,9 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
     );
     assert_eq!(a["citations"][0]["id"], "doc-warranty");
     assert_eq!(a["citations"][0]["url"], "https://shop.example/warranty");
-    assert_eq!(fake.requests(), 2, "the reader, then the answer");
+    // The reader is off by default: the model is asked for the answer only
+    // (its "NO" to the reader's question is never asked for).
+    assert_eq!(fake.requests(), 1, "the answer only");
     // The gateway's figures are in /metrics.
     let resp = tower::ServiceExt::oneshot(
         h.router.clone(),
@@ -118,7 +121,7 @@ async fn a_passage_question_is_answered_by_the_model_with_the_passage_cited() {
         .unwrap()
         .to_bytes();
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    assert!(text.contains("kefu_llm_requests_total 2"), "{text}");
+    assert!(text.contains("kefu_llm_requests_total 1"), "{text}");
     assert!(text.contains("kefu_llm_queue_depth 0"), "{text}");
     assert!(
         text.contains("kefu_llm_breaker_open{backend=\"0\"} 0"),
@@ -154,6 +157,9 @@ fn scripted(reader: &str, answer: &str) -> Script {
         ..Script::default()
     }
 }
+
+/// The config that turns the reader on (it is off by default).
+const READER_ON: &str = "[llm]\nreader = true\n";
 
 /// A phrase only the reader's prompt has.
 const READER_ASKS: &str = "Reply with one word: YES or NO.";
@@ -192,7 +198,7 @@ fn assert_dont_know(a: &Value) {
 
 #[tokio::test]
 async fn a_model_that_refuses_gives_i_dont_know_not_the_passage() {
-    let (fake, h, public, _) = system_with("fake", scripted("YES", "NO_ANSWER"), "").await;
+    let (fake, h, public, _) = system_with("fake", scripted("YES", "NO_ANSWER"), READER_ON).await;
     let a = ask(&h, &public, "is water damage covered by the warranty?").await;
     assert_dont_know(&a);
     assert_eq!(fake.requests(), 2, "the reader, then the answer");
@@ -200,7 +206,7 @@ async fn a_model_that_refuses_gives_i_dont_know_not_the_passage() {
 
 #[tokio::test]
 async fn the_reader_saying_no_turns_a_faq_or_passages_into_i_dont_know() {
-    let (fake, h, public, key) = system_with("fake", scripted("NO", ANSWER), "").await;
+    let (fake, h, public, key) = system_with("fake", scripted("NO", ANSWER), READER_ON).await;
     with_payment_faq(&h, &key).await;
     let a = ask(&h, &public, "which payment methods do you accept?").await;
     assert_dont_know(&a);
@@ -213,7 +219,7 @@ async fn the_reader_saying_no_turns_a_faq_or_passages_into_i_dont_know() {
 #[tokio::test]
 async fn the_reader_saying_yes_keeps_the_faq_and_the_grounded_answer() {
     for yes in ["YES", "是"] {
-        let (fake, h, public, key) = system_with("fake", scripted(yes, ANSWER), "").await;
+        let (fake, h, public, key) = system_with("fake", scripted(yes, ANSWER), READER_ON).await;
         with_payment_faq(&h, &key).await;
         let a = ask(&h, &public, "which payment methods do you accept?").await;
         assert_eq!(a["source"], "faq", "{a:?}");
@@ -231,7 +237,7 @@ async fn the_reader_saying_yes_keeps_the_faq_and_the_grounded_answer() {
 #[tokio::test]
 async fn a_failing_or_unclear_reader_leaves_the_answer_as_it_was() {
     // A failing model: the FAQ verbatim, the passage extracted.
-    let (_fake, h, public, key) = system_with("fail-500", scripted("NO", ANSWER), "").await;
+    let (_fake, h, public, key) = system_with("fail-500", scripted("NO", ANSWER), READER_ON).await;
     with_payment_faq(&h, &key).await;
     let a = ask(&h, &public, "which payment methods do you accept?").await;
     assert_eq!(a["source"], "faq", "{a:?}");
@@ -246,7 +252,7 @@ async fn a_failing_or_unclear_reader_leaves_the_answer_as_it_was() {
         let (_fake, h, public, key) = system_with(
             "fake",
             script,
-            "[llm]\nreader_timeout_ms = 300\nanswer_timeout_secs = 10\n",
+            "[llm]\nreader = true\nreader_timeout_ms = 300\nanswer_timeout_secs = 10\n",
         )
         .await;
         with_payment_faq(&h, &key).await;
@@ -257,8 +263,8 @@ async fn a_failing_or_unclear_reader_leaves_the_answer_as_it_was() {
 
 #[tokio::test]
 async fn with_the_reader_off_the_model_is_asked_only_for_answers() {
-    let (fake, h, public, key) =
-        system_with("fake", scripted("NO", ANSWER), "[llm]\nreader = false\n").await;
+    // Off is the default.
+    let (fake, h, public, key) = system_with("fake", scripted("NO", ANSWER), "").await;
     with_payment_faq(&h, &key).await;
     let a = ask(&h, &public, "which payment methods do you accept?").await;
     assert_eq!(a["source"], "faq", "{a:?}");
