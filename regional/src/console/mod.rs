@@ -6,8 +6,9 @@
 //!   does not say which names exist.
 //! - A session is a random token the console keeps in an `HttpOnly`,
 //!   `SameSite=Strict` cookie scoped to `/console`; the server keeps only
-//!   its SM3 hash, in memory, with an absolute expiry ([`SESSION_TTL_MS`]).
-//!   A restart signs agents out.
+//!   its SM3 hash, with an absolute expiry ([`SESSION_TTL_MS`]), in the
+//!   store ([`crate::store::agent_sessions`]) and in memory in front of it:
+//!   a restart does not sign agents out.
 //! - Presence: an agent is online while their console holds the events
 //!   stream open. Automatic assignment ([`assign_waiting`]) only picks
 //!   online agents.
@@ -22,6 +23,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use kefu_core::TenantId;
 use sm3::Digest;
 
+use crate::store::agent_sessions::SessionRow;
 use crate::store::handoff::{self, HandoffEntry};
 use crate::store::{Role, Storage, Turn};
 use crate::{Error, Result};
@@ -90,6 +92,17 @@ pub struct AgentSession {
     pub expires_ms: u64,
 }
 
+impl AgentSession {
+    fn row(&self) -> SessionRow {
+        SessionRow {
+            tenant: self.tenant.as_str().to_owned(),
+            agent: self.agent.clone(),
+            name: self.name.clone(),
+            expires_ms: self.expires_ms,
+        }
+    }
+}
+
 type TokenHash = [u8; 32];
 
 fn token_hash(token: &str) -> TokenHash {
@@ -105,14 +118,17 @@ pub struct Console {
 }
 
 impl Console {
-    /// Opens a session; returns the token (shown once, in the cookie).
-    pub fn open(
+    /// Opens a session, stored and audited (`agent.login`) before it is
+    /// returned; returns the token (shown once, in the cookie).
+    pub async fn open(
         &self,
+        storage: &Storage,
         tenant: TenantId,
         agent: String,
         name: String,
+        source: String,
         now_ms: u64,
-    ) -> (String, AgentSession) {
+    ) -> Result<(String, AgentSession)> {
         let token = format!("kefu_as_{}", crate::rng::hex_token(32));
         let s = AgentSession {
             tenant,
@@ -120,40 +136,73 @@ impl Console {
             name,
             expires_ms: now_ms.saturating_add(SESSION_TTL_MS),
         };
+        let h = token_hash(&token);
+        storage
+            .open_agent_session(h, s.row(), source, now_ms)
+            .await?;
         let mut m = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         m.retain(|_, v| v.expires_ms > now_ms);
-        m.insert(token_hash(&token), s.clone());
-        (token, s)
+        m.insert(h, s.clone());
+        Ok((token, s))
     }
 
-    /// The live session for `token`, if any.
-    pub fn session(&self, token: &str, now_ms: u64) -> Option<AgentSession> {
-        let mut m = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The live session for `token`, if any: from memory, else from the
+    /// store (a session opened before a restart).
+    pub async fn session(
+        &self,
+        storage: &Storage,
+        token: &str,
+        now_ms: u64,
+    ) -> Result<Option<AgentSession>> {
         let h = token_hash(token);
-        match m.get(&h) {
-            Some(s) if s.expires_ms > now_ms => Some(s.clone()),
-            Some(_) => {
-                m.remove(&h);
-                None
+        {
+            let mut m = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            match m.get(&h) {
+                Some(s) if s.expires_ms > now_ms => return Ok(Some(s.clone())),
+                Some(_) => {
+                    m.remove(&h);
+                    return Ok(None);
+                }
+                None => {}
             }
-            None => None,
         }
-    }
-
-    /// Ends a session.
-    pub fn close(&self, token: &str) {
+        let Some(row) = storage.agent_session(h, now_ms).await? else {
+            return Ok(None);
+        };
+        let Ok(tenant) = TenantId::new(row.tenant) else {
+            return Ok(None);
+        };
+        let s = AgentSession {
+            tenant,
+            agent: row.agent,
+            name: row.name,
+            expires_ms: row.expires_ms,
+        };
         self.sessions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&token_hash(token));
+            .insert(h, s.clone());
+        Ok(Some(s))
     }
 
-    /// Ends every session of one agent (deleted).
-    pub fn sign_out_agent(&self, tenant: &str, agent: &str) {
+    /// Ends a session, in memory and in the store.
+    pub async fn close(&self, storage: &Storage, token: &str) -> Result<()> {
+        let h = token_hash(token);
         self.sessions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, s| !(s.tenant.as_str() == tenant && s.agent == agent));
+            .remove(&h);
+        storage.close_agent_session(h).await
+    }
+
+    /// Forgets every session of one agent (`None`: of every agent of the
+    /// tenant) held in memory; deleting the agent or the tenant removed
+    /// them from the store.
+    pub fn sign_out(&self, tenant: &str, agent: Option<&str>) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, s| !(s.tenant.as_str() == tenant && agent.is_none_or(|a| a == s.agent)));
     }
 
     /// Marks the agent online until the guard drops.
@@ -321,25 +370,64 @@ mod tests {
         assert!(hash_password("short").is_err());
     }
 
-    #[test]
-    fn sessions_expire_and_close() {
+    async fn live(c: &Console, s: &Storage, token: &str, now: u64) -> Option<AgentSession> {
+        c.session(s, token, now).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_and_close_in_memory_and_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::crypto::Key::from_bytes([7; 16]);
+        let store = Arc::new(crate::store::Store::open(dir.path(), Some(key)).unwrap());
+        let commit = crate::config::CommitConfig {
+            max_batch: 8,
+            max_wait: std::time::Duration::from_millis(1),
+        };
+        let (writer, thread) =
+            crate::store::writer::Writer::start(store.clone(), commit, Arc::default());
+        let storage = Storage::new(store, writer);
         let c = Console::default();
-        let t = TenantId::new("acme").unwrap();
-        let (tok, s) = c.open(t, "alice".into(), "Alice".into(), 1_000);
-        assert_eq!(c.session(&tok, 2_000).unwrap().agent, "alice");
+        let open = |agent: &'static str| {
+            c.open(
+                &storage,
+                TenantId::new("acme").unwrap(),
+                agent.into(),
+                agent.into(),
+                "127.0.0.1".into(),
+                1_000,
+            )
+        };
+        let (tok, s) = open("alice").await.unwrap();
+        assert_eq!(
+            live(&c, &storage, &tok, 2_000).await.unwrap().agent,
+            "alice"
+        );
+        // A console that never saw it (after a restart) reads the store.
+        let fresh = Console::default();
+        assert_eq!(
+            live(&fresh, &storage, &tok, 2_000).await.unwrap().name,
+            "alice"
+        );
         assert!(
-            c.session(&tok, s.expires_ms).is_none(),
+            live(&fresh, &storage, &tok, s.expires_ms).await.is_none(),
             "expired at its expiry"
         );
-        let (tok2, _) = c.open(
-            TenantId::new("acme").unwrap(),
-            "bob".into(),
-            "Bob".into(),
-            1_000,
+        assert!(
+            live(&Console::default(), &storage, &tok, s.expires_ms)
+                .await
+                .is_none()
         );
-        c.close(&tok2);
-        assert!(c.session(&tok2, 2_000).is_none());
-        assert!(c.session("kefu_as_forged", 2_000).is_none());
+        let (tok2, _) = open("bob").await.unwrap();
+        c.close(&storage, &tok2).await.unwrap();
+        assert!(live(&c, &storage, &tok2, 2_000).await.is_none());
+        assert!(
+            live(&Console::default(), &storage, &tok2, 2_000)
+                .await
+                .is_none()
+        );
+        assert!(live(&c, &storage, "kefu_as_forged", 2_000).await.is_none());
+        drop((c, fresh, storage));
+        drop(thread);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Operator routes (`/admin/v1/...`): tenants, their keys and settings.
 //! Thin: authenticate, call storage, shape the answer.
 
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::api::{ApiKeyRotated, CreateTenant, DataKeyRotated, TenantCreated, TenantList};
@@ -81,8 +82,15 @@ pub async fn get_tenant(op: Operator, PathId(id): PathId) -> Result<axum::Json<T
         (status = 404, description = "No such tenant", body = ErrorBody),
         (status = 429, description = "Too many failed authentications", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
-pub async fn delete_tenant(op: Operator, PathId(id): PathId) -> Result<axum::Json<DeleteReport>> {
-    Ok(axum::Json(op.storage.delete_tenant(op.actor, id).await?))
+pub async fn delete_tenant(
+    State(state): State<super::AppState>,
+    op: Operator,
+    PathId(id): PathId,
+) -> Result<axum::Json<DeleteReport>> {
+    let report = op.storage.delete_tenant(op.actor, id.clone()).await?;
+    // Its agents' sessions went with its rows; forget the memory of them.
+    state.console.sign_out(&id, None);
+    Ok(axum::Json(report))
 }
 
 /// Replace the tenant's API key.

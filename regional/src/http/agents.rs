@@ -160,7 +160,7 @@ pub async fn delete(
     PathId(id): PathId,
 ) -> Result<StatusCode> {
     t.store.delete_agent(&t.source.0, id.clone()).await?;
-    state.console.sign_out_agent(t.store.tenant().as_str(), &id);
+    state.console.sign_out(t.store.tenant().as_str(), Some(&id));
     Ok(StatusCode::NO_CONTENT)
 }
 

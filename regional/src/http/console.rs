@@ -71,9 +71,11 @@ impl FromRequestParts<AppState> for Agent {
         let src = Source::of(parts);
         check_failures(state, &src)?;
         let storage = storage(state)?;
-        let Some(session) =
-            cookie(&parts.headers).and_then(|t| state.console.session(&t, now_ms()))
-        else {
+        let session = match cookie(&parts.headers) {
+            Some(t) => state.console.session(&storage, &t, now_ms()).await?,
+            None => None,
+        };
+        let Some(session) = session else {
             return Err(failed(state, &storage, &src, "agent.authenticate").await);
         };
         Ok(Agent {
@@ -200,16 +202,17 @@ pub async fn login(
     let (Some(tenant), Some(rec), true) = (tenant, record, ok) else {
         return Err(failed(&state, &storage, &src, "agent.login").await);
     };
-    let (token, session) =
-        state
-            .console
-            .open(tenant.clone(), l.agent_id.clone(), rec.name, now_ms());
-    if let Err(e) = storage
-        .audit_agent_login(tenant.as_str().to_owned(), l.agent_id, src.0.clone())
-        .await
-    {
-        tracing::warn!(error = %e, "could not audit an agent sign-in");
-    }
+    let (token, session) = state
+        .console
+        .open(
+            &storage,
+            tenant,
+            l.agent_id,
+            rec.name,
+            src.0.clone(),
+            now_ms(),
+        )
+        .await?;
     let cookie = format!(
         "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{}",
         SESSION_TTL_MS / 1000,
@@ -240,11 +243,11 @@ fn secure(headers: &HeaderMap) -> &'static str {
 /// Sign out; clears the cookie.
 #[utoipa::path(post, path = "/console/v1/logout", tag = "console",
     responses((status = 204, description = "Signed out")))]
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     if let Some(t) = cookie(&headers) {
-        state.console.close(&t);
+        state.console.close(&storage(&state)?, &t).await?;
     }
-    (
+    Ok((
         StatusCode::NO_CONTENT,
         [(
             header::SET_COOKIE,
@@ -254,7 +257,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             ),
         )],
     )
-        .into_response()
+        .into_response())
 }
 
 /// Who is signed in.

@@ -23,7 +23,7 @@ pub struct AgentInfo {
     pub record: AgentRecord,
 }
 
-fn agent_actor(agent: &str, source: &str) -> Actor {
+pub(super) fn agent_actor(agent: &str, source: &str) -> Actor {
     Actor {
         who: format!("agent:{agent}"),
         source: source.to_owned(),
@@ -80,6 +80,7 @@ impl TenantStore {
             .writer
             .run(move |ctx| {
                 let held = handoff::delete_agent(ctx, &t, &id)?;
+                super::agent_sessions::remove_agents(ctx, &t, Some(&id))?;
                 audit_hook::record(
                     ctx,
                     &actor,
@@ -375,28 +376,6 @@ fn readable_by(
 }
 
 impl Storage {
-    /// Records an agent's sign-in in their tenant's audit chain.
-    pub async fn audit_agent_login(
-        &self,
-        tenant: String,
-        agent: String,
-        source: String,
-    ) -> Result<()> {
-        let actor = agent_actor(&agent, &source);
-        self.writer
-            .run(move |ctx| {
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &tenant,
-                    "agent.login",
-                    &format!("agent:{agent}"),
-                    Outcome::Ok,
-                )
-            })
-            .await
-    }
-
     /// The handle for an agent's tenant. The caller must have checked the
     /// agent's session (the console's only way in).
     pub fn for_agent_session(&self, tenant: kefu_core::TenantId) -> TenantStore {

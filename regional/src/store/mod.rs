@@ -11,6 +11,7 @@
 //!
 //! Layout: [`tables`]. Sealed payloads: [`records`]. Keys: [`keys`].
 
+pub mod agent_sessions;
 pub mod audit_hook;
 pub mod conversations;
 pub mod exchange;

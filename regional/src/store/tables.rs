@@ -56,5 +56,6 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(super::handoff::HANDOFFS)?;
     txn.open_table(super::handoff::CANNED)?;
     txn.open_table(super::handoff::SETTINGS)?;
+    txn.open_table(super::agent_sessions::AGENT_SESSIONS)?;
     Ok(())
 }

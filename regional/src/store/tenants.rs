@@ -403,6 +403,7 @@ pub fn delete(ctx: &WriteCtx<'_>, id: &str) -> Result<DeleteReport> {
     let keys_destroyed = keys::shred(ctx, id)? as u64;
     let (conversations, messages) = super::conversations::remove_all(ctx, id)?;
     super::handoff::remove_tenant(ctx, id)?;
+    super::agent_sessions::remove_agents(ctx, id, None)?;
     let hash = hex::decode(&rec.api_key_hash).unwrap_or_default();
     ctx.txn
         .open_table(tables::API_KEYS)?

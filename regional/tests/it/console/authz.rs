@@ -127,3 +127,65 @@ async fn agents_reach_only_their_own_tenant_and_none_of_the_tenant_or_operator_r
     let gone = as_agent(&h, &ben, Method::GET, "/console/v1/me", None).await;
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_restart_keeps_agents_signed_in_and_signed_out_ones_out() {
+    let mut h = Harness::new().await;
+    let a_key = h.tenant("alpha").await;
+    let b_key = h.tenant("bravo").await;
+    for (key, id) in [
+        (&a_key, "amy"),
+        (&a_key, "al"),
+        (&a_key, "ann"),
+        (&b_key, "ben"),
+    ] {
+        assert_eq!(agent(&h, key, id, id, json!({})).await, StatusCode::CREATED);
+    }
+    let amy = login(&h, "alpha", "amy").await;
+    let al = login(&h, "alpha", "al").await;
+    let ann = login(&h, "alpha", "ann").await;
+    let ben = login(&h, "bravo", "ben").await;
+    // Al signs out, Ann is deleted, bravo is deleted: all before the restart.
+    as_agent(&h, &al, Method::POST, "/console/v1/logout", None).await;
+    let d = h
+        .call(Method::DELETE, "/v1/agents/ann", Some(&a_key), None)
+        .await;
+    assert_eq!(d.status, StatusCode::NO_CONTENT);
+    let d = h
+        .call(
+            Method::DELETE,
+            "/admin/v1/tenants/bravo",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK);
+
+    h.restart().await;
+
+    // Amy's console goes on with the cookie it had.
+    let me = as_agent(&h, &amy, Method::GET, "/console/v1/me", None).await;
+    assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
+    assert_eq!(me.body["agent_id"], "amy");
+    assert_eq!(me.body["tenant"], "alpha");
+    let q = as_agent(&h, &amy, Method::GET, "/console/v1/queue", None).await;
+    assert_eq!(q.status, StatusCode::OK);
+    // The others stay out.
+    for (who, cookie) in [("al", &al), ("ann", &ann), ("ben", &ben)] {
+        let r = as_agent(&h, cookie, Method::GET, "/console/v1/me", None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{who}: {:?}", r.body);
+    }
+    // Signing out after the restart holds after the next one too.
+    as_agent(&h, &amy, Method::POST, "/console/v1/logout", None).await;
+    h.restart().await;
+    let r = as_agent(&h, &amy, Method::GET, "/console/v1/me", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // The store never holds a token, only its hash.
+    h.stop().await;
+    let raw = std::fs::read(h.data_dir().join("kefu.redb")).unwrap();
+    let token = amy.split_once('=').unwrap().1.as_bytes();
+    assert!(
+        !raw.windows(token.len()).any(|w| w == token),
+        "a session token is in the database file"
+    );
+}

@@ -161,7 +161,9 @@ async fn a_left_message_without_a_phone_or_email_gets_asked_for_one() {
     let conv = q["conversation_id"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let storage = h.app.as_ref().unwrap().storage().clone();
-    assert_eq!(storage.sweep_queue().await.unwrap(), 1);
+    // The service's own queue task may have timed it out first (on a busy
+    // machine): either way it is timed out once, as the answers show.
+    assert!(storage.sweep_queue().await.unwrap() <= 1);
     let a = say(&public, &wk, Some(&conv), "退款一直没到账", "o2").await;
     assert!(
         a["answer"].as_str().unwrap().contains("手机号或邮箱"),
