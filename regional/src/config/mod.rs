@@ -9,6 +9,7 @@
 
 mod raw;
 mod secret;
+mod sections;
 mod values;
 
 use std::collections::BTreeMap;
@@ -19,8 +20,9 @@ use std::time::Duration;
 
 pub use raw::RawConfig;
 pub use secret::Secret;
+use sections::InFile;
 pub use values::parse_master_key;
-use values::{check_token, parse_bool, positive, read_secret_file};
+use values::{check_token, parse_bool};
 
 use crate::crypto::Key;
 
@@ -288,82 +290,18 @@ impl Config {
         toml::from_str(text).map_err(|e| err(origin, e.to_string().trim().to_owned()))
     }
 
-    /// Validates a parsed file against the overrides in `src`.
+    /// Validates a parsed file against the overrides in `src`: each part of
+    /// the file in its own function ([`sections`]).
     pub fn validate(raw: RawConfig, file: &str, src: &Sources) -> Result<Config, ConfigError> {
-        let in_file = |field: &str| format!("{field} in {file}");
+        let in_file = InFile(file);
+        let (listen, public_listen, public_limits) = sections::listeners(
+            raw.listen,
+            raw.public_listen,
+            raw.public_limits_json,
+            &in_file,
+            src,
+        )?;
 
-        // listen
-        let (listen_s, origin) = if let Some(v) = &src.cli.listen {
-            (v.clone(), "--listen (command line)".to_owned())
-        } else if let Some(v) = src.env("KEFU_LISTEN") {
-            (v.to_owned(), "KEFU_LISTEN (environment)".to_owned())
-        } else if let Some(v) = raw.listen {
-            (v, in_file("listen"))
-        } else {
-            (
-                DEFAULT_LISTEN.to_owned(),
-                "default listen address".to_owned(),
-            )
-        };
-        let listen: SocketAddr = listen_s.parse().map_err(|_| {
-            err(
-                &origin,
-                format!(
-                    "`{listen_s}` is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"
-                ),
-            )
-        })?;
-
-        // public listener (in-process edge)
-        let (public_s, origin) = if let Some(v) = src.env("KEFU_PUBLIC_LISTEN") {
-            (v.to_owned(), "KEFU_PUBLIC_LISTEN (environment)".to_owned())
-        } else if let Some(v) = raw.public_listen {
-            (v, in_file("public_listen"))
-        } else {
-            (
-                DEFAULT_PUBLIC_LISTEN.to_owned(),
-                "default public listen address".to_owned(),
-            )
-        };
-        let public_listen = if public_s.trim().eq_ignore_ascii_case("off") {
-            None
-        } else {
-            let addr: SocketAddr = public_s.parse().map_err(|_| {
-                err(
-                    &origin,
-                    format!("`{public_s}` is not a socket address (host:port) or `off`"),
-                )
-            })?;
-            if addr == listen && addr.port() != 0 {
-                return Err(err(
-                    &origin,
-                    "must differ from the main listen address (or be `off`)",
-                ));
-            }
-            Some(addr)
-        };
-
-        let public_limits = match src
-            .env("KEFU_PUBLIC_LIMITS_JSON")
-            .map(|v| {
-                (
-                    v.to_owned(),
-                    "KEFU_PUBLIC_LIMITS_JSON (environment)".to_owned(),
-                )
-            })
-            .or_else(|| {
-                raw.public_limits_json
-                    .clone()
-                    .map(|v| (v, in_file("public_limits_json")))
-            }) {
-            None => None,
-            Some((json, origin)) => Some(
-                serde_json::from_str(&json)
-                    .map_err(|e| err(&origin, format!("not a limit policy ({e})")))?,
-            ),
-        };
-
-        // data dir
         let data_dir = if let Some(v) = &src.cli.data_dir {
             v.clone()
         } else if let Some(v) = src.env("KEFU_DATA_DIR") {
@@ -376,7 +314,6 @@ impl Config {
             return Err(err("data dir", "is empty"));
         }
 
-        // dev mode
         let dev = if src.cli.dev {
             true
         } else if let Some(v) = src.env("KEFU_DEV") {
@@ -385,338 +322,38 @@ impl Config {
             raw.dev.unwrap_or(false)
         };
 
-        // operator token
-        let operator_token = match (
-            src.env("KEFU_OPERATOR_TOKEN"),
-            src.env("KEFU_OPERATOR_TOKEN_FILE"),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "KEFU_OPERATOR_TOKEN and KEFU_OPERATOR_TOKEN_FILE (environment)",
-                    "set only one of them",
-                ));
-            }
-            (Some(t), None) => Some(check_token("KEFU_OPERATOR_TOKEN (environment)", t)?),
-            (None, Some(p)) => {
-                let o = "KEFU_OPERATOR_TOKEN_FILE (environment)";
-                Some(check_token(o, &read_secret_file(o, Path::new(p))?)?)
-            }
-            (None, None) => match raw.operator_token_file {
-                Some(p) => {
-                    let o = in_file("operator_token_file");
-                    Some(check_token(&o, &read_secret_file(&o, &p)?)?)
-                }
-                None => None,
-            },
-        };
+        let from_file = |field: &str, p: Option<PathBuf>| p.map(|p| (in_file.at(field), p));
+        let operator_token = sections::secret(
+            src,
+            "KEFU_OPERATOR_TOKEN",
+            "KEFU_OPERATOR_TOKEN_FILE",
+            from_file("operator_token_file", raw.operator_token_file),
+        )?
+        .map(|(origin, t)| check_token(&origin, &t))
+        .transpose()?;
+        let master_key = sections::secret(
+            src,
+            "KEFU_MASTER_KEY",
+            "KEFU_MASTER_KEY_FILE",
+            from_file("master_key_file", raw.master_key_file),
+        )?
+        .map(|(origin, k)| parse_master_key(&origin, &k))
+        .transpose()?;
+        let edge_key = sections::secret(
+            src,
+            "KEFU_EDGE_KEY",
+            "KEFU_EDGE_KEY_FILE",
+            from_file("edge_key_file", raw.edge_key_file),
+        )?
+        .map(|(origin, k)| sections::edge_key(&origin, &k))
+        .transpose()?;
 
-        // master key
-        let master_key = match (src.env("KEFU_MASTER_KEY"), src.env("KEFU_MASTER_KEY_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "KEFU_MASTER_KEY and KEFU_MASTER_KEY_FILE (environment)",
-                    "set only one of them",
-                ));
-            }
-            (Some(k), None) => Some(parse_master_key("KEFU_MASTER_KEY (environment)", k)?),
-            (None, Some(p)) => {
-                let o = format!("KEFU_MASTER_KEY_FILE (environment) {p}");
-                Some(parse_master_key(&o, &read_secret_file(&o, Path::new(p))?)?)
-            }
-            (None, None) => match raw.master_key_file {
-                Some(p) => {
-                    let o = format!("master_key_file in {file} ({})", p.display());
-                    Some(parse_master_key(&o, &read_secret_file(&o, &p)?)?)
-                }
-                None => None,
-            },
-        };
-
-        // edge signing key
-        let check_edge = |origin: &str, k: &str| -> Result<Secret, ConfigError> {
-            if k.len() < kefu_core::wire::MIN_KEY_LEN {
-                return Err(err(
-                    origin,
-                    format!("must be at least {} bytes", kefu_core::wire::MIN_KEY_LEN),
-                ));
-            }
-            Ok(Secret::new(k.to_owned()))
-        };
-        let edge_key = match (src.env("KEFU_EDGE_KEY"), src.env("KEFU_EDGE_KEY_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "KEFU_EDGE_KEY and KEFU_EDGE_KEY_FILE (environment)",
-                    "set only one of them",
-                ));
-            }
-            (Some(k), None) => Some(check_edge("KEFU_EDGE_KEY (environment)", k)?),
-            (None, Some(p)) => {
-                let o = "KEFU_EDGE_KEY_FILE (environment)";
-                Some(check_edge(o, &read_secret_file(o, Path::new(p))?)?)
-            }
-            (None, None) => match raw.edge_key_file {
-                Some(p) => {
-                    let o = in_file("edge_key_file");
-                    Some(check_edge(&o, &read_secret_file(&o, &p)?)?)
-                }
-                None => None,
-            },
-        };
-
-        let l = raw.limits;
-        let limits = Limits {
-            max_body_bytes: positive(
-                &in_file("limits.max_body_bytes"),
-                l.max_body_bytes.unwrap_or(64 * 1024),
-                16 << 20,
-            )?,
-            max_message_chars: positive(
-                &in_file("limits.max_message_chars"),
-                l.max_message_chars
-                    .unwrap_or(crate::store::conversations::MAX_TEXT_CHARS),
-                crate::store::conversations::MAX_TEXT_CHARS,
-            )?,
-            tenant_requests_per_minute: positive(
-                &in_file("limits.tenant_requests_per_minute"),
-                l.tenant_requests_per_minute.unwrap_or(60_000),
-                u32::MAX,
-            )?,
-            failed_auth_per_minute: positive(
-                &in_file("limits.failed_auth_per_minute"),
-                l.failed_auth_per_minute.unwrap_or(30),
-                u32::MAX,
-            )?,
-        };
-        let commit = CommitConfig {
-            max_batch: positive(
-                &in_file("commit.max_batch"),
-                raw.commit.max_batch.unwrap_or(256),
-                65_536,
-            )?,
-            max_wait: Duration::from_micros(raw.commit.max_wait_us.unwrap_or(0).min(100_000)),
-        };
-        let audit = AuditConfig {
-            checkpoint_interval: Duration::from_secs(positive(
-                &in_file("audit.checkpoint_interval_secs"),
-                raw.audit.checkpoint_interval_secs.unwrap_or(60),
-                86_400,
-            )?),
-            checkpoint_file: raw
-                .audit
-                .checkpoint_file
-                .unwrap_or_else(|| data_dir.join("audit-checkpoints.jsonl")),
-        };
-        let retention = RetentionConfig {
-            sweep_interval: Duration::from_secs(positive(
-                &in_file("retention.sweep_interval_secs"),
-                raw.retention.sweep_interval_secs.unwrap_or(3600),
-                7 * 86_400,
-            )?),
-            default_days: positive(
-                &in_file("retention.default_days"),
-                raw.retention.default_days.unwrap_or(365),
-                36_500,
-            )?,
-        };
-        let log_format = match src
-            .env("KEFU_LOG_FORMAT")
-            .map(str::to_owned)
-            .or(raw.log.format)
-        {
-            None => LogFormat::Text,
-            Some(f) => match f.as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                other => {
-                    return Err(err(
-                        "log format (KEFU_LOG_FORMAT or log.format)",
-                        format!("`{other}` is not `text` or `json`"),
-                    ));
-                }
-            },
-        };
-        let log_filter = src
-            .env("KEFU_LOG")
-            .map(str::to_owned)
-            .or(raw.log.filter)
-            .unwrap_or_else(|| "info".to_owned());
-
-        let rl = raw.llm;
-        let mut llm_backends = Vec::new();
-        for (i, b) in rl.backends.into_iter().enumerate() {
-            let api_key = match b.api_key_file {
-                None => None,
-                Some(f) => Some(Secret::new(
-                    std::fs::read_to_string(&f)
-                        .map_err(|e| {
-                            err(
-                                in_file(&format!("llm.backends[{i}].api_key_file")),
-                                e.to_string(),
-                            )
-                        })?
-                        .trim()
-                        .to_owned(),
-                )),
-            };
-            let ca_pem = match b.ca_file {
-                None => None,
-                Some(f) => Some(std::fs::read(&f).map_err(|e| {
-                    err(
-                        in_file(&format!("llm.backends[{i}].ca_file")),
-                        format!("{}: {e}", f.display()),
-                    )
-                })?),
-            };
-            llm_backends.push(LlmBackendConfig {
-                url: b.url,
-                model: b.model,
-                api_key,
-                ca_pem,
-            });
-        }
-        // KEFU_LLM_URL + KEFU_LLM_MODEL: one server, in place of the file's.
-        if let Some(url) = src.env("KEFU_LLM_URL") {
-            let model = src.env("KEFU_LLM_MODEL").ok_or_else(|| {
-                err(
-                    "KEFU_LLM_MODEL (environment)",
-                    "required with KEFU_LLM_URL".to_owned(),
-                )
-            })?;
-            let api_key = match src.env("KEFU_LLM_API_KEY_FILE") {
-                None => None,
-                Some(f) => Some(Secret::new(
-                    std::fs::read_to_string(f)
-                        .map_err(|e| err("KEFU_LLM_API_KEY_FILE (environment)", e.to_string()))?
-                        .trim()
-                        .to_owned(),
-                )),
-            };
-            let ca_pem = match src.env("KEFU_LLM_CA_FILE") {
-                None => None,
-                Some(f) => Some(
-                    std::fs::read(f)
-                        .map_err(|e| err("KEFU_LLM_CA_FILE (environment)", format!("{f}: {e}")))?,
-                ),
-            };
-            llm_backends = vec![LlmBackendConfig {
-                url: url.to_owned(),
-                model: model.to_owned(),
-                api_key,
-                ca_pem,
-            }];
-        }
-        for b in &llm_backends {
-            if !(b.url.starts_with("http://") || b.url.starts_with("https://"))
-                || b.model.trim().is_empty()
-            {
-                return Err(err(
-                    "llm backend",
-                    format!("`{}` needs an http(s) URL and a model name", b.url),
-                ));
-            }
-        }
-        let gguf = src.env("KEFU_LLM_GGUF").map(PathBuf::from).or(rl.gguf);
-        if let Some(p) = &gguf
-            && !p.is_file()
-        {
-            return Err(err(
-                "llm.gguf / KEFU_LLM_GGUF",
-                format!(
-                    "{} is not a file (a GGUF model, e.g. from scripts/fetch-models.sh)",
-                    p.display()
-                ),
-            ));
-        }
-        let llm = LlmConfig {
-            backends: llm_backends,
-            gguf,
-            capacity: positive(&in_file("llm.capacity"), rl.capacity.unwrap_or(8), 10_000)?,
-            per_tenant: positive(
-                &in_file("llm.per_tenant"),
-                rl.per_tenant.unwrap_or(4),
-                10_000,
-            )?,
-            per_backend: rl.per_backend.unwrap_or(0).min(10_000),
-            max_tokens: positive(
-                &in_file("llm.max_tokens"),
-                rl.max_tokens.unwrap_or(256),
-                8192,
-            )?,
-            answer_timeout: Duration::from_secs(positive(
-                &in_file("llm.answer_timeout_secs"),
-                rl.answer_timeout_secs.unwrap_or(30),
-                600,
-            )?),
-            reader: match src.env("KEFU_LLM_READER") {
-                Some(v) => parse_bool("KEFU_LLM_READER (environment)", v)?,
-                None => rl.reader.unwrap_or(false),
-            },
-            reader_timeout: Duration::from_millis(positive(
-                &in_file("llm.reader_timeout_ms"),
-                rl.reader_timeout_ms
-                    .unwrap_or(crate::answer::reader::READER_TIMEOUT_MS),
-                60_000,
-            )?),
-        };
-
-        let re = raw.embedder;
-        let embedder = match (
-            src.env("KEFU_EMBEDDER").map(PathBuf::from).or(re.path),
-            src.env("KEFU_EMBEDDER_URL").map(str::to_owned).or(re.url),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "embedder (KEFU_EMBEDDER / embedder.path, KEFU_EMBEDDER_URL / embedder.url)",
-                    "set a model path or a server URL, not both".to_owned(),
-                ));
-            }
-            (Some(p), None) => EmbedderConfig::Local(p),
-            (None, Some(url)) => EmbedderConfig::Remote {
-                url,
-                api_key: match src
-                    .env("KEFU_EMBEDDER_API_KEY_FILE")
-                    .map(PathBuf::from)
-                    .or(re.api_key_file)
-                {
-                    None => None,
-                    Some(f) => Some(Secret::new(
-                        std::fs::read_to_string(&f)
-                            .map_err(|e| {
-                                err(
-                                    "KEFU_EMBEDDER_API_KEY_FILE / embedder.api_key_file",
-                                    format!("{}: {e}", f.display()),
-                                )
-                            })?
-                            .trim()
-                            .to_owned(),
-                    )),
-                },
-                ca_pem: match src
-                    .env("KEFU_EMBEDDER_CA_FILE")
-                    .map(PathBuf::from)
-                    .or(re.ca_file)
-                {
-                    None => None,
-                    Some(f) => Some(std::fs::read(&f).map_err(|e| {
-                        err(
-                            "KEFU_EMBEDDER_CA_FILE / embedder.ca_file",
-                            format!("{}: {e}", f.display()),
-                        )
-                    })?),
-                },
-                model: src
-                    .env("KEFU_EMBEDDER_MODEL")
-                    .map(str::to_owned)
-                    .or(re.model)
-                    .ok_or_else(|| {
-                        err(
-                            "KEFU_EMBEDDER_MODEL / embedder.model",
-                            "required with an embeddings URL".to_owned(),
-                        )
-                    })?,
-            },
-            (None, None) => EmbedderConfig::None,
-        };
+        let limits = sections::limits(raw.limits, &in_file)?;
+        let (commit, audit, retention) =
+            sections::storage(raw.commit, raw.audit, raw.retention, &data_dir, &in_file)?;
+        let (log_format, log_filter) = sections::log(raw.log, src)?;
+        let llm = sections::llm(raw.llm, &in_file, src)?;
+        let embedder = sections::embedder(raw.embedder, src)?;
 
         Ok(Config {
             listen,

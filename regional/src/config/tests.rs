@@ -237,3 +237,64 @@ fn an_embeddings_server_takes_a_key_file_and_a_private_ca() {
     let e = Config::load(&sources(&env)).unwrap_err();
     assert!(e.origin.contains("KEFU_EMBEDDER_CA_FILE"), "{}", e.origin);
 }
+
+#[test]
+fn operator_token_and_edge_key_come_from_the_environment_or_a_file_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = dir.path().join("op");
+    std::fs::write(&tok, "operator-token-from-a-file\n").unwrap();
+    let edge = dir.path().join("edge");
+    std::fs::write(&edge, "e".repeat(kefu_core::wire::MIN_KEY_LEN)).unwrap();
+    // Named by the config file.
+    let text = format!(
+        "operator_token_file = {:?}\nedge_key_file = {:?}\n",
+        tok.display().to_string(),
+        edge.display().to_string()
+    );
+    let raw = Config::parse_file(Path::new("k.toml"), &text).unwrap();
+    let c = Config::validate(raw, "k.toml", &sources(&[])).unwrap();
+    assert_eq!(
+        c.operator_token.as_ref().unwrap().expose(),
+        "operator-token-from-a-file"
+    );
+    assert_eq!(
+        c.edge_key.as_ref().unwrap().expose().len(),
+        kefu_core::wire::MIN_KEY_LEN
+    );
+    // The environment wins over the file's fields.
+    let raw = Config::parse_file(Path::new("k.toml"), &text).unwrap();
+    let c = Config::validate(
+        raw,
+        "k.toml",
+        &sources(&[("KEFU_OPERATOR_TOKEN", "operator-token-from-env")]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.operator_token.unwrap().expose(),
+        "operator-token-from-env"
+    );
+    // Both the value and a file in the environment: refused, naming both.
+    let e = Config::load(&sources(&[
+        ("KEFU_EDGE_KEY", &"k".repeat(40)),
+        ("KEFU_EDGE_KEY_FILE", edge.to_str().unwrap()),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        e.origin,
+        "KEFU_EDGE_KEY and KEFU_EDGE_KEY_FILE (environment)"
+    );
+    // Too short: the error names where it came from, not the key.
+    let e = Config::load(&sources(&[("KEFU_EDGE_KEY", "short-key")])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_EDGE_KEY (environment)");
+    assert!(!e.to_string().contains("short-key"), "{e}");
+    let e = Config::load(&sources(&[("KEFU_OPERATOR_TOKEN_FILE", "/nonexistent/op")])).unwrap_err();
+    assert_eq!(e.origin, "KEFU_OPERATOR_TOKEN_FILE (environment)");
+    assert!(e.message.contains("cannot read /nonexistent/op"), "{e}");
+    let raw = Config::parse_file(
+        Path::new("k.toml"),
+        "operator_token_file = \"/nonexistent/op\"\n",
+    )
+    .unwrap();
+    let e = Config::validate(raw, "k.toml", &sources(&[])).unwrap_err();
+    assert_eq!(e.origin, "operator_token_file in k.toml");
+}
