@@ -5,6 +5,7 @@
 use kefu_core::ConversationId;
 use redb::ReadableTable;
 
+use super::WriteCtx;
 use super::audit_hook::{self, Actor, Outcome};
 use super::conversations::{self, Appended};
 use super::handle::{Storage, TenantStore, blocking};
@@ -35,6 +36,27 @@ impl TenantStore {
         self.tenant.as_str().to_owned()
     }
 
+    /// Runs `change` (given the tenant id) in the writer and audits it as
+    /// `action` on `object` by `actor` in the same transaction: both land
+    /// or neither does.
+    async fn audited<T: Send + 'static>(
+        &self,
+        actor: Actor,
+        action: &'static str,
+        object: String,
+        change: impl FnOnce(&WriteCtx<'_>, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let t = self.tenant_str();
+        self.storage
+            .writer
+            .run(move |ctx| {
+                let out = change(ctx, &t)?;
+                audit_hook::record(ctx, &actor, &t, action, &object, Outcome::Ok)?;
+                Ok(out)
+            })
+            .await
+    }
+
     /// The tenant's handoff settings.
     pub async fn handoff_settings(&self) -> Result<HandoffSettings> {
         let (store, t) = (self.storage.store.clone(), self.tenant_str());
@@ -43,52 +65,31 @@ impl TenantStore {
 
     /// Replaces the handoff settings; audited.
     pub async fn put_handoff_settings(&self, source: &str, s: HandoffSettings) -> Result<()> {
-        let (t, actor) = (self.tenant_str(), self.actor(source));
-        self.storage
-            .writer
-            .run(move |ctx| {
-                handoff::put_settings(ctx, &t, &s)?;
-                audit_hook::record(ctx, &actor, &t, "handoff.settings", "handoff", Outcome::Ok)
-            })
-            .await
+        self.audited(
+            self.actor(source),
+            "handoff.settings",
+            "handoff".into(),
+            move |ctx, t| handoff::put_settings(ctx, t, &s),
+        )
+        .await
     }
 
     /// Creates an agent (the password is hashed by the caller); audited.
     pub async fn create_agent(&self, source: &str, id: String, rec: AgentRecord) -> Result<()> {
-        let (t, actor) = (self.tenant_str(), self.actor(source));
-        self.storage
-            .writer
-            .run(move |ctx| {
-                handoff::create_agent(ctx, &t, &id, &rec)?;
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "agent.create",
-                    &format!("agent:{id}"),
-                    Outcome::Ok,
-                )
-            })
-            .await
+        let object = format!("agent:{id}");
+        self.audited(self.actor(source), "agent.create", object, move |ctx, t| {
+            handoff::create_agent(ctx, t, &id, &rec)
+        })
+        .await
     }
 
     /// Deletes an agent; what they held goes back to the queue. Audited.
     pub async fn delete_agent(&self, source: &str, id: String) -> Result<Vec<String>> {
-        let (t, actor) = (self.tenant_str(), self.actor(source));
+        let object = format!("agent:{id}");
         let held = self
-            .storage
-            .writer
-            .run(move |ctx| {
-                let held = handoff::delete_agent(ctx, &t, &id)?;
-                super::agent_sessions::remove_agents(ctx, &t, Some(&id))?;
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "agent.delete",
-                    &format!("agent:{id}"),
-                    Outcome::Ok,
-                )?;
+            .audited(self.actor(source), "agent.delete", object, move |ctx, t| {
+                let held = handoff::delete_agent(ctx, t, &id)?;
+                super::agent_sessions::remove_agents(ctx, t, Some(&id))?;
                 Ok(held)
             })
             .await?;
@@ -118,40 +119,23 @@ impl TenantStore {
 
     /// Adds or replaces a canned reply; audited.
     pub async fn put_canned(&self, source: &str, r: CannedReply) -> Result<()> {
-        let (t, actor) = (self.tenant_str(), self.actor(source));
-        self.storage
-            .writer
-            .run(move |ctx| {
-                handoff::put_canned(ctx, &t, &r)?;
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "canned.put",
-                    &format!("canned:{}", r.id),
-                    Outcome::Ok,
-                )
-            })
-            .await
+        let object = format!("canned:{}", r.id);
+        self.audited(self.actor(source), "canned.put", object, move |ctx, t| {
+            handoff::put_canned(ctx, t, &r)
+        })
+        .await
     }
 
     /// Deletes a canned reply; audited.
     pub async fn delete_canned(&self, source: &str, id: String) -> Result<()> {
-        let (t, actor) = (self.tenant_str(), self.actor(source));
-        self.storage
-            .writer
-            .run(move |ctx| {
-                handoff::delete_canned(ctx, &t, &id)?;
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "canned.delete",
-                    &format!("canned:{id}"),
-                    Outcome::Ok,
-                )
-            })
-            .await
+        let object = format!("canned:{id}");
+        self.audited(
+            self.actor(source),
+            "canned.delete",
+            object,
+            move |ctx, t| handoff::delete_canned(ctx, t, &id),
+        )
+        .await
     }
 
     /// Canned replies matching `q`.
@@ -193,29 +177,16 @@ impl TenantStore {
         conv: ConversationId,
         since: u64,
     ) -> Result<(ConversationMeta, Vec<Turn>, HandoffEntry)> {
-        let (t, actor, agent) = (
-            self.tenant_str(),
-            agent_actor(agent, source),
-            agent.to_owned(),
-        );
-        self.storage
-            .writer
-            .run(move |ctx| {
-                let e = readable_by(ctx, &t, conv.as_str(), &agent)?;
-                let (meta, mut turns) =
-                    conversations::transcript_in(ctx, &t, conv.as_str(), super::MAX_TRANSCRIPT)?;
-                turns.retain(|x| x.seq > since);
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "conversation.read",
-                    conv.as_str(),
-                    Outcome::Ok,
-                )?;
-                Ok((meta, turns, e))
-            })
-            .await
+        let (actor, agent) = (agent_actor(agent, source), agent.to_owned());
+        let object = conv.as_str().to_owned();
+        self.audited(actor, "conversation.read", object, move |ctx, t| {
+            let e = readable_by(ctx, t, conv.as_str(), &agent)?;
+            let (meta, mut turns) =
+                conversations::transcript_in(ctx, t, conv.as_str(), super::MAX_TRANSCRIPT)?;
+            turns.retain(|x| x.seq > since);
+            Ok((meta, turns, e))
+        })
+        .await
     }
 
     /// An agent accepts a conversation; the loser of a race gets a conflict.
@@ -225,26 +196,11 @@ impl TenantStore {
         source: &str,
         conv: ConversationId,
     ) -> Result<HandoffEntry> {
-        let (t, actor, a, c) = (
-            self.tenant_str(),
-            agent_actor(agent, source),
-            agent.to_owned(),
-            conv.clone(),
-        );
+        let (actor, a, c) = (agent_actor(agent, source), agent.to_owned(), conv.clone());
+        let object = conv.as_str().to_owned();
         let e = self
-            .storage
-            .writer
-            .run(move |ctx| {
-                let e = handoff::accept(ctx, &t, conv.as_str(), &a)?;
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "conversation.accept",
-                    conv.as_str(),
-                    Outcome::Ok,
-                )?;
-                Ok(e)
+            .audited(actor, "conversation.accept", object, move |ctx, t| {
+                handoff::accept(ctx, t, conv.as_str(), &a)
             })
             .await?;
         self.changed(&c);
@@ -282,30 +238,14 @@ impl TenantStore {
         conv: ConversationId,
         to: TransferTo,
     ) -> Result<HandoffEntry> {
-        let (t, actor, a, c) = (
-            self.tenant_str(),
-            agent_actor(agent, source),
-            agent.to_owned(),
-            conv.clone(),
-        );
+        let (actor, a, c) = (agent_actor(agent, source), agent.to_owned(), conv.clone());
+        let object = match &to {
+            TransferTo::Agent(x) => format!("{conv} to=agent:{x}"),
+            TransferTo::Group(g) => format!("{conv} to=group:{g}"),
+        };
         let e = self
-            .storage
-            .writer
-            .run(move |ctx| {
-                let e = handoff::transfer(ctx, &t, conv.as_str(), &a, &to)?;
-                let object = match &to {
-                    TransferTo::Agent(x) => format!("{conv} to=agent:{x}"),
-                    TransferTo::Group(g) => format!("{conv} to=group:{g}"),
-                };
-                audit_hook::record(
-                    ctx,
-                    &actor,
-                    &t,
-                    "conversation.transfer",
-                    &object,
-                    Outcome::Ok,
-                )?;
-                Ok(e)
+            .audited(actor, "conversation.transfer", object, move |ctx, t| {
+                handoff::transfer(ctx, t, conv.as_str(), &a, &to)
             })
             .await?;
         self.changed(&c);
@@ -320,24 +260,17 @@ impl TenantStore {
         conv: ConversationId,
         close: bool,
     ) -> Result<()> {
-        let (t, actor, a, c) = (
-            self.tenant_str(),
-            agent_actor(agent, source),
-            agent.to_owned(),
-            conv.clone(),
-        );
-        self.storage
-            .writer
-            .run(move |ctx| {
-                handoff::release(ctx, &t, conv.as_str(), &a, close)?;
-                let action = if close {
-                    "conversation.close"
-                } else {
-                    "conversation.return_to_ai"
-                };
-                audit_hook::record(ctx, &actor, &t, action, conv.as_str(), Outcome::Ok)
-            })
-            .await?;
+        let (actor, a, c) = (agent_actor(agent, source), agent.to_owned(), conv.clone());
+        let action = if close {
+            "conversation.close"
+        } else {
+            "conversation.return_to_ai"
+        };
+        let object = conv.as_str().to_owned();
+        self.audited(actor, action, object, move |ctx, t| {
+            handoff::release(ctx, t, conv.as_str(), &a, close)
+        })
+        .await?;
         self.changed(&c);
         Ok(())
     }
