@@ -4,15 +4,13 @@
 //! The component is built with cargo first (a no-op when fresh) and copied
 //! aside; it is compiled once per test process and each test gets its own
 //! host over it (an empty key-value store, its own regional URL). The
-//! regional service is spawned as `tests/tests/edge_wasmtime.rs` does: on
-//! 127.0.0.1, a free port, readiness polled, killed on drop.
+//! regional service is `kefu_tests::live::Regional`, as in the other
+//! cross-runtime tests: on 127.0.0.1, a free port, readiness polled, killed
+//! on drop.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kefu_core::SlidingWindow;
@@ -20,26 +18,9 @@ use kefu_core::codec::{self, DecodeLimits};
 use kefu_core::session::Session;
 use kefu_core::wire::{EdgeReport, Frame};
 use kefu_edge_host::SpinHost;
+use kefu_tests::live::{EDGE_KEY, OPERATOR, Regional, cargo, json_of, root};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-const OPERATOR: &str = "operator-token-for-edge-tests-0123";
-const MASTER_KEY: &str = "8f1c2d3e4a5b6c7d8e9fa0b1c2d3e4f5";
-const EDGE_KEY: &str = "edge-key-for-edge-tests-0123456789";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cargo(args: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(args)
-        .current_dir(root())
-        .status()
-        .expect("run cargo");
-    assert!(st.success(), "cargo {args:?} failed");
-}
 
 /// The Spin build of the component (what `scripts/build-edge.sh` copies to
 /// `target/edge/kefu-edge-spin.wasm`), copied aside: the `wasmtime-serve`
@@ -81,167 +62,9 @@ fn spin_host(regional_port: u16) -> SpinHost {
     ])
 }
 
-fn regional_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        cargo(&["build", "-p", "kefu-regional", "--bin", "kefu-regional"]);
-        root().join("target/debug/kefu-regional")
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One HTTP/1.1 exchange with the regional service (`Connection: close`,
-/// which answers with a content length); status and body.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other("bad status line"))?;
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "chunked answer from the regional service"
-    );
-    Ok((status, raw[split + 4..].to_vec()))
-}
-
-fn json_of(body: &[u8]) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-}
-
-/// Polls `GET /readyz` until 200 (`/healthz` answers before its storage is
-/// open).
-fn wait_ready(port: u16, child: &mut Child) {
-    let start = Instant::now();
-    loop {
-        if let Ok((200, _)) = http(port, "GET", "/readyz", &[], b"") {
-            return;
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("kefu-regional exited: {st}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "kefu-regional not ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A `kefu-regional serve` over a data dir that outlives restarts.
-struct Regional {
-    data: TempDir,
-    port: u16,
-    proc: Option<Proc>,
-}
-
-impl Regional {
-    fn start() -> Regional {
-        let mut r = Regional {
-            data: tempfile::tempdir().unwrap(),
-            port: free_port(),
-            proc: None,
-        };
-        r.resume();
-        r
-    }
-
-    fn resume(&mut self) {
-        let mut child = Command::new(regional_bin())
-            .arg("serve")
-            .env("KEFU_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("KEFU_DATA_DIR", self.data.path())
-            .env("KEFU_OPERATOR_TOKEN", OPERATOR)
-            .env("KEFU_MASTER_KEY", MASTER_KEY)
-            .env("KEFU_EDGE_KEY", EDGE_KEY)
-            // The edge under test is the Spin component, not the in-process one.
-            .env("KEFU_PUBLIC_LISTEN", "off")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start kefu-regional");
-        wait_ready(self.port, &mut child);
-        self.proc = Some(Proc(child));
-    }
-
-    fn stop(&mut self) {
-        self.proc = None;
-    }
-
-    fn call(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
-        let auth = format!("Bearer {bearer}");
-        let mut h = vec![("authorization", auth.as_str())];
-        let b = body.map(|v| v.to_string()).unwrap_or_default();
-        if !b.is_empty() {
-            h.push(("content-type", "application/json"));
-        }
-        let (s, body) = http(self.port, method, path, &h, b.as_bytes()).unwrap();
-        (s, json_of(&body))
-    }
-
-    /// Creates a tenant; returns (api key, widget key).
-    fn tenant(&self, id: &str) -> (String, String) {
-        let (s, v) = self.call(
-            "POST",
-            "/admin/v1/tenants",
-            OPERATOR,
-            Some(json!({"id": id, "name": format!("Tenant {id}")})),
-        );
-        assert_eq!(s, 201, "{v}");
-        (
-            v["api_key"].as_str().unwrap().into(),
-            v["widget_key"].as_str().unwrap().into(),
-        )
-    }
-
-    /// The conversation's transcript texts at the regional service.
-    fn transcript(&self, api_key: &str, conv: &str) -> (u16, Value) {
-        self.call("GET", &format!("/v1/conversations/{conv}"), api_key, None)
-    }
+/// The conversation's transcript at the regional service.
+fn transcript(regional: &Regional, api_key: &str, conv: &str) -> (u16, Value) {
+    regional.call("GET", &format!("/v1/conversations/{conv}"), api_key, None)
 }
 
 fn texts(t: &Value) -> Vec<String> {
@@ -429,7 +252,7 @@ fn health_a_turn_its_session_in_kv_and_the_cached_repeat() {
         ]
     );
     assert_eq!(turn_texts.len(), 4, "{turn_texts:?}");
-    let (s, t) = regional.transcript(&api_key, &conv);
+    let (s, t) = transcript(&regional, &api_key, &conv);
     assert_eq!(s, 200, "{t}");
     assert_eq!(
         texts(&t),
@@ -535,7 +358,7 @@ fn an_outage_is_acknowledged_kept_in_the_kv_outbox_and_delivered_once() {
     assert_eq!(report.turns[0].client_msg_id, "m-1");
     let (s, t) = {
         regional.resume();
-        regional.transcript(&api_key, &conv)
+        transcript(&regional, &api_key, &conv)
     };
     assert!(
         s == 404 || (s == 200 && texts(&t).is_empty()),
@@ -564,7 +387,7 @@ fn an_outage_is_acknowledged_kept_in_the_kv_outbox_and_delivered_once() {
         keys(&host, "outbox/")
     );
 
-    let (s, t) = regional.transcript(&api_key, &conv);
+    let (s, t) = transcript(&regional, &api_key, &conv);
     assert_eq!(
         s, 200,
         "the acknowledged turn never reached the region: {t}"
