@@ -12,9 +12,9 @@ use serde_json::json;
 
 use crate::common::{Harness, Resp};
 
-const EDGE_KEY: &str = "edge-shared-signing-key-0123456789";
+pub(crate) const EDGE_KEY: &str = "edge-shared-signing-key-0123456789";
 
-async fn harness() -> Harness {
+pub(crate) async fn harness() -> Harness {
     Harness::with_config(
         "[limits]\nfailed_auth_per_minute = 100000\n",
         &[("KEFU_EDGE_KEY", EDGE_KEY)],
@@ -43,7 +43,29 @@ fn turn_request(conv: Option<&str>, client_msg_id: &str, text: &str, locale: Loc
     .unwrap()
 }
 
-async fn signed(
+/// A frame request to `path`, signed with `key` at `ts_ms` with `nonce`.
+pub(crate) fn signed_request(
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    nonce: [u8; 16],
+    ts_ms: u64,
+    key: &str,
+) -> Request<Body> {
+    let sig = wire::sign(key.as_bytes(), ts_ms, &nonce, path, &body)
+        .unwrap()
+        .to_header();
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/msgpack")
+        .header(wire::SIGNATURE_HEADER, sig)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// Sends a signed frame request; status and body.
+pub(crate) async fn signed(
     h: &Harness,
     method: Method,
     path: &str,
@@ -52,16 +74,7 @@ async fn signed(
     ts_ms: u64,
     key: &str,
 ) -> (StatusCode, Vec<u8>) {
-    let sig = wire::sign(key.as_bytes(), ts_ms, &nonce, path, &body)
-        .unwrap()
-        .to_header();
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/msgpack")
-        .header(wire::SIGNATURE_HEADER, sig)
-        .body(Body::from(body))
-        .unwrap();
+    let req = signed_request(method, path, body, nonce, ts_ms, key);
     let resp = tower::ServiceExt::oneshot(h.router.clone(), req)
         .await
         .unwrap();
@@ -655,22 +668,14 @@ async fn a_long_poll_is_woken_by_an_agent_reply_and_times_out_without_one() {
         let h_router = h.router.clone();
         let body = session_request("acme", &conv, "visitor-1", Some(2), 20_000);
         let now = kefu_regional::store::now_ms();
-        let sig = wire::sign(
-            EDGE_KEY.as_bytes(),
-            now,
-            &nonce(3),
+        let req = signed_request(
+            Method::POST,
             wire::paths::SESSION,
-            &body,
-        )
-        .unwrap()
-        .to_header();
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(wire::paths::SESSION)
-            .header("content-type", "application/msgpack")
-            .header(wire::SIGNATURE_HEADER, sig)
-            .body(Body::from(body))
-            .unwrap();
+            body,
+            nonce(3),
+            now,
+            EDGE_KEY,
+        );
         tokio::spawn(async move { tower::ServiceExt::oneshot(h_router, req).await.unwrap() })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -3,43 +3,27 @@
 //! conversation's turns in the edge's order, however the report interleaves
 //! them; the old single-turn report still works.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use kefu_core::wire::{self, EdgeReport, Frame, MAX_REPORT_TURNS, ReportedTurn};
 use kefu_core::{ConversationId, KbVersion, Source, TenantId, VisitorId};
 use serde_json::json;
 
 use crate::common::Harness;
-
-const EDGE_KEY: &str = "edge-shared-signing-key-0123456789";
+use crate::edge::{EDGE_KEY, signed};
 
 async fn report(h: &Harness, rep: &EdgeReport, n: u8) -> serde_json::Value {
     let body = rep.encode().unwrap();
     let now = kefu_regional::store::now_ms();
-    let sig = wire::sign(
-        EDGE_KEY.as_bytes(),
-        now,
-        &[n; 16],
+    let (status, bytes) = signed(
+        h,
+        Method::POST,
         wire::paths::REPORT,
-        &body,
+        body,
+        [n; 16],
+        now,
+        EDGE_KEY,
     )
-    .unwrap()
-    .to_header();
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(wire::paths::REPORT)
-        .header("content-type", "application/msgpack")
-        .header(wire::SIGNATURE_HEADER, sig)
-        .body(Body::from(body))
-        .unwrap();
-    let resp = tower::ServiceExt::oneshot(h.router.clone(), req)
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
+    .await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -66,11 +50,7 @@ fn turn(conv: usize, k: usize) -> ReportedTurn {
 
 #[tokio::test]
 async fn a_full_report_of_many_conversations_is_stored_once_each_in_order() {
-    let h = Harness::with_config(
-        "[limits]\nfailed_auth_per_minute = 100000\n",
-        &[("KEFU_EDGE_KEY", EDGE_KEY)],
-    )
-    .await;
+    let h = crate::edge::harness().await;
     let key = h.tenant("acme").await;
     let convs = MAX_REPORT_TURNS / 2;
     // Interleaved: every conversation's first turn, then every second one.
