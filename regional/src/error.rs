@@ -14,6 +14,10 @@ pub enum Error {
     /// reported exactly like a missing one.
     #[error("not found")]
     NotFound,
+    /// The conversation was erased on request ([`crate::store::erase`]):
+    /// nothing may bring it back. Answers like a missing one.
+    #[error("the conversation was erased")]
+    Erased,
     /// A tenant with this id already exists.
     #[error("tenant already exists")]
     TenantExists,

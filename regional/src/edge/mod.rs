@@ -296,6 +296,8 @@ pub struct ReportOutcome {
     pub duplicates: u32,
     /// Turns for tenants that do not exist (dropped).
     pub unknown_tenant: u32,
+    /// Turns of conversations erased on request (dropped).
+    pub erased: u32,
 }
 
 /// Stores the turns the edge served itself, each exactly once.
@@ -320,9 +322,18 @@ pub async fn report(storage: &Storage, rep: EdgeReport, max_chars: usize) -> Res
             client_msg_id: t.client_msg_id,
             text: t.question,
         };
-        let ex = tenant
+        let ex = match tenant
             .exchange(q, max_chars, move |_| Reply::answer(answer))
-            .await?;
+            .await
+        {
+            Ok(ex) => ex,
+            // Erased since the edge answered it: not brought back.
+            Err(Error::Erased) => {
+                out.erased += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if ex.duplicate {
             out.duplicates += 1;
         } else {

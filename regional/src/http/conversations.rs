@@ -13,6 +13,7 @@ use super::api::{
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, PathId, Query, Tenant};
 use crate::store::conversations::AppendInput;
+use crate::store::erase::Erased;
 use kefu_core::{ConversationId, VisitorId};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -210,4 +211,45 @@ pub async fn set_state(
         .set_state(&t.source.0, id.clone(), c.state.into())
         .await?;
     Ok(axum::Json(ConversationView::new(id.as_str(), &meta)))
+}
+
+/// Delete a conversation: its messages, its place in the handoff queue and
+/// its metadata, in one audited transaction (`conversation.delete`).
+/// Copies an edge holds (the visitor's session) expire with the edge's
+/// session TTL.
+#[utoipa::path(delete, path = "/v1/conversations/{conversation_id}", tag = "conversations",
+    params(("conversation_id" = String, Path, description = "Conversation id")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Deleted; what was removed", body = Erased),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such conversation for this tenant", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn delete(t: Tenant, PathId(id): PathId) -> Result<axum::Json<Erased>> {
+    let id = conversation_id(id)?;
+    Ok(axum::Json(
+        t.store.delete_conversation(&t.source.0, id).await?,
+    ))
+}
+
+/// Erase a visitor: every conversation of theirs, as a person's request to
+/// have their data deleted (PIPL art. 47, GDPR art. 17). Audited as
+/// `visitor.erase`, naming the visitor only by a digest. A visitor with no
+/// conversations erases nothing and answers zeros.
+#[utoipa::path(delete, path = "/v1/visitors/{visitor_id}", tag = "conversations",
+    params(("visitor_id" = String, Path, description = "The visitor id the widget or the tenant's site used")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "Erased; what was removed", body = Erased),
+        (status = 400, description = "Not a valid visitor id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn erase_visitor(t: Tenant, PathId(id): PathId) -> Result<axum::Json<Erased>> {
+    let visitor =
+        VisitorId::new(id).map_err(|e| ApiError::BadRequest(format!("visitor_id: {e}")))?;
+    Ok(axum::Json(
+        t.store.erase_visitor(&t.source.0, visitor).await?,
+    ))
 }

@@ -279,6 +279,7 @@ pub async fn report(
             applied: a.applied + b.applied,
             duplicates: a.duplicates + b.duplicates,
             unknown_tenant: a.unknown_tenant + b.unknown_tenant,
+            erased: a.erased + b.erased,
         },
     )))
 }

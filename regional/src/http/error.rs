@@ -111,7 +111,7 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         match e {
-            Error::NotFound => ApiError::NotFound,
+            Error::NotFound | Error::Erased => ApiError::NotFound,
             Error::TenantExists => {
                 ApiError::Conflict("a tenant with this id already exists".into())
             }

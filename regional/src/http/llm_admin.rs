@@ -83,6 +83,7 @@ pub async fn get(
         (status = 200, description = "Switched: the backends now in service", body = LlmView),
         (status = 400, description = "An invalid backend (named)", body = ErrorBody),
         (status = 401, description = "Missing or invalid operator token", body = ErrorBody),
+        (status = 413, description = "Body too large (sixteen backends with the longest URLs the schema allows can exceed the body limit)", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
     ))]
 pub async fn put(

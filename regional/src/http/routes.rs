@@ -104,6 +104,16 @@ pub fn table() -> Vec<Route> {
             "/v1/conversations/{conversation_id}/state",
             put(conversations::set_state),
         ),
+        r(
+            Method::DELETE,
+            "/v1/conversations/{conversation_id}",
+            delete(conversations::delete),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/visitors/{visitor_id}",
+            delete(conversations::erase_visitor),
+        ),
         // agents, canned replies, handoff rules (tenant key)
         r(Method::POST, "/v1/agents", post(agents::create)),
         r(Method::GET, "/v1/agents", get(agents::list)),

@@ -641,8 +641,8 @@ fn conversation_ids(ctx: &WriteCtx<'_>, tenant: &str) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// Removes one conversation with its messages and index rows. Returns the
-/// number of messages removed.
+/// Removes one conversation with its messages, index rows and handoff
+/// entry. Returns the number of messages removed.
 pub fn remove(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
     let mut msgs = ctx.txn.open_table(tables::MESSAGES)?;
     let seqs: Vec<u64> = msgs
@@ -668,6 +668,11 @@ pub fn remove(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
     ctx.txn
         .open_table(tables::CONVERSATIONS)?
         .remove((tenant, conv))?;
+    // Its place in the queue (if any) goes with it: no agent is shown a
+    // conversation that no longer exists.
+    ctx.txn
+        .open_table(super::handoff::HANDOFFS)?
+        .remove((tenant, conv))?;
     Ok(seqs.len() as u64)
 }
 
@@ -681,28 +686,37 @@ pub fn remove_all(ctx: &WriteCtx<'_>, tenant: &str) -> Result<(u64, u64)> {
     Ok((ids.len() as u64, messages))
 }
 
+/// The ids of the tenant's conversations whose metadata `pick` chooses
+/// (each opened with the tenant's keys).
+pub fn ids_where(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    pick: impl Fn(&ConversationMeta) -> bool,
+) -> Result<Vec<String>> {
+    let master = ctx.master()?;
+    let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
+    let mut get = |v: u32| ring.get(v);
+    let t = ctx.txn.open_table(tables::CONVERSATIONS)?;
+    let mut out = Vec::new();
+    for row in t.range((tenant, "")..)? {
+        let (k, v) = row?;
+        let (t_id, c_id) = k.value();
+        if t_id != tenant {
+            break;
+        }
+        let meta: ConversationMeta =
+            records::open_json(&mut get, tenant, c_id, 0, kind::META, v.value())?;
+        if pick(&meta) {
+            out.push(c_id.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// Removes the tenant's conversations whose last change is before
 /// `cutoff_ms`. Returns (conversations, messages) removed.
 pub fn purge_older_than(ctx: &WriteCtx<'_>, tenant: &str, cutoff_ms: u64) -> Result<(u64, u64)> {
-    let master = ctx.master()?;
-    let mut old = Vec::new();
-    {
-        let mut ring = KeyRing::new(ctx.txn.open_table(tables::DATA_KEYS)?, master, tenant);
-        let mut get = |v: u32| ring.get(v);
-        let t = ctx.txn.open_table(tables::CONVERSATIONS)?;
-        for row in t.range((tenant, "")..)? {
-            let (k, v) = row?;
-            let (t_id, c_id) = k.value();
-            if t_id != tenant {
-                break;
-            }
-            let meta: ConversationMeta =
-                records::open_json(&mut get, tenant, c_id, 0, kind::META, v.value())?;
-            if meta.updated_ms < cutoff_ms {
-                old.push(c_id.to_owned());
-            }
-        }
-    }
+    let old = ids_where(ctx, tenant, |m| m.updated_ms < cutoff_ms)?;
     let mut messages = 0;
     for id in &old {
         messages += remove(ctx, tenant, id)?;

@@ -97,6 +97,15 @@ pub fn record(
         (Some((id, meta)), _) if meta.state != ConversationState::Closed || q.create_missing => {
             (id, meta)
         }
+        // Erased on request: an edge's late report of it is dropped, and a
+        // visitor who writes in it again starts a new conversation.
+        (None, Some(id)) if super::erase::is_erased_in(ctx, tenant, id.as_str())? => {
+            if q.create_missing {
+                return Err(Error::Erased);
+            }
+            let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
+            (c.id, c.meta)
+        }
         (None, Some(id)) if q.create_missing => {
             let c = conversations::create_with_id(ctx, tenant, id, Some(&q.visitor))?;
             (c.id, c.meta)

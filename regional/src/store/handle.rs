@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use kefu_core::{ConversationId, TenantId, VisitorId};
 
-use super::Store;
 use super::audit_hook::{self, Actor, Outcome, SERVICE_LOG};
 use super::conversations::{self, AppendInput, Appended, Conversation};
 use super::exchange;
@@ -17,6 +16,7 @@ use super::records::{ConversationMeta, ConversationState, Turn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::watch::Watchers;
 use super::writer::Writer;
+use super::{Store, WriteCtx};
 use crate::audit::{self, Checkpoint, CheckpointFile, VerifyReport};
 use crate::crypto::Key;
 use crate::{Error, Result};
@@ -380,6 +380,27 @@ impl TenantStore {
             self.changed(&c);
         }
         Ok(out)
+    }
+
+    /// Runs `change` (given the tenant id) in the writer and audits it as
+    /// `action` on `object` by `actor` in the same transaction: both land
+    /// or neither does.
+    pub(super) async fn audited<T: Send + 'static>(
+        &self,
+        actor: Actor,
+        action: &'static str,
+        object: String,
+        change: impl FnOnce(&WriteCtx<'_>, &str) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let t = self.tenant.as_str().to_owned();
+        self.storage
+            .writer
+            .run(move |ctx| {
+                let out = change(ctx, &t)?;
+                audit_hook::record(ctx, &actor, &t, action, &object, Outcome::Ok)?;
+                Ok(out)
+            })
+            .await
     }
 
     pub(super) fn changed(&self, conv: &ConversationId) {

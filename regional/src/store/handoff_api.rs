@@ -5,7 +5,6 @@
 use kefu_core::ConversationId;
 use redb::ReadableTable;
 
-use super::WriteCtx;
 use super::audit_hook::{self, Actor, Outcome};
 use super::conversations::{self, Appended};
 use super::handle::{Storage, TenantStore, blocking};
@@ -34,27 +33,6 @@ pub(super) fn agent_actor(agent: &str, source: &str) -> Actor {
 impl TenantStore {
     fn tenant_str(&self) -> String {
         self.tenant.as_str().to_owned()
-    }
-
-    /// Runs `change` (given the tenant id) in the writer and audits it as
-    /// `action` on `object` by `actor` in the same transaction: both land
-    /// or neither does.
-    async fn audited<T: Send + 'static>(
-        &self,
-        actor: Actor,
-        action: &'static str,
-        object: String,
-        change: impl FnOnce(&WriteCtx<'_>, &str) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let t = self.tenant_str();
-        self.storage
-            .writer
-            .run(move |ctx| {
-                let out = change(ctx, &t)?;
-                audit_hook::record(ctx, &actor, &t, action, &object, Outcome::Ok)?;
-                Ok(out)
-            })
-            .await
     }
 
     /// The tenant's handoff settings.

@@ -14,6 +14,7 @@
 pub mod agent_sessions;
 pub mod audit_hook;
 pub mod conversations;
+pub mod erase;
 pub mod exchange;
 mod handle;
 pub mod handoff;

@@ -404,6 +404,7 @@ pub fn delete(ctx: &WriteCtx<'_>, id: &str) -> Result<DeleteReport> {
     let (conversations, messages) = super::conversations::remove_all(ctx, id)?;
     super::handoff::remove_tenant(ctx, id)?;
     super::agent_sessions::remove_agents(ctx, id, None)?;
+    super::erase::remove_tenant(ctx, id)?;
     let hash = hex::decode(&rec.api_key_hash).unwrap_or_default();
     ctx.txn
         .open_table(tables::API_KEYS)?

@@ -42,6 +42,10 @@ fn id_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/v1/conversations/{conversation_id}/state",
             Some(json!({"state": "closed"})),
         ),
+        (Method::DELETE, "/v1/conversations/{conversation_id}", None),
+        // Erasing a visitor is not a lookup: another tenant's visitor, like
+        // one nobody has, erases nothing (200, zeros). The loop checks that.
+        (Method::DELETE, "/v1/visitors/{visitor_id}", None),
         (
             Method::PUT,
             "/v1/kb/faqs/{faq_id}",
@@ -130,6 +134,18 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
     let b = h.tenant("bravo").await;
     let b_conv = h.conversation(&b).await;
     h.say(&b, &b_conv, "bravo's secret", Some("b-1")).await;
+    let b_visitor_conv = h
+        .call(
+            Method::POST,
+            "/v1/conversations",
+            Some(&b),
+            Some(json!({"visitor_id": "visitor-b"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let kb = |path: &'static str, body: Value| h.call(Method::POST, path, Some(&b), Some(body));
     assert!(
         kb(
@@ -194,7 +210,8 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
             .replace("{document_id}", "doc-b")
             .replace("{job_id}", &b_job)
             .replace("{agent_id}", "agent-b")
-            .replace("{reply_id}", "reply-b");
+            .replace("{reply_id}", "reply-b")
+            .replace("{visitor_id}", "visitor-b");
         let missing = template
             .replace("{tenant_id}", "nobody")
             .replace("{conversation_id}", "c_000000000000000000000000")
@@ -202,17 +219,23 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
             .replace("{document_id}", "doc-nobody")
             .replace("{job_id}", "job_nobody")
             .replace("{agent_id}", "agent-nobody")
-            .replace("{reply_id}", "reply-nobody");
+            .replace("{reply_id}", "reply-nobody")
+            .replace("{visitor_id}", "visitor-nobody");
         let got = h
             .call(method.clone(), &theirs, Some(&a), body.clone())
             .await;
         let absent = h
             .call(method.clone(), &missing, Some(&a), body.clone())
             .await;
-        if got.status.is_success() {
+        if template.contains("{visitor_id}") {
+            assert_eq!(got.status, StatusCode::OK, "{method} {template}");
+            assert_eq!(got.body, json!({"conversations": 0, "messages": 0}));
+        } else if got.status.is_success() {
             successes.push(format!("{method} {template}"));
         }
-        if template.starts_with("/admin/") || template.starts_with("/console/") {
+        if template.contains("{visitor_id}") {
+            // Checked above.
+        } else if template.starts_with("/admin/") || template.starts_with("/console/") {
             assert_eq!(got.status, StatusCode::UNAUTHORIZED, "{method} {template}");
         } else {
             assert_eq!(got.status, StatusCode::NOT_FOUND, "{method} {template}");
@@ -238,6 +261,15 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
         .await;
     assert_eq!(before.body, after.body);
     assert_eq!(after.body["conversation"]["state"], "ai");
+    let theirs = h
+        .call(
+            Method::GET,
+            &format!("/v1/conversations/{b_visitor_conv}"),
+            Some(&b),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK, "B's visitor was erased by A");
 }
 
 #[tokio::test]

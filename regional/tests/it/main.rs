@@ -12,6 +12,7 @@ mod crash;
 mod cross_tenant;
 mod edge;
 mod edge_batch;
+mod erase;
 mod handoff;
 mod hybrid;
 mod inproc;

@@ -1,0 +1,138 @@
+//! Erasure on request: one conversation, or every conversation of one
+//! visitor (a person exercising their right to deletion, PIPL art. 47 /
+//! GDPR art. 17). Messages, index rows and the handoff entry go in one
+//! audited transaction; the audit record names the visitor only by a
+//! digest, so the log does not keep the identifier of a person whose data
+//! was erased.
+//!
+//! An erased conversation leaves a tombstone (its id and when; no content):
+//! an edge may still hold turns of it in its outbox, or the visitor's
+//! session, and must not bring it back. Reported turns for a tombstoned
+//! conversation are dropped, and a visitor who writes in it again is
+//! answered in a new conversation (the edge then forgets its copy).
+
+use kefu_core::{ConversationId, VisitorId};
+use redb::{ReadableTable, TableDefinition};
+use sm3::Digest;
+
+use super::WriteCtx;
+use super::conversations;
+use super::handle::TenantStore;
+use crate::{Error, Result};
+
+/// (tenant, conversation) -> when it was erased, ms.
+pub const ERASED: TableDefinition<'_, (&str, &str), u64> = TableDefinition::new("erased");
+
+/// Removes a conversation and leaves its tombstone. Returns its messages.
+fn erase(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
+    let n = conversations::remove(ctx, tenant, conv)?;
+    ctx.txn
+        .open_table(ERASED)?
+        .insert((tenant, conv), ctx.now_ms)?;
+    Ok(n)
+}
+
+/// Whether `conv` was erased (in a write transaction).
+pub fn is_erased_in(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<bool> {
+    Ok(ctx.txn.open_table(ERASED)?.get((tenant, conv))?.is_some())
+}
+
+/// Drops a deleted tenant's tombstones.
+pub fn remove_tenant(ctx: &WriteCtx<'_>, tenant: &str) -> Result<()> {
+    let mut t = ctx.txn.open_table(ERASED)?;
+    let keys: Vec<String> = {
+        let mut v = Vec::new();
+        for row in t.range((tenant, "")..)? {
+            let (k, _) = row?;
+            let (kt, c) = k.value();
+            if kt != tenant {
+                break;
+            }
+            v.push(c.to_owned());
+        }
+        v
+    };
+    for c in keys {
+        t.remove((tenant, c.as_str()))?;
+    }
+    Ok(())
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    /// Conversations removed.
+    pub conversations: u64,
+    /// Messages removed with them.
+    pub messages: u64,
+}
+
+/// How the audit log names an erased visitor: 16 hex digits of SM3.
+pub fn visitor_digest(visitor: &str) -> String {
+    let d = sm3::Sm3::new()
+        .chain_update(b"kefu erased visitor\0")
+        .chain_update(visitor.as_bytes())
+        .finalize();
+    hex::encode(&d[..8])
+}
+
+impl TenantStore {
+    /// Deletes one conversation with its messages and handoff entry;
+    /// audited as `conversation.delete`. [`Error::NotFound`] if the tenant
+    /// has no such conversation.
+    pub async fn delete_conversation(&self, source: &str, conv: ConversationId) -> Result<Erased> {
+        let c = conv.clone();
+        let object = format!("conversation:{conv}");
+        let erased = self
+            .audited(
+                self.actor(source),
+                "conversation.delete",
+                object,
+                move |ctx, t| {
+                    if conversations::meta_in(ctx, t, conv.as_str())?.is_none() {
+                        return Err(Error::NotFound);
+                    }
+                    Ok(Erased {
+                        conversations: 1,
+                        messages: erase(ctx, t, conv.as_str())?,
+                    })
+                },
+            )
+            .await?;
+        self.changed(&c);
+        Ok(erased)
+    }
+
+    /// Deletes every conversation of one visitor; audited as
+    /// `visitor.erase` with the visitor's digest and the counts. A visitor
+    /// with no conversations erases nothing (and is still audited: the
+    /// request was made).
+    pub async fn erase_visitor(&self, source: &str, visitor: VisitorId) -> Result<Erased> {
+        let digest = visitor_digest(visitor.as_str());
+        let object = format!("visitor:sm3:{digest}");
+        let (erased, ids) = self
+            .audited(
+                self.actor(source),
+                "visitor.erase",
+                object,
+                move |ctx, t| {
+                    let ids = conversations::ids_where(ctx, t, |m| {
+                        m.visitor.as_deref() == Some(visitor.as_str())
+                    })?;
+                    let mut erased = Erased::default();
+                    for id in &ids {
+                        erased.messages += erase(ctx, t, id)?;
+                        erased.conversations += 1;
+                    }
+                    Ok((erased, ids))
+                },
+            )
+            .await?;
+        for id in ids {
+            if let Ok(c) = ConversationId::new(id) {
+                self.changed(&c);
+            }
+        }
+        Ok(erased)
+    }
+}

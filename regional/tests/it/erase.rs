@@ -1,0 +1,307 @@
+//! Erasure on request: deleting one conversation, or every conversation of
+//! one visitor, removes the messages and the place in the handoff queue,
+//! answers what was removed, stays inside the tenant, and is audited
+//! without keeping the visitor's id.
+
+use axum::http::{Method, StatusCode};
+use redb::ReadableDatabase;
+use serde_json::json;
+
+use crate::common::Harness;
+use crate::console::{agent, as_agent, login};
+use kefu_regional::audit;
+
+async fn conversation_of(h: &Harness, key: &str, visitor: &str, texts: &[&str]) -> String {
+    let r = h
+        .call(
+            Method::POST,
+            "/v1/conversations",
+            Some(key),
+            Some(json!({"visitor_id": visitor})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let conv = r.body["id"].as_str().unwrap().to_owned();
+    for t in texts {
+        assert_eq!(h.say(key, &conv, t, None).await.status, StatusCode::CREATED);
+    }
+    conv
+}
+
+async fn status_of(h: &Harness, key: &str, conv: &str) -> StatusCode {
+    h.call(
+        Method::GET,
+        &format!("/v1/conversations/{conv}"),
+        Some(key),
+        None,
+    )
+    .await
+    .status
+}
+
+fn audit_objects(h: &Harness, tenant: &str) -> Vec<(String, String)> {
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    let txn = store.db().begin_read().unwrap();
+    audit::entries(&txn, tenant, 0, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.entry.action, e.entry.object))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_conversation_is_deleted_with_its_place_in_the_queue_and_only_by_its_tenant() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let other = h.tenant("bravo").await;
+    let keep = conversation_of(&h, &key, "v-keep", &["我想查订单"]).await;
+    let gone = conversation_of(&h, &key, "v-gone", &["我的手机号是13812345678", "请转人工"]).await;
+    // Waiting for a person: an agent sees it in the queue.
+    let r = h
+        .call(
+            Method::PUT,
+            &format!("/v1/conversations/{gone}/state"),
+            Some(&key),
+            Some(json!({"state": "queued_for_human"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        agent(&h, &key, "amy", "Amy", json!({})).await,
+        StatusCode::CREATED
+    );
+    let amy = login(&h, "acme", "amy").await;
+    let queue = as_agent(&h, &amy, Method::GET, "/console/v1/queue", None).await;
+    assert!(queue.body.to_string().contains(&gone), "{:?}", queue.body);
+
+    // Another tenant's key cannot delete it: it answers like a missing one.
+    let path = format!("/v1/conversations/{gone}");
+    let r = h.call(Method::DELETE, &path, Some(&other), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["error"]["code"], "not_found");
+    assert_eq!(status_of(&h, &key, &gone).await, StatusCode::OK);
+
+    let r = h.call(Method::DELETE, &path, Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({"conversations": 1, "messages": 2}));
+    assert_eq!(status_of(&h, &key, &gone).await, StatusCode::NOT_FOUND);
+    let queue = as_agent(&h, &amy, Method::GET, "/console/v1/queue", None).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(!queue.body.to_string().contains(&gone), "{:?}", queue.body);
+    let opened = as_agent(
+        &h,
+        &amy,
+        Method::GET,
+        &format!("/console/v1/conversations/{gone}"),
+        None,
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::NOT_FOUND);
+    // Again: nothing left to delete.
+    let r = h.call(Method::DELETE, &path, Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // The other conversation is untouched, and the chain still verifies.
+    assert_eq!(status_of(&h, &key, &keep).await, StatusCode::OK);
+    let v = h
+        .call(Method::GET, "/v1/audit/verify", Some(&key), None)
+        .await;
+    assert_eq!(v.status, StatusCode::OK, "{:?}", v.body);
+    assert_eq!(v.body["ok"], true, "{:?}", v.body);
+    assert!(
+        audit_objects(&h, "acme")
+            .iter()
+            .any(|(a, o)| a == "conversation.delete" && o == &format!("conversation:{gone}")),
+        "the deletion is audited"
+    );
+}
+
+#[tokio::test]
+async fn erasing_a_visitor_removes_every_conversation_of_theirs_and_nothing_else() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let other = h.tenant("bravo").await;
+    let a1 = conversation_of(
+        &h,
+        &key,
+        "customer-42",
+        &["退款什么时候到账", "订单号 A123"],
+    )
+    .await;
+    let a2 = conversation_of(&h, &key, "customer-42", &["where is my parcel"]).await;
+    let b = conversation_of(&h, &key, "customer-7", &["hello"]).await;
+    // The same visitor id at another tenant is another person.
+    let o = conversation_of(&h, &other, "customer-42", &["你好"]).await;
+
+    let r = h
+        .call(Method::DELETE, "/v1/visitors/customer-42", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!({"conversations": 2, "messages": 3}));
+    for c in [&a1, &a2] {
+        assert_eq!(status_of(&h, &key, c).await, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(status_of(&h, &key, &b).await, StatusCode::OK);
+    assert_eq!(status_of(&h, &other, &o).await, StatusCode::OK);
+    let list = h
+        .call(Method::GET, "/v1/conversations", Some(&key), None)
+        .await;
+    assert_eq!(list.body["conversations"].as_array().unwrap().len(), 1);
+
+    // Asked again: nothing left, and that is an answer, not an error.
+    let r = h
+        .call(Method::DELETE, "/v1/visitors/customer-42", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"conversations": 0, "messages": 0}));
+
+    // Audited twice, never with the visitor's id.
+    let log = audit_objects(&h, "acme");
+    let erasures: Vec<&String> = log
+        .iter()
+        .filter(|(a, _)| a == "visitor.erase")
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(erasures.len(), 2, "{log:?}");
+    assert!(
+        erasures.iter().all(|o| o.starts_with("visitor:sm3:")),
+        "{erasures:?}"
+    );
+    assert!(
+        !log.iter().any(|(_, o)| o.contains("customer-42")),
+        "the erased visitor's id is in the audit log: {log:?}"
+    );
+
+    // A visitor id that cannot exist is a clear 400.
+    let long = "x".repeat(300);
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/visitors/{long}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "bad_request");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("visitor_id")
+    );
+}
+
+#[tokio::test]
+async fn after_erasure_the_visitor_who_writes_again_starts_afresh() {
+    let (h, public) = crate::inproc::harness().await;
+    let key = h.tenant("acme").await;
+    let wk = crate::inproc::widget_key(&h).await;
+    let a = crate::handoff::say(&public, &wk, None, "hello, my phone is 13812345678", "e1").await;
+    let old = a["conversation_id"].as_str().unwrap().to_owned();
+    crate::handoff::say(&public, &wk, Some(&old), "and my order is A123", "e2").await;
+    let r = h
+        .call(Method::DELETE, "/v1/visitors/visitor-1", Some(&key), None)
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"conversations": 1, "messages": 4}),
+        "{:?}",
+        r.body
+    );
+
+    // The widget still names the old conversation: the visitor is answered
+    // (not told "we received your message"), in a new conversation.
+    let n = crate::handoff::say(&public, &wk, Some(&old), "are you there?", "e3").await;
+    let new = n["conversation_id"].as_str().unwrap().to_owned();
+    assert_ne!(new, old, "{n:?}");
+    assert_ne!(n["source"], "ack", "{n:?}");
+    assert_eq!(n["seq"], 2, "{n:?}");
+    assert_eq!(status_of(&h, &key, &old).await, StatusCode::NOT_FOUND);
+    let t = h
+        .call(
+            Method::GET,
+            &format!("/v1/conversations/{new}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = t.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts[0], "are you there?");
+    assert!(!t.body.to_string().contains("13812345678"), "{:?}", t.body);
+}
+
+#[tokio::test]
+async fn an_edges_late_report_does_not_bring_an_erased_conversation_back() {
+    use kefu_core::wire::{EdgeReport, Frame, ReportedTurn, paths};
+    use kefu_core::{ConversationId, KbVersion, Source, TenantId, VisitorId};
+
+    let h = crate::edge::harness().await;
+    let key = h.tenant("acme").await;
+    let conv = conversation_of(&h, &key, "v-late", &["first question"]).await;
+    let turn = |cmid: &str| ReportedTurn {
+        tenant: TenantId::new("acme").unwrap(),
+        conversation: ConversationId::new(conv.clone()).unwrap(),
+        visitor: VisitorId::new("v-late").unwrap(),
+        client_msg_id: cmid.into(),
+        question: "a cached question".into(),
+        answer: "a cached answer".into(),
+        source: Source::Cache,
+        citations: vec![],
+        kb_version: KbVersion(1),
+        at_ms: kefu_regional::store::now_ms(),
+    };
+    let report = |cmid: &str, n: u8| {
+        let mut rep = EdgeReport::new();
+        rep.turns.push(turn(cmid));
+        let body = rep.encode().unwrap();
+        let h = &h;
+        async move {
+            let now = kefu_regional::store::now_ms();
+            let edge_key = crate::edge::EDGE_KEY;
+            crate::edge::signed(h, Method::POST, paths::REPORT, body, [n; 16], now, edge_key).await
+        }
+    };
+    // Before erasure a report lands in the conversation.
+    let (st, body) = report("late-1", 1).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["applied"],
+        1
+    );
+    let path = format!("/v1/conversations/{conv}");
+    assert_eq!(
+        h.call(Method::DELETE, &path, Some(&key), None).await.status,
+        StatusCode::OK
+    );
+    // After it, a report still on its way is dropped, and says so.
+    let (st, body) = report("late-2", 2).await;
+    assert_eq!(st, StatusCode::OK);
+    let out: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        out,
+        json!({"applied": 0, "duplicates": 0, "unknown_tenant": 0, "erased": 1})
+    );
+    assert_eq!(status_of(&h, &key, &conv).await, StatusCode::NOT_FOUND);
+    // A tenant deleted and made again under the same id starts clean.
+    let d = h
+        .call(
+            Method::DELETE,
+            "/admin/v1/tenants/acme",
+            Some(crate::common::OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK);
+    h.tenant("acme").await;
+    let (st, body) = report("late-3", 3).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["applied"],
+        1
+    );
+}
