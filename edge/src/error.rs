@@ -33,6 +33,9 @@ pub enum Error {
     OriginNotAllowed,
     /// No such route, or no such conversation for this visitor (404).
     NotFound,
+    /// The conversation was erased at the business's request (410): a
+    /// widget forgets it, and its next message starts a new one.
+    Gone,
     /// The route exists but not for this method (405).
     MethodNotAllowed {
         /// The methods it has, for `Allow`.
@@ -69,6 +72,7 @@ impl Error {
             Error::OriginNotAllowed => 403,
             Error::NotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
+            Error::Gone => 410,
             Error::TooLarge => 413,
             Error::UnsupportedMediaType => 415,
             Error::RateLimited { .. } => 429,
@@ -87,6 +91,7 @@ impl Error {
             Error::BadVisitorSignature => "bad_visitor_signature",
             Error::OriginNotAllowed => "origin_not_allowed",
             Error::NotFound => "not_found",
+            Error::Gone => "conversation_erased",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::RateLimited { .. } => "rate_limited",
             Error::BadUpstream => "bad_upstream",
@@ -106,6 +111,9 @@ impl Error {
             Error::BadVisitorSignature => "missing or invalid visitor_sig".to_owned(),
             Error::OriginNotAllowed => "this origin may not use this widget key".to_owned(),
             Error::NotFound => "not found".to_owned(),
+            Error::Gone => {
+                "this conversation was erased; a new message starts a new one".to_owned()
+            }
             Error::MethodNotAllowed { allow } => format!("allowed methods: {allow}"),
             Error::RateLimited { kind, .. } => format!("too many requests ({})", kind.as_str()),
             Error::BadUpstream => "the regional service gave an unusable answer".to_owned(),

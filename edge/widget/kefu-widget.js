@@ -50,6 +50,15 @@
     return s;
   }
   function save() { try { localStorage.setItem(STORE, JSON.stringify(state)); } catch (e) { /* private mode */ } }
+  // The conversation a reply names. Another one than ours (the old one was
+  // closed or erased) starts its seqs afresh: what was rendered under the
+  // old seqs must not hide the new turns.
+  function adopt(conv) {
+    if (!conv || conv === state.conv) return;
+    if (state.conv) { state.seq = 0; rendered = {}; }
+    state.conv = conv;
+    save();
+  }
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     var b = new Uint8Array(16); crypto.getRandomValues(b);
@@ -321,11 +330,16 @@
     var url = API + "/v1/conversations/" + encodeURIComponent(state.conv) + "/messages" + query(state.seq);
     fetch(url, { signal: me.signal }).then(function (r) {
       if (r.status === 429) return { retry: retryAfter(r) };
+      // Erased at the business's request: forget it; the next message
+      // starts a new conversation. (A 404 may be a store not yet caught up:
+      // asked again later.)
+      if (r.status === 410) return { gone: true };
       return r.ok ? r.json() : { retry: 5000 };
     }).then(function (b) {
       clearTimeout(timer);
       if (polling !== me) return;
       polling = null;
+      if (b && b.gone) { state.conv = null; state.seq = 0; rendered = {}; save(); return; }
       // A degraded answer is the edge's own, possibly stale, copy: its
       // messages are fine to show, its handoff flag is not news.
       if (b && b.messages) { b.messages.forEach(render); if (!b.degraded) showHandoff(b.handoff, true); }
@@ -402,7 +416,7 @@
 
   function whole(j, typing) {
     typing.node.remove();
-    state.conv = j.conversation_id || state.conv;
+    adopt(j.conversation_id);
     if (j.seq && rendered[j.seq]) { save(); showHandoff(j.handoff); return; }
     var b = bubble(j.source === "agent" ? "agent" : "bot", j.answer, { seq: j.seq, citations: j.citations, source: j.source });
     save();
@@ -418,10 +432,10 @@
       try { d = JSON.parse(data); } catch (e) { return; }
       if (ev === "meta") {
         meta = d;
+        adopt(d.conversation_id);
         // The long poll may have shown this turn already; else claim its seq.
         if (d.seq && rendered[d.seq]) skip = true;
         else if (d.seq) rendered[d.seq] = true;
-        if (d.conversation_id) { state.conv = d.conversation_id; save(); }
         showHandoff(d.handoff);
       } else if (skip) {
         if (typing.node.parentNode) typing.node.remove();
@@ -435,7 +449,7 @@
         return new Promise(function (ok) { setTimeout(ok, 30); });
       } else if (ev === "done") {
         var seq = d.seq || meta.seq;
-        if (d.conversation_id) { state.conv = d.conversation_id; save(); }
+        adopt(d.conversation_id);
         if (d.handoff !== undefined) showHandoff(d.handoff);
         // A streamed answer learns its seq only now: if the long poll showed
         // the stored turn meanwhile, keep that one.

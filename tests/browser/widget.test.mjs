@@ -142,6 +142,49 @@ for (const edge of EDGES) {
     assert.equal(texts.filter((t) => t.includes("how do I track my order")).length, 1, "no duplicates");
   });
 
+  scenario("a conversation an agent closed goes on in a new one, and its answers show", async (sys, page) => {
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await w.ask("how do I track my order");
+    await w.answer(1);
+    const first = await conversationOf(page, sys.widgetKey);
+    const s = await fetch(`${sys.api}/v1/conversations/${first}/state`, { method: "PUT", headers: sys.tenantHeaders,
+      body: JSON.stringify({ state: "closed" }) });
+    assert.equal(s.status, 200, await s.text());
+    // The new conversation numbers its turns from 1 again: they must not be
+    // taken for the old ones already on screen.
+    await w.ask("and how do I get a refund?");
+    await w.answer(2);
+    const second = await conversationOf(page, sys.widgetKey);
+    assert.ok(second && second !== first, `${first} -> ${second}`);
+    const texts = await w.messages.allTextContents();
+    assert.equal(texts.filter((t) => t.includes("get a refund")).length, 1, texts.join(" | "));
+  });
+
+  scenario("after the business erases the visitor's data, the widget forgets it and starts afresh", async (sys, page) => {
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await w.ask("my phone is 13812345678, how do I track my order");
+    await w.answer(1);
+    const first = await conversationOf(page, sys.widgetKey);
+    const visitor = await page.evaluate((k) => JSON.parse(localStorage.getItem("kefu:" + k)).visitor, sys.widgetKey);
+    const r = await fetch(`${sys.api}/v1/visitors/${encodeURIComponent(visitor)}`, { method: "DELETE", headers: sys.tenantHeaders });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal((await r.json()).conversations, 1);
+    // The open widget's long poll hears of it and forgets the conversation.
+    await page.waitForFunction((k) => !JSON.parse(localStorage.getItem("kefu:" + k)).conv, sys.widgetKey, { timeout: 30000 });
+    await page.reload();
+    await widget(page).open();
+    const texts = await widget(page).messages.allTextContents();
+    assert.ok(!texts.some((t) => t.includes("13812345678")), texts.join(" | "));
+    await widget(page).ask("hello again");
+    await widget(page).answer(1);
+    const second = await conversationOf(page, sys.widgetKey);
+    assert.ok(second && second !== first, `${first} -> ${second}`);
+  });
+
   scenario("a message sent offline is delivered exactly once when the network returns", async (sys, page, ctx) => {
     await page.goto(sys.page);
     const w = widget(page);

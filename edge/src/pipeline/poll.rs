@@ -3,13 +3,14 @@
 //! answered itself, then asks it for the session, waiting (long poll) until
 //! it has something after `since`. The regional copy then replaces the
 //! store's. When the regional service cannot be asked, the store's copy
-//! answers at once, marked `degraded`.
+//! answers at once, marked `degraded`. When it answers 404 (erased on
+//! request), the store's copy is dropped and the answer is 410 Gone.
 
 use kefu_core::session::{Session, Turn};
 use kefu_core::wire::{SessionRequest, TenantConfig};
 use kefu_core::{ConversationId, ConversationState, VisitorId};
 
-use super::regional::CallKind;
+use super::regional::{CallError, CallKind};
 use super::session::{self as sessions, Lookup};
 use super::{outbox, visitor};
 use crate::Error;
@@ -61,6 +62,7 @@ pub async fn messages<P: Platform>(
     let local = match sessions::load(edge, config, conv, &input.visitor).await? {
         Lookup::Found(s) => Some(s),
         Lookup::Unknown => return Err(Error::NotFound),
+        Lookup::Erased => return Err(Error::Gone),
         Lookup::Unreachable(_) => None,
     };
     let fresh = match outbox::deliver(edge, Some(conv)).await {
@@ -72,9 +74,15 @@ pub async fn messages<P: Platform>(
                 ..SessionRequest::fetch(config.tenant.clone(), conv.clone(), input.visitor.clone())
             };
             let timeout = u64::from(wait_ms).saturating_add(edge.config.call_timeout_ms);
-            sessions::fetch(edge, &req, timeout, CallKind::LongPoll)
-                .await
-                .ok()
+            match sessions::fetch(edge, &req, timeout, CallKind::LongPoll).await {
+                Ok(s) => Some(s),
+                // Erased on request: the copy here goes too.
+                Err(CallError::Status(404)) => {
+                    sessions::forget(edge, conv).await;
+                    return Err(Error::Gone);
+                }
+                Err(_) => None,
+            }
         }
         Err(_) => None,
     };

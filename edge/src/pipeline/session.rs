@@ -19,6 +19,9 @@ pub enum Lookup {
     Found(Session),
     /// No such conversation for this tenant and visitor.
     Unknown,
+    /// The regional service erased it on request (it answered 404): any
+    /// copy here is dropped, and nothing of it may be shown.
+    Erased,
     /// Not in the store, and the regional service could not be asked.
     Unreachable(CallError),
 }
@@ -49,6 +52,7 @@ pub async fn load<P: Platform>(
             Ok(Lookup::Found(s))
         }
         Ok(_) => Ok(Lookup::Unknown),
+        Err(CallError::Status(404)) => Ok(Lookup::Erased),
         Err(e) => Ok(Lookup::Unreachable(e)),
     }
 }

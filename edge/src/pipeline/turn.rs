@@ -124,9 +124,9 @@ pub async fn chat<P: Platform>(
         None => None,
         Some(c) => match sessions::load(edge, config, c, &input.visitor).await? {
             Lookup::Found(s) if s.state() != ConversationState::Closed => Some(s),
-            // A closed conversation, or one that cannot be fetched now:
-            // open a new one rather than lose the message.
-            Lookup::Found(_) | Lookup::Unreachable(_) => None,
+            // A closed or erased conversation, or one that cannot be
+            // fetched now: open a new one rather than lose the message.
+            Lookup::Found(_) | Lookup::Erased | Lookup::Unreachable(_) => None,
             Lookup::Unknown => return Err(Error::NotFound),
         },
     };

@@ -63,6 +63,11 @@ async fn load(tenant: &TenantStore, req: &SessionRequest) -> Result<Option<Sessi
         .window(req.conversation.clone(), MAX_WINDOW_TURNS)
         .await?
     else {
+        // Erased on request: 404, and the edge drops its copy (a plain
+        // "no such session" would let it show its own copy instead).
+        if tenant.is_erased(req.conversation.clone()).await? {
+            return Err(Error::Erased);
+        }
         return Ok(None);
     };
     if meta.visitor.as_deref() != Some(req.visitor.as_str()) {

@@ -380,6 +380,7 @@ pub async fn tenant_config(
         (status = 400, description = "Malformed frame, or wait_ms above 30000", body = ErrorBody),
         (status = 401, description = "Missing, wrong or stale signature", body = ErrorBody),
         (status = 403, description = "Edge door closed", body = ErrorBody),
+        (status = 404, description = "The conversation was erased on request: the edge drops its copy", body = ErrorBody),
         (status = 409, description = "Replayed request", body = ErrorBody),
         (status = 413, description = "Frame too large", body = ErrorBody),
         (status = 415, description = "Not application/msgpack", body = ErrorBody),

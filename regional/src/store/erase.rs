@@ -12,12 +12,12 @@
 //! answered in a new conversation (the edge then forgets its copy).
 
 use kefu_core::{ConversationId, VisitorId};
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadTransaction, ReadableTable, TableDefinition};
 use sm3::Digest;
 
 use super::WriteCtx;
 use super::conversations;
-use super::handle::TenantStore;
+use super::handle::{TenantStore, blocking};
 use crate::{Error, Result};
 
 /// (tenant, conversation) -> when it was erased, ms.
@@ -30,6 +30,11 @@ fn erase(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
         .open_table(ERASED)?
         .insert((tenant, conv), ctx.now_ms)?;
     Ok(n)
+}
+
+/// Whether `conv` was erased (in a read transaction).
+pub fn is_erased(txn: &ReadTransaction, tenant: &str, conv: &str) -> Result<bool> {
+    Ok(txn.open_table(ERASED)?.get((tenant, conv))?.is_some())
 }
 
 /// Whether `conv` was erased (in a write transaction).
@@ -134,5 +139,11 @@ impl TenantStore {
             }
         }
         Ok(erased)
+    }
+
+    /// Whether `conv` was erased on request.
+    pub async fn is_erased(&self, conv: ConversationId) -> Result<bool> {
+        let (store, t) = (self.storage.store.clone(), self.tenant.as_str().to_owned());
+        blocking(move || is_erased(&store.read()?, &t, conv.as_str())).await
     }
 }

@@ -209,6 +209,20 @@ async fn after_erasure_the_visitor_who_writes_again_starts_afresh() {
         r.body
     );
 
+    // A reload asks the edge for the conversation: it is gone there too
+    // (the edge held a copy; it drops it rather than show it).
+    for _ in 0..2 {
+        let req = axum::http::Request::get(format!(
+            "/v1/conversations/{old}/messages?widget_key={wk}&visitor_id=visitor-1"
+        ))
+        .body(axum::body::Body::empty())
+        .unwrap();
+        let replay = crate::inproc::public_call(&public, req).await;
+        assert_eq!(replay.status, StatusCode::GONE, "{:?}", replay.body);
+        assert_eq!(replay.body["error"]["code"], "conversation_erased");
+        assert!(!replay.body.to_string().contains("13812345678"));
+    }
+
     // The widget still names the old conversation: the visitor is answered
     // (not told "we received your message"), in a new conversation.
     let n = crate::handoff::say(&public, &wk, Some(&old), "are you there?", "e3").await;
