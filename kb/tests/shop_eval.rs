@@ -9,77 +9,12 @@
 
 use std::path::PathBuf;
 
-use kefu_kb::{
-    AnswerPolicy, Chunk, ChunkConfig, Judgement, KbIndex, SearchMode, SearchOptions,
-    chunk_document, faq_chunk, judge,
-};
+use kefu_kb::{AnswerPolicy, Judgement, KbIndex, SearchMode, SearchOptions, judge};
 use serde_json::Value;
 
-fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/shop")
-        .join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// The fixture's entries as chunks.
-pub fn shop_chunks() -> Vec<Chunk> {
-    let kb: Value = serde_json::from_str(&fixture("kb.json")).unwrap();
-    let mut out = Vec::new();
-    for f in kb["faqs"].as_array().unwrap() {
-        let alts: Vec<String> = f["alternates"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(faq_chunk(
-            f["id"].as_str().unwrap(),
-            f["question"].as_str().unwrap(),
-            f["answer"].as_str().unwrap(),
-            &alts,
-        ));
-    }
-    for d in kb["documents"].as_array().unwrap() {
-        out.extend(chunk_document(
-            d["id"].as_str().unwrap(),
-            d["title"].as_str().unwrap(),
-            d["text"].as_str().unwrap(),
-            d["url"].as_str(),
-            &ChunkConfig::default(),
-        ));
-    }
-    out
-}
-
-struct Q {
-    q: String,
-    /// `zh`, `en` or `mixed`.
-    lang: String,
-    expect: Vec<String>,
-}
-
-fn questions() -> Vec<Q> {
-    fixture("questions.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            Q {
-                q: v["q"].as_str().unwrap().to_owned(),
-                lang: v["lang"].as_str().unwrap_or("?").to_owned(),
-                expect: v["expect"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e.as_str().unwrap().to_owned())
-                    .collect(),
-            }
-        })
-        .collect()
-}
+#[path = "../../fixtures/shop/shop.rs"]
+mod shop;
+use shop::{Q, questions};
 
 #[derive(Debug, Default)]
 struct Score {
@@ -148,14 +83,13 @@ fn score_with(
 
 #[test]
 fn lexical_retrieval_and_refusals_on_the_shop_fixture() {
-    let chunks = shop_chunks();
+    let chunks = shop::chunks();
     assert!(chunks.len() >= 80, "fixture has {} chunks", chunks.len());
     let idx = KbIndex::build(chunks, None, &mut |_| {}).unwrap();
     let all = questions();
     assert!(all.iter().filter(|q| q.expect.is_empty()).count() >= 20);
     assert!(all.iter().filter(|q| !q.expect.is_empty()).count() >= 200);
-    let dev: Vec<&Q> = all.iter().step_by(2).collect();
-    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    let (dev, held) = shop::split(&all);
     for (name, qs) in [("dev", &dev), ("held-out", &held)] {
         let s = score(&idx, qs, SearchMode::Lexical);
         println!(
@@ -187,7 +121,7 @@ fn lexical_retrieval_and_refusals_on_the_shop_fixture() {
 
 #[test]
 fn twins_answer_in_the_question_language() {
-    let idx = KbIndex::build(shop_chunks(), None, &mut |_| {}).unwrap();
+    let idx = KbIndex::build(shop::chunks(), None, &mut |_| {}).unwrap();
     for (q, want) in [
         ("退款多久能到账", "faq-refund-time-zh"),
         ("when will my refund arrive?", "faq-refund-time-en"),
@@ -381,13 +315,12 @@ fn hybrid_retrieval_with_e5_on_the_shop_fixture() {
         model_file("e5-small-q4", "tokenizer.json"),
     )
     .expect("load multilingual-e5-small Q4");
-    let idx = KbIndex::build(shop_chunks(), Some(&e5), &mut |_| {}).unwrap();
+    let idx = KbIndex::build(shop::chunks(), Some(&e5), &mut |_| {}).unwrap();
     let all = questions();
     let vecs = embed_questions(&e5, &all);
     let qvec = |q: &str| vecs.get(q).cloned();
     dump_signals(&idx, &all, &qvec);
-    let dev: Vec<&Q> = all.iter().step_by(2).collect();
-    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    let (dev, held) = shop::split(&all);
     println!("| mode | language | hit@1 | hit@3 | refusals | false refusals |");
     println!("|---|---|---|---|---|---|");
     let mut hybrid = None;
@@ -469,11 +402,11 @@ fn minilm_retrieval_on_the_english_questions() {
             .unwrap(),
     )
     .expect("load all-MiniLM-L6-v2");
-    let idx = KbIndex::build(shop_chunks(), Some(&m), &mut |_| {}).unwrap();
+    let idx = KbIndex::build(shop::chunks(), Some(&m), &mut |_| {}).unwrap();
     let all = questions();
     let vecs = embed_questions(&m, &all);
     let qvec = |q: &str| vecs.get(q).cloned();
-    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    let (_, held) = shop::split(&all);
     let lang = |l: &str| -> Vec<&Q> { held.iter().copied().filter(|q| q.lang == l).collect() };
     let (en, zh) = (lang("en"), lang("zh"));
     println!("| MiniLM mode | language | hit@1 | hit@3 | refusals | false refusals |");
@@ -553,8 +486,7 @@ fn similar_question_threshold_on_the_shop_fixture() {
         }
         (hits, wrong, qs.len())
     };
-    let dev: Vec<&Q> = all.iter().step_by(2).collect();
-    let held: Vec<&Q> = all.iter().skip(1).step_by(2).collect();
+    let (dev, held) = shop::split(&all);
     let mut pick = None;
     println!("| threshold | tuning hits | tuning wrong | held-out hits | held-out wrong |");
     println!("|---|---|---|---|---|");

@@ -29,81 +29,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kefu_kb::Embedder;
-use kefu_kb::{
-    AnswerPolicy, Chunk, ChunkConfig, Judgement, KbIndex, SearchOptions, chunk_document, faq_chunk,
-    judge,
-};
+use kefu_kb::{AnswerPolicy, Judgement, KbIndex, SearchOptions, judge};
 use kefu_regional::answer::{Generator, ReaderPolicy, Reading};
-use serde_json::{Value, json};
+use serde_json::json;
+
+#[path = "../../../fixtures/shop/shop.rs"]
+mod shop;
+use shop::{Q, questions};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn fixture(name: &str) -> String {
-    let p = root().join("fixtures/shop").join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// The fixture's entries as chunks (as `kb/tests/shop_eval.rs` builds them).
-fn shop_chunks() -> Vec<Chunk> {
-    let kb: Value = serde_json::from_str(&fixture("kb.json")).unwrap();
-    let mut out = Vec::new();
-    for f in kb["faqs"].as_array().unwrap() {
-        let alts: Vec<String> = f["alternates"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(faq_chunk(
-            f["id"].as_str().unwrap(),
-            f["question"].as_str().unwrap(),
-            f["answer"].as_str().unwrap(),
-            &alts,
-        ));
-    }
-    for d in kb["documents"].as_array().unwrap() {
-        out.extend(chunk_document(
-            d["id"].as_str().unwrap(),
-            d["title"].as_str().unwrap(),
-            d["text"].as_str().unwrap(),
-            d["url"].as_str(),
-            &ChunkConfig::default(),
-        ));
-    }
-    out
-}
-
-struct Q {
-    q: String,
-    lang: String,
-    expect: Vec<String>,
-    held_out: bool,
-}
-
-fn questions() -> Vec<Q> {
-    fixture("questions.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            Q {
-                q: v["q"].as_str().unwrap().to_owned(),
-                lang: v["lang"].as_str().unwrap_or("?").to_owned(),
-                expect: v["expect"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e.as_str().unwrap().to_owned())
-                    .collect(),
-                held_out: i % 2 == 1,
-            }
-        })
-        .collect()
 }
 
 /// One question's outcome.
@@ -237,7 +172,7 @@ async fn reader_eval() {
         models.join("e5-small-q4/tokenizer.json"),
     )
     .expect("multilingual-e5-small (scripts/fetch-models.sh)");
-    let index = KbIndex::build(shop_chunks(), Some(&e5), &mut |_| {}).unwrap();
+    let index = KbIndex::build(shop::chunks(), Some(&e5), &mut |_| {}).unwrap();
     let model = kefu_llm::CandleGguf::load(&gguf, kefu_llm::CandleOptions::default()).unwrap();
     let gateway = kefu_llm::Gateway::new(
         vec![std::sync::Arc::new(model)],
@@ -407,7 +342,7 @@ async fn probe(g: &Generator, index: &KbIndex, e5: &kefu_kb::BertEmbedder, all: 
     for system in &systems {
         println!("probe system prompt: {system:?}");
         let mut n_ans = 0;
-        for q in all.iter().filter(|q| !q.held_out) {
+        for q in shop::split(all).0 {
             let qv = e5
                 .embed(&[q.q.as_str()], kefu_kb::EmbedKind::Query)
                 .unwrap()
