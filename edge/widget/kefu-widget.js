@@ -218,6 +218,21 @@
   }
   function scroll() { ui.log.scrollTop = ui.log.scrollHeight; }
 
+  // A reply's role, which the chat reply does not carry: a notice while a
+  // person has the conversation ("an agent will reply here") is a system
+  // line, as the stored turn (and so a reload) shows it, not the bot's.
+  function roleOf(source, withHuman) {
+    return source === "agent" ? "agent" : withHuman && source === "fallback" ? "system" : "bot";
+  }
+  // The same notice again (each message to an agent gets one) is kept, with
+  // its seq, but not shown: once is enough.
+  var lastNotice = null;
+  function quiet(m) {
+    if (!m.classList.contains("system") || !m.hasAttribute("data-seq")) return;
+    if (m.kefuText === lastNotice) m.hidden = true;
+    else lastNotice = m.kefuText;
+  }
+
   function bubble(role, text, opts) {
     opts = opts || {};
     var who = role === "visitor" ? T.you : role === "agent" ? T.agent : role === "system" ? "" : T.bot;
@@ -227,6 +242,7 @@
     m.kefuText = text;
     if (opts.seq) { m.setAttribute("data-seq", String(opts.seq)); rendered[opts.seq] = true; }
     if (opts.source) m.setAttribute("data-source", opts.source);
+    quiet(m);
     ui.log.appendChild(m);
     if (opts.source === "leave_message") leaveForm(m);
     if (opts.citations) cites(m, opts.citations);
@@ -418,7 +434,7 @@
     typing.node.remove();
     adopt(j.conversation_id);
     if (j.seq && rendered[j.seq]) { save(); showHandoff(j.handoff); return; }
-    var b = bubble(j.source === "agent" ? "agent" : "bot", j.answer, { seq: j.seq, citations: j.citations, source: j.source });
+    var b = bubble(roleOf(j.source, j.handoff), j.answer, { seq: j.seq, citations: j.citations, source: j.source });
     save();
     showHandoff(j.handoff);
     return b;
@@ -440,7 +456,7 @@
       } else if (skip) {
         if (typing.node.parentNode) typing.node.remove();
       } else if (ev === "delta") {
-        if (!view) { typing.node.remove(); view = bubble(meta.source === "agent" ? "agent" : "bot", "", { source: meta.source }); }
+        if (!view) { typing.node.remove(); view = bubble(roleOf(meta.source, meta.handoff), "", { source: meta.source }); }
         text += d.text || "";
         markdown(view.body, text);
         view.node.setAttribute("data-updates", String(+(view.node.getAttribute("data-updates") || 0) + 1));
@@ -459,12 +475,14 @@
           return;
         }
         var src = d.source || meta.source;
-        if (!view) { typing.node.remove(); view = bubble(src === "agent" ? "agent" : "bot", d.answer || text, { source: src }); }
+        var human = d.handoff !== undefined ? d.handoff : meta.handoff;
+        if (!view) { typing.node.remove(); view = bubble(roleOf(src, human), d.answer || text, { source: src }); }
         // The stored answer is what counts: deltas were a preview of it.
         else if (typeof d.answer === "string" && d.answer !== text) { markdown(view.body, d.answer); }
         if (src) view.node.setAttribute("data-source", src);
         view.node.kefuText = typeof d.answer === "string" ? d.answer : text;
         if (seq) { view.node.setAttribute("data-seq", String(seq)); rendered[seq] = true; }
+        quiet(view.node);
         cites(view.node, d.citations || []);
         scroll();
       } else if (ev === "error") {

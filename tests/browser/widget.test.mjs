@@ -243,6 +243,18 @@ for (const edge of EDGES) {
     }
     lat.sort((a, b) => a - b);
     console.log(`agent message -> widget [${edge} edge]: p50 ${lat[4]} ms, p95 ${lat[9]} ms (n=10)`);
+    // The visitor writes to the agent. Each message gets the stored notice
+    // that a person will reply; the widget shows it once, as a system line,
+    // never as the bot talking.
+    const stored = () => shadow(page, "return root.querySelectorAll('.msg.system[data-seq]').length");
+    const before = await stored();
+    await w.ask("Thanks, my order number is A123.");
+    await w.q(".msg.visitor").filter({ hasText: "A123" }).waitFor();
+    await w.ask("It was due yesterday.");
+    for (let i = 0; i < 100 && (await stored()) < before + 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await stored(), before + 2, "each message's notice is there, with its seq");
+    const shown = await shadow(page, "return [...root.querySelectorAll('.msg')].filter(m => !m.hidden && /has this conversation/.test(m.textContent)).map(m => m.className)");
+    assert.deepEqual(shown, ["msg system"], "the notice shows once, as a system line");
     // The agent hands back to the bot and says so.
     const s = await fetch(`${sys.api}/v1/conversations/${t.conversation.id}/state`, { method: "PUT", headers: sys.tenantHeaders,
       body: JSON.stringify({ state: "ai" }) });
