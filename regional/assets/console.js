@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var me = null, open = null, lastSeq = 0, shown = {}, events = null, sending = 0;
+  var me = null, open = null, lastSeq = 0, shown = {}, lastNotice = null, events = null, sending = 0;
 
   function api(method, path, body) {
     var opts = { method: method, credentials: "same-origin", headers: {} };
@@ -107,6 +107,12 @@
     var role = ["visitor", "bot", "agent", "system"].indexOf(m.role) >= 0 ? m.role : "bot";
     var d = el("div", "msg " + role);
     d.dataset.seq = m.seq;
+    // The notice each visitor message to a person gets, repeated: once is
+    // enough (kept, with its seq, but hidden).
+    if (role === "system") {
+      if (m.text === lastNotice) d.hidden = true;
+      else lastNotice = m.text;
+    }
     if (role !== "system") d.appendChild(el("span", "who", role === "bot" ? "AI" + (m.source ? " · " + m.source : "") : role));
     d.appendChild(document.createTextNode(m.text));
     $("transcript").appendChild(d);
@@ -149,7 +155,7 @@
   }
 
   function openConversation(id) {
-    open = id; lastSeq = 0; shown = {};
+    open = id; lastSeq = 0; shown = {}; lastNotice = null;
     $("transcript").textContent = ""; showError(null);
     api("GET", "/conversations/" + encodeURIComponent(id)).then(function (c) {
       if (open !== id) return;

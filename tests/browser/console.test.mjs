@@ -78,6 +78,15 @@ for (const edge of EDGES) {
       // Visitor -> agent, live over the console's event stream.
       await w.ask("My order number is A-1001, the refund has not arrived.");
       await consoleMsgs(alice.page).filter({ hasText: "A-1001" }).waitFor({ timeout: 10000 });
+      await w.ask("Any news?");
+      await consoleMsgs(alice.page).filter({ hasText: "Any news?" }).waitFor({ timeout: 10000 });
+      // Each visitor message got the stored "a person will reply" notice;
+      // the agent reads it once.
+      await alice.page.waitForFunction(() => document.querySelectorAll("#transcript .msg.system").length >= 2 &&
+        [...document.querySelectorAll("#transcript .msg.system")].filter((m) => /has this conversation/.test(m.textContent)).length >= 2);
+      const notices = await alice.page.evaluate(() => [...document.querySelectorAll("#transcript .msg.system")]
+        .filter((m) => /has this conversation/.test(m.textContent) && !m.hidden).length);
+      assert.equal(notices, 1, "the repeated notice shows once in the console");
       // Agent -> visitor, timed from the click to the widget showing it.
       const lat = [];
       for (let i = 0; i < 5; i++) {
@@ -118,7 +127,7 @@ for (const edge of EDGES) {
       assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
       const visitor = t.messages.filter((m) => m.role === "visitor").map((m) => m.text);
       assert.deepEqual(visitor, ["How long does a refund take?", "I'd like to talk to a human",
-        "My order number is A-1001, the refund has not arrived.", "Do you ship to Australia?"]);
+        "My order number is A-1001, the refund has not arrived.", "Any news?", "Do you ship to Australia?"]);
       const agentTexts = t.messages.filter((m) => m.role === "agent").map((m) => m.text);
       assert.deepEqual(agentTexts, Array.from({ length: 5 }, (_, i) => `Let me check A-1001 for you (${i}).`));
       await page.waitForFunction((n) => document.querySelector("[data-kefu]").shadowRoot.querySelectorAll(".msg[data-seq]").length >= n,
