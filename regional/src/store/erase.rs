@@ -44,23 +44,7 @@ pub fn is_erased_in(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<bool
 
 /// Drops a deleted tenant's tombstones.
 pub fn remove_tenant(ctx: &WriteCtx<'_>, tenant: &str) -> Result<()> {
-    let mut t = ctx.txn.open_table(ERASED)?;
-    let keys: Vec<String> = {
-        let mut v = Vec::new();
-        for row in t.range((tenant, "")..)? {
-            let (k, _) = row?;
-            let (kt, c) = k.value();
-            if kt != tenant {
-                break;
-            }
-            v.push(c.to_owned());
-        }
-        v
-    };
-    for c in keys {
-        t.remove((tenant, c.as_str()))?;
-    }
-    Ok(())
+    super::tables::remove_tenant_rows(ctx, ERASED, tenant).map(drop)
 }
 
 /// What an erasure removed.

@@ -172,16 +172,7 @@ pub fn data_key_version(
 
 /// Removes every KB row of `tenant` (tenant deletion).
 pub fn purge(ctx: &WriteCtx<'_>, tenant: &str) -> Result<usize> {
-    let mut t = ctx.txn.open_table(KB_ENTRIES)?;
-    let ids: Vec<String> = t
-        .range((tenant, "")..)?
-        .map_while(|r| r.ok())
-        .take_while(|(k, _)| k.value().0 == tenant)
-        .map(|(k, _)| k.value().1.to_owned())
-        .collect();
-    for id in &ids {
-        t.remove((tenant, id.as_str()))?;
-    }
+    let n = super::tables::remove_tenant_rows(ctx, KB_ENTRIES, tenant)?;
     ctx.txn.open_table(KB_VERSIONS)?.remove(tenant)?;
-    Ok(ids.len())
+    Ok(n)
 }

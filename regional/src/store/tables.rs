@@ -60,3 +60,30 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(super::erase::ERASED)?;
     Ok(())
 }
+
+/// Removes every row of `tenant` from a table keyed by (tenant, id)
+/// (tenant deletion). Returns how many.
+pub fn remove_tenant_rows<V: redb::Value + 'static>(
+    ctx: &super::WriteCtx<'_>,
+    def: TableDefinition<'_, (&'static str, &'static str), V>,
+    tenant: &str,
+) -> crate::Result<usize> {
+    use redb::ReadableTable;
+    let mut t = ctx.txn.open_table(def)?;
+    let ids: Vec<String> = {
+        let mut v = Vec::new();
+        for row in t.range((tenant, "")..)? {
+            let (k, _) = row?;
+            let (kt, id) = k.value();
+            if kt != tenant {
+                break;
+            }
+            v.push(id.to_owned());
+        }
+        v
+    };
+    for id in &ids {
+        t.remove((tenant, id.as_str()))?;
+    }
+    Ok(ids.len())
+}

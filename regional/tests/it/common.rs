@@ -169,6 +169,25 @@ impl Harness {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// The texts of a conversation's messages (its transcript), in order.
+    pub async fn texts(&self, key: &str, conv: &str) -> Vec<String> {
+        let t = self
+            .call(
+                Method::GET,
+                &format!("/v1/conversations/{conv}"),
+                Some(key),
+                None,
+            )
+            .await;
+        assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+        t.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Appends a visitor message; returns the response.
     pub async fn say(
         &self,

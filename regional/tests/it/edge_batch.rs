@@ -71,25 +71,12 @@ async fn a_full_report_of_many_conversations_is_stored_once_each_in_order() {
         json!({"applied": 0, "duplicates": n, "unknown_tenant": 0, "erased": 0})
     );
     for c in 0..convs {
-        let t = h
-            .call(
-                Method::GET,
-                &format!("/v1/conversations/c_batch{c:04}/messages"),
-                Some(&key),
-                None,
-            )
-            .await;
-        let texts: Vec<&str> = t.body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect();
+        let texts = h.texts(&key, &format!("c_batch{c:04}")).await;
         let q0 = format!("question 0 of {c}");
         let a0 = format!("answer 0 to {c}");
         let q1 = format!("question 1 of {c}");
         let a1 = format!("answer 1 to {c}");
-        assert_eq!(texts, [&q0, &a0, &q1, &a1], "conversation {c}");
+        assert_eq!(texts, [q0, a0, q1, a1], "conversation {c}");
     }
     // An older edge's report of one turn still works.
     let mut one = EdgeReport::new();

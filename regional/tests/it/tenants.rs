@@ -172,20 +172,7 @@ async fn data_key_rotation_keeps_old_records_readable_and_seals_new_ones_with_th
         h.say(&key, &conv, "after rotation", None).await.status,
         StatusCode::CREATED
     );
-    let t = h
-        .call(
-            Method::GET,
-            &format!("/v1/conversations/{conv}"),
-            Some(&key),
-            None,
-        )
-        .await;
-    let texts: Vec<&str> = t.body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts = h.texts(&key, &conv).await;
     assert_eq!(texts, ["before rotation", "after rotation"]);
     // On disk: message 1 under version 1, message 2 under version 2.
     let store = h.app.as_ref().unwrap().storage().store().clone();

@@ -358,22 +358,7 @@ pub fn put_settings(ctx: &WriteCtx<'_>, tenant: &str, s: &HandoffSettings) -> Re
 /// Removes every handoff row of a tenant (tenant deletion).
 pub fn remove_tenant(ctx: &WriteCtx<'_>, tenant: &str) -> Result<()> {
     for def in [AGENTS, HANDOFFS, CANNED] {
-        let mut t = ctx.txn.open_table(def)?;
-        let keys: Vec<String> = {
-            let mut v = Vec::new();
-            for row in t.range((tenant, "")..)? {
-                let (k, _) = row?;
-                let (kt, id) = k.value();
-                if kt != tenant {
-                    break;
-                }
-                v.push(id.to_owned());
-            }
-            v
-        };
-        for k in keys {
-            t.remove((tenant, k.as_str()))?;
-        }
+        super::tables::remove_tenant_rows(ctx, def, tenant)?;
     }
     ctx.txn.open_table(SETTINGS)?.remove(tenant)?;
     Ok(())
