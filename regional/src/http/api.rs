@@ -333,6 +333,16 @@ pub struct Transcript {
     pub contact: Option<String>,
 }
 
+/// `GET /v1/visitors/{visitor_id}/conversations`: everything kept about one
+/// visitor, for their request to see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitorExport {
+    /// The visitor.
+    pub visitor_id: String,
+    /// Each of their conversations, by id.
+    pub conversations: Vec<Transcript>,
+}
+
 /// `GET /v1/conversations/{conversation_id}/messages`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessagePage {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use super::api::{
     AppendMessage, Appended, ChangeState, ConversationList, ConversationView, CreateConversation,
-    ListParams, MessagePage, MessageView, SinceParams, Transcript,
+    ListParams, MessagePage, MessageView, SinceParams, Transcript, VisitorExport,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, PathId, Query, Tenant};
@@ -252,4 +252,36 @@ pub async fn erase_visitor(t: Tenant, PathId(id): PathId) -> Result<axum::Json<E
     Ok(axum::Json(
         t.store.erase_visitor(&t.source.0, visitor).await?,
     ))
+}
+
+/// Everything kept about one visitor: each of their conversations with its
+/// messages, routing and contact — the copy a person may ask for (PIPL
+/// art. 45, GDPR art. 15). Audited as `visitor.export`, naming the visitor
+/// by a digest. A visitor with no conversations gets an empty list.
+#[utoipa::path(get, path = "/v1/visitors/{visitor_id}/conversations", tag = "conversations",
+    params(("visitor_id" = String, Path, description = "The visitor id the widget or the tenant's site used")),
+    security(("tenant_key" = [])),
+    responses(
+        (status = 200, description = "The visitor's conversations", body = VisitorExport),
+        (status = 400, description = "Not a valid visitor id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn export_visitor(t: Tenant, PathId(id): PathId) -> Result<axum::Json<VisitorExport>> {
+    let visitor =
+        VisitorId::new(id).map_err(|e| ApiError::BadRequest(format!("visitor_id: {e}")))?;
+    let visitor_id = visitor.as_str().to_owned();
+    let found = t.store.export_visitor(&t.source.0, visitor).await?;
+    Ok(axum::Json(VisitorExport {
+        visitor_id,
+        conversations: found
+            .into_iter()
+            .map(|(id, meta, turns)| Transcript {
+                conversation: ConversationView::new(&id, &meta),
+                messages: turns.into_iter().map(MessageView::from).collect(),
+                routing: meta.route_log,
+                contact: meta.contact,
+            })
+            .collect(),
+    }))
 }

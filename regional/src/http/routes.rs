@@ -114,6 +114,11 @@ pub fn table() -> Vec<Route> {
             "/v1/visitors/{visitor_id}",
             delete(conversations::erase_visitor),
         ),
+        r(
+            Method::GET,
+            "/v1/visitors/{visitor_id}/conversations",
+            get(conversations::export_visitor),
+        ),
         // agents, canned replies, handoff rules (tenant key)
         r(Method::POST, "/v1/agents", post(agents::create)),
         r(Method::GET, "/v1/agents", get(agents::list)),

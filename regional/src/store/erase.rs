@@ -1,6 +1,7 @@
-//! Erasure on request: one conversation, or every conversation of one
-//! visitor (a person exercising their right to deletion, PIPL art. 47 /
-//! GDPR art. 17). Messages, index rows and the handoff entry go in one
+//! A person's rights over their conversations: a copy of every one of them
+//! (PIPL art. 45 / GDPR art. 15, [`TenantStore::export_visitor`]), and
+//! erasure: one conversation, or every conversation of one visitor (PIPL
+//! art. 47 / GDPR art. 17). Messages, index rows and the handoff entry go in one
 //! audited transaction; the audit record names the visitor only by a
 //! digest, so the log does not keep the identifier of a person whose data
 //! was erased.
@@ -18,6 +19,7 @@ use sm3::Digest;
 use super::WriteCtx;
 use super::conversations;
 use super::handle::{TenantStore, blocking};
+use super::records::{ConversationMeta, Turn};
 use crate::{Error, Result};
 
 /// (tenant, conversation) -> when it was erased, ms.
@@ -129,5 +131,34 @@ impl TenantStore {
     pub async fn is_erased(&self, conv: ConversationId) -> Result<bool> {
         let (store, t) = (self.storage.store.clone(), self.tenant.as_str().to_owned());
         blocking(move || is_erased(&store.read()?, &t, conv.as_str())).await
+    }
+
+    /// Every conversation of one visitor with its messages (each up to
+    /// [`super::MAX_TRANSCRIPT`]), by id; audited as `visitor.export`
+    /// (the visitor named by digest, as for erasure).
+    pub async fn export_visitor(
+        &self,
+        source: &str,
+        visitor: VisitorId,
+    ) -> Result<Vec<(String, ConversationMeta, Vec<Turn>)>> {
+        let object = format!("visitor:sm3:{}", visitor_digest(visitor.as_str()));
+        self.audited(
+            self.actor(source),
+            "visitor.export",
+            object,
+            move |ctx, t| {
+                let ids = conversations::ids_where(ctx, t, |m| {
+                    m.visitor.as_deref() == Some(visitor.as_str())
+                })?;
+                ids.into_iter()
+                    .map(|id| {
+                        let (meta, turns) =
+                            conversations::transcript_in(ctx, t, &id, super::MAX_TRANSCRIPT)?;
+                        Ok((id, meta, turns))
+                    })
+                    .collect()
+            },
+        )
+        .await
     }
 }

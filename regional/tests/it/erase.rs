@@ -1,5 +1,6 @@
-//! Erasure on request: deleting one conversation, or every conversation of
-//! one visitor, removes the messages and the place in the handoff queue,
+//! A person's rights over their conversations: a copy of all of them, and
+//! erasure — deleting one conversation, or every conversation of one
+//! visitor, removes the messages and the place in the handoff queue,
 //! answers what was removed, stays inside the tenant, and is audited
 //! without keeping the visitor's id.
 
@@ -112,6 +113,68 @@ async fn a_conversation_is_deleted_with_its_place_in_the_queue_and_only_by_its_t
             .iter()
             .any(|(a, o)| a == "conversation.delete" && o == &format!("conversation:{gone}")),
         "the deletion is audited"
+    );
+}
+
+#[tokio::test]
+async fn a_visitor_gets_a_copy_of_every_conversation_of_theirs_and_nothing_else() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let other = h.tenant("bravo").await;
+    let a1 = conversation_of(
+        &h,
+        &key,
+        "customer-42",
+        &["退款什么时候到账", "订单号 A123"],
+    )
+    .await;
+    let a2 = conversation_of(&h, &key, "customer-42", &["where is my parcel"]).await;
+    conversation_of(&h, &key, "customer-7", &["someone else's question"]).await;
+    conversation_of(&h, &other, "customer-42", &["another shop's customer"]).await;
+    let path = "/v1/visitors/customer-42/conversations";
+    let r = h.call(Method::GET, path, Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["visitor_id"], "customer-42");
+    let convs = r.body["conversations"].as_array().unwrap();
+    let mut got: Vec<(String, Vec<String>)> = convs
+        .iter()
+        .map(|c| {
+            let texts = c["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["text"].as_str().unwrap().to_owned())
+                .collect();
+            (c["conversation"]["id"].as_str().unwrap().to_owned(), texts)
+        })
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (
+            a1.clone(),
+            vec!["退款什么时候到账".to_owned(), "订单号 A123".to_owned()],
+        ),
+        (a2.clone(), vec!["where is my parcel".to_owned()]),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let log = audit_objects(&h, "acme");
+    assert!(
+        log.iter()
+            .any(|(a, o)| a == "visitor.export" && o.starts_with("visitor:sm3:")),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|(_, o)| o.contains("customer-42")),
+        "{log:?}"
+    );
+    // After erasure there is nothing left to give.
+    h.call(Method::DELETE, "/v1/visitors/customer-42", Some(&key), None)
+        .await;
+    let r = h.call(Method::GET, path, Some(&key), None).await;
+    assert_eq!(
+        r.body,
+        json!({"visitor_id": "customer-42", "conversations": []})
     );
 }
 
