@@ -58,10 +58,16 @@ pub struct Erased {
     pub messages: u64,
 }
 
-/// How the audit log names an erased visitor: 16 hex digits of SM3.
-pub fn visitor_digest(visitor: &str) -> String {
+/// How the audit log names a visitor whose data was exported or erased:
+/// 16 hex digits of SM3 over the tenant and the visitor id. It ties the
+/// entries about one person together without keeping their id; it is not
+/// keyed, so someone who can guess an id (a phone number, say) can check a
+/// guess against it.
+pub fn visitor_digest(tenant: &str, visitor: &str) -> String {
     let d = sm3::Sm3::new()
-        .chain_update(b"kefu erased visitor\0")
+        .chain_update(b"kefu visitor\0")
+        .chain_update(tenant.as_bytes())
+        .chain_update(b"\0")
         .chain_update(visitor.as_bytes())
         .finalize();
     hex::encode(&d[..8])
@@ -99,7 +105,7 @@ impl TenantStore {
     /// with no conversations erases nothing (and is still audited: the
     /// request was made).
     pub async fn erase_visitor(&self, source: &str, visitor: VisitorId) -> Result<Erased> {
-        let digest = visitor_digest(visitor.as_str());
+        let digest = visitor_digest(self.tenant().as_str(), visitor.as_str());
         let object = format!("visitor:sm3:{digest}");
         let (erased, ids) = self
             .audited(
@@ -141,7 +147,8 @@ impl TenantStore {
         source: &str,
         visitor: VisitorId,
     ) -> Result<Vec<(String, ConversationMeta, Vec<Turn>)>> {
-        let object = format!("visitor:sm3:{}", visitor_digest(visitor.as_str()));
+        let digest = visitor_digest(self.tenant().as_str(), visitor.as_str());
+        let object = format!("visitor:sm3:{digest}");
         self.audited(
             self.actor(source),
             "visitor.export",

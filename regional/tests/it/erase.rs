@@ -176,6 +176,26 @@ async fn a_visitor_gets_a_copy_of_every_conversation_of_theirs_and_nothing_else(
         r.body,
         json!({"visitor_id": "customer-42", "conversations": []})
     );
+    // The audit ties the copy and the erasure to one person by digest; the
+    // same id at another tenant is another digest.
+    let digests = |tenant: &str, action: &str| -> Vec<String> {
+        audit_objects(&h, tenant)
+            .into_iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, o)| o)
+            .collect()
+    };
+    let exported = digests("acme", "visitor.export");
+    let erased = digests("acme", "visitor.erase");
+    assert_eq!((exported.len(), erased.len()), (2, 1));
+    assert!(
+        exported.iter().all(|o| *o == erased[0]),
+        "{exported:?} {erased:?}"
+    );
+    h.call(Method::GET, path, Some(&other), None).await;
+    let theirs = digests("bravo", "visitor.export");
+    assert_eq!(theirs.len(), 1);
+    assert_ne!(theirs[0], erased[0]);
 }
 
 #[tokio::test]
