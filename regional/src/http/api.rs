@@ -380,6 +380,68 @@ pub struct Health {
     pub status: String,
 }
 
+/// Paging for `GET /v1/audit/entries`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// The first entry's index (entries are numbered from 0 without gaps).
+    pub from: Option<u64>,
+    /// Page size, 1..=1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+/// One entry of the tenant's audit chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryView {
+    /// Position in the chain, from 0.
+    pub index: u64,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+    /// Who: `operator`, `tenant:<id>`, `agent:<id>`, `routing`, `system`.
+    pub actor: String,
+    /// What, e.g. `conversation.read`, `agent.login`, `visitor.erase`.
+    pub action: String,
+    /// On what, by id (never message text).
+    pub object: String,
+    /// The client address the request came from.
+    pub source: String,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+    /// This entry's SM3 chain hash (hex).
+    pub hash: String,
+}
+
+/// `GET /v1/audit/entries`: a page of the tenant's audit chain, oldest
+/// first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditEntryView>,
+    /// The `from` of the next page, when there may be more.
+    pub next_from: Option<u64>,
+}
+
+impl From<crate::audit::StoredEntry> for AuditEntryView {
+    fn from(e: crate::audit::StoredEntry) -> Self {
+        let outcome = serde_json::to_value(e.entry.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        AuditEntryView {
+            index: e.index,
+            at_ms: e.entry.at_ms,
+            actor: e.entry.actor,
+            action: e.entry.action,
+            object: e.entry.object,
+            source: e.entry.source,
+            outcome,
+            hash: hex::encode(e.hash),
+        }
+    }
+}
+
 /// A saved state of an audit chain: keep it outside kefu to detect a later
 /// truncation or rewrite.
 #[derive(Debug, Serialize, ToSchema)]

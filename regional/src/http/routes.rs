@@ -248,5 +248,10 @@ pub fn table() -> Vec<Route> {
             "/v1/audit/checkpoint",
             get(audit::checkpoint).fallback(audit::tamper_attempt),
         ),
+        r(
+            Method::GET,
+            "/v1/audit/entries",
+            get(audit::entries).fallback(audit::tamper_attempt),
+        ),
     ]
 }

@@ -516,6 +516,12 @@ impl TenantStore {
         .await
     }
 
+    /// Up to `limit` entries of this tenant's audit chain from index `from`.
+    pub async fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<audit::StoredEntry>> {
+        let (store, t) = (self.storage.store.clone(), self.tenant.clone());
+        blocking(move || Ok(audit::entries(&store.read()?, t.as_str(), from, limit)?)).await
+    }
+
     /// The current head of this tenant's audit chain, for the tenant to keep
     /// outside kefu (a later [`TenantStore::audit_verify`] can't detect a
     /// rewrite without some saved checkpoint).
