@@ -18,7 +18,6 @@ mod hybrid;
 mod inproc;
 mod kb;
 mod llm;
-mod reader_eval;
 mod reload;
 mod restart;
 mod retention;
