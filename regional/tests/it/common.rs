@@ -169,8 +169,9 @@ impl Harness {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
-    /// The texts of a conversation's messages (its transcript), in order.
-    pub async fn texts(&self, key: &str, conv: &str) -> Vec<String> {
+    /// A conversation's full transcript (`GET /v1/conversations/{id}`):
+    /// the conversation, its messages, routing events and contact.
+    pub async fn transcript(&self, key: &str, conv: &str) -> serde_json::Value {
         let t = self
             .call(
                 Method::GET,
@@ -180,7 +181,12 @@ impl Harness {
             )
             .await;
         assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
-        t.body["messages"]
+        t.body
+    }
+
+    /// The texts of a conversation's messages, in order.
+    pub async fn texts(&self, key: &str, conv: &str) -> Vec<String> {
+        self.transcript(key, conv).await["messages"]
             .as_array()
             .unwrap()
             .iter()

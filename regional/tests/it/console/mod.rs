@@ -89,16 +89,10 @@ pub async fn put_settings(h: &Harness, key: &str, body: Value) {
 }
 
 pub async fn transcript(h: &Harness, key: &str, conv: &str) -> Vec<Value> {
-    let r = h
-        .call(
-            Method::GET,
-            &format!("/v1/conversations/{conv}"),
-            Some(key),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    r.body["messages"].as_array().unwrap().clone()
+    h.transcript(key, conv).await["messages"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 pub async fn audit_entries(h: &Harness, key: &str) -> u64 {

@@ -9,20 +9,6 @@ use super::*;
 use crate::handoff::say;
 use crate::inproc::{harness, widget_key};
 
-/// The tenant's full transcript: (messages, routing events, contact).
-async fn full(h: &Harness, key: &str, conv: &str) -> Value {
-    let r = h
-        .call(
-            Method::GET,
-            &format!("/v1/conversations/{conv}"),
-            Some(key),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body
-}
-
 fn actions(t: &Value) -> Vec<String> {
     t["routing"]
         .as_array()
@@ -90,7 +76,7 @@ async fn offers_handoffs_and_their_reasons_stay_with_the_conversation_after_hand
     assert!(back.status.is_success(), "{:?}", back.body);
 
     // After the hand-back the queue entry is gone; the record is not.
-    let t = full(&h, &key, &conv).await;
+    let t = h.transcript(&key, &conv).await;
     assert_eq!(
         actions(&t),
         ["offer", "handoff", "accepted", "handed_back"],
@@ -157,7 +143,7 @@ async fn offers_handoffs_and_their_reasons_stay_with_the_conversation_after_hand
         )
         .await;
     assert!(closed.status.is_success(), "{:?}", closed.body);
-    let t = full(&h, &key, &conv).await;
+    let t = h.transcript(&key, &conv).await;
     let last = t["routing"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(
         (last["action"].as_str(), last["state"].as_str()),
@@ -223,7 +209,7 @@ async fn group_rules_queue_a_handoff_for_the_team_that_handles_it() {
     assert_eq!(group_of(&plain), Value::Null);
     assert_eq!(group_of(&sec), Value::Null);
     // The decision records the group with its reasons.
-    let t = full(&h, &key, &billing).await;
+    let t = h.transcript(&key, &billing).await;
     let handoff = t["routing"]
         .as_array()
         .unwrap()
@@ -232,7 +218,7 @@ async fn group_rules_queue_a_handoff_for_the_team_that_handles_it() {
         .unwrap()
         .clone();
     assert_eq!(handoff["group"], "billing");
-    let t = full(&h, &key, &sec).await;
+    let t = h.transcript(&key, &sec).await;
     let handoff = &t["routing"][0];
     assert!(
         kinds(handoff).contains(&"account_security".to_owned()),
@@ -291,7 +277,7 @@ async fn the_offline_forms_contact_is_kept_as_its_own_field_for_agents() {
         "a form with a contact is not asked for one again: {ack:?}"
     );
 
-    let t = full(&h, &key, &conv).await;
+    let t = h.transcript(&key, &conv).await;
     assert_eq!(t["contact"], "+44 20 7946 0958");
     assert_eq!(actions(&t), ["leave_message", "left_message"]);
     assert!(kinds(&t["routing"][0]).contains(&"outside_business_hours".to_owned()));
