@@ -17,6 +17,14 @@
 //! address browsers reach serves only the widget API, and the operator and
 //! tenant API are never exposed there. The two never share a path space.
 //!
+//! # Turns answered here
+//!
+//! The edge's store is this process's memory, so its outbox would die with
+//! the process: a cache hit is recorded in the regional store (through the
+//! same signed report a remote edge sends, group-committed) before the
+//! visitor gets its answer (`outbox_batch` = 1). A report that fails stays
+//! in the outbox and [`outbox_task`] delivers it.
+//!
 //! # Keys
 //!
 //! The edge signs its frames with the service's edge key exactly as a
@@ -80,6 +88,11 @@ pub fn edge(state: &AppState) -> Result<InProcessEdge> {
     if let Some(l) = state.config.public_limits {
         config.limits = l;
     }
+    // The edge's store here is this process's memory: a batched outbox
+    // would die with the process, taking turns the visitor already saw.
+    // Each turn answered here is recorded (group-committed) before its
+    // answer instead.
+    config.outbox_batch = 1;
     let edge =
         Edge::new(platform, config).map_err(|e| Error::Invalid(format!("in-process edge: {e}")))?;
     Ok(Arc::new(edge))

@@ -1,8 +1,9 @@
 //! The end-to-end set every edge runtime passes, against a live
 //! `kefu-regional serve`: health, a chat turn answered by the regional
 //! service, a cache hit on the repeated question (and its report), a 429
-//! after the limit, a replay with `since`, a bad visitor signature, and an
-//! outage acknowledged and delivered exactly once later.
+//! after the limit, a replay with `since`, a bad visitor signature, an
+//! outage acknowledged and delivered exactly once later, and a cache hit
+//! that outlives the edge's crash.
 //!
 //! A runtime is an [`EdgeRuntime`]: how to start the edge in front of a
 //! regional service. `tests/tests/edge_*.rs` run the set on each.
@@ -163,6 +164,51 @@ pub fn cache_hit(rt: &dyn EdgeRuntime) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(transcript(&regional, &api_key, &conv).len(), 2);
+}
+
+/// A cache hit the visitor has seen is in the regional store even when the
+/// edge's process dies (SIGKILL) right after answering: the edge reports
+/// the hit before its answer where its own store would die with it (plain
+/// `wasmtime serve`'s instance memory, the in-process edge's memory).
+/// In-process, the edge's process is the regional service, so the service
+/// is killed and started again on its data.
+pub fn cache_hit_outlives_a_crash(rt: &dyn EdgeRuntime) {
+    let mut regional = rt.regional();
+    let (api_key, widget_key) = regional.tenant("acme");
+    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    assert_eq!(
+        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
+        200
+    );
+    assert_eq!(
+        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
+        200
+    );
+    let edge = rt.start(&regional);
+    let first = edge.ask(&widget_key, "v-1", "How do I get a refund?", "m-1");
+    assert_eq!(first["source"], "faq", "{first}");
+    let hit = edge.ask(&widget_key, "v-2", "how do i get a refund", "m-1");
+    assert_eq!(hit["source"], "cache", "{hit}");
+    let conv = hit["conversation_id"].as_str().unwrap().to_owned();
+    let in_process = edge.proc.is_none();
+    drop(edge);
+    if in_process {
+        regional.stop();
+        regional.resume();
+    }
+    let (s, t) = regional.call("GET", &format!("/v1/conversations/{conv}"), &api_key, None);
+    assert_eq!(s, 200, "the answered cache hit was lost with the edge: {t}");
+    let texts: Vec<&str> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        texts,
+        ["how do i get a refund", hit["answer"].as_str().unwrap()]
+    );
 }
 
 /// Over the per-visitor limit: 429 with Retry-After; others are not held back.

@@ -93,6 +93,11 @@ fn cache_hit() {
 }
 
 #[test]
+fn cache_hit_outlives_a_crash() {
+    edge_suite::cache_hit_outlives_a_crash(&WasmtimeServe);
+}
+
+#[test]
 fn limit() {
     edge_suite::limit(&WasmtimeServe);
 }
