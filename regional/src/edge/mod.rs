@@ -213,6 +213,7 @@ pub async fn turn(
         visitor: req.visitor,
         client_msg_id: req.client_msg_id,
         text: req.text,
+        answered_at_ms: None,
     };
     let ex: Exchange = tenant
         .exchange(q, max_chars, move |state| match (state, ai) {
@@ -296,8 +297,13 @@ pub struct ReportOutcome {
     pub duplicates: u32,
     /// Turns for tenants that do not exist (dropped).
     pub unknown_tenant: u32,
-    /// Turns of conversations erased on request (dropped).
+    /// Turns of conversations erased on request, answered before the
+    /// erasure (dropped: part of what was erased).
     pub erased: u32,
+    /// Turns answered after their conversation was erased (the visitor
+    /// wrote on before the edge knew), kept in the erased conversation's
+    /// successor; also counted in `applied` or `duplicates`.
+    pub successor: u32,
 }
 
 /// Stores the turns the edge served itself, each exactly once.
@@ -321,7 +327,9 @@ pub async fn report(storage: &Storage, rep: EdgeReport, max_chars: usize) -> Res
             visitor: t.visitor,
             client_msg_id: t.client_msg_id,
             text: t.question,
+            answered_at_ms: Some(t.at_ms),
         };
+        let reported = q.conversation.clone();
         let ex = match tenant
             .exchange(q, max_chars, move |_| Reply::answer(answer))
             .await
@@ -338,6 +346,9 @@ pub async fn report(storage: &Storage, rep: EdgeReport, max_chars: usize) -> Res
             out.duplicates += 1;
         } else {
             out.applied += 1;
+        }
+        if reported.as_ref() != Some(&ex.conversation) {
+            out.successor += 1;
         }
     }
     Ok(out)

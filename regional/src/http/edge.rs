@@ -280,6 +280,7 @@ pub async fn report(
             duplicates: a.duplicates + b.duplicates,
             unknown_tenant: a.unknown_tenant + b.unknown_tenant,
             erased: a.erased + b.erased,
+            successor: a.successor + b.successor,
         },
     )))
 }

@@ -9,8 +9,14 @@
 //! An erased conversation leaves a tombstone (its id and when; no content):
 //! an edge may still hold turns of it in its outbox, or the visitor's
 //! session, and must not bring it back. Reported turns for a tombstoned
-//! conversation are dropped, and a visitor who writes in it again is
-//! answered in a new conversation (the edge then forgets its copy).
+//! conversation answered before the erasure are dropped; a visitor who
+//! writes in it again is answered in a new conversation (the edge then
+//! forgets its copy). An edge that still held its copy may have answered
+//! such a message itself (a cache hit) before it learnt of the erasure:
+//! that turn is new data the visitor saw, so it is kept, in the erased
+//! conversation's one successor ([`successor`]), by the edge's answer time
+//! against the tombstone's (clocks a few ms apart decide only turns
+//! answered within those ms of the erasure).
 
 use kefu_core::{ConversationId, VisitorId};
 use redb::{ReadTransaction, ReadableTable, TableDefinition};
@@ -34,6 +40,50 @@ fn erase(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
     Ok(n)
 }
 
+/// (tenant, erased conversation) -> the conversation that holds the turns
+/// an edge answered in it after the erasure.
+pub const SUCCESSORS: TableDefinition<'_, (&str, &str), &str> =
+    TableDefinition::new("erased_successors");
+
+/// Where a turn answered at `at_ms` in the erased conversation `conv` goes:
+/// `None` if it was answered before the erasure (it is part of what was
+/// erased), else the conversation's successor, opened for `visitor` on
+/// first use. One successor per erased conversation, so the edge's later
+/// turns there, and a report sent twice, land in one place.
+pub fn successor(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    conv: &ConversationId,
+    visitor: &VisitorId,
+    at_ms: u64,
+) -> Result<Option<(ConversationId, ConversationMeta)>> {
+    let erased_at = ctx
+        .txn
+        .open_table(ERASED)?
+        .get((tenant, conv.as_str()))?
+        .map(|v| v.value());
+    if erased_at.is_none_or(|e| at_ms <= e) {
+        return Ok(None);
+    }
+    let known = ctx
+        .txn
+        .open_table(SUCCESSORS)?
+        .get((tenant, conv.as_str()))?
+        .map(|v| v.value().to_owned());
+    if let Some(id) = known {
+        // Erased in turn: what it held is gone too.
+        let Some(meta) = conversations::meta_in(ctx, tenant, &id)? else {
+            return Ok(None);
+        };
+        return Ok(Some((ConversationId::new(id)?, meta)));
+    }
+    let c = conversations::create(ctx, tenant, Some(visitor))?;
+    ctx.txn
+        .open_table(SUCCESSORS)?
+        .insert((tenant, conv.as_str()), c.id.as_str())?;
+    Ok(Some((c.id, c.meta)))
+}
+
 /// Whether `conv` was erased (in a read transaction).
 pub fn is_erased(txn: &ReadTransaction, tenant: &str, conv: &str) -> Result<bool> {
     Ok(txn.open_table(ERASED)?.get((tenant, conv))?.is_some())
@@ -46,7 +96,8 @@ pub fn is_erased_in(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<bool
 
 /// Drops a deleted tenant's tombstones.
 pub fn remove_tenant(ctx: &WriteCtx<'_>, tenant: &str) -> Result<()> {
-    super::tables::remove_tenant_rows(ctx, ERASED, tenant).map(drop)
+    super::tables::remove_tenant_rows(ctx, ERASED, tenant)?;
+    super::tables::remove_tenant_rows(ctx, SUCCESSORS, tenant).map(drop)
 }
 
 /// What an erasure removed.

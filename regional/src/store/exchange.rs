@@ -25,6 +25,11 @@ pub struct Question {
     pub client_msg_id: String,
     /// The visitor's text.
     pub text: String,
+    /// When the edge answered it, ms (edge reports). A conversation erased
+    /// before then was erased while the visitor was still writing in it:
+    /// the turn is new data, kept in the conversation's successor (see
+    /// [`super::erase::successor`]) rather than dropped.
+    pub answered_at_ms: Option<u64>,
 }
 
 /// A move routing decided, with why (reason kinds only, never visitor text).
@@ -97,12 +102,17 @@ pub fn record(
         (Some((id, meta)), _) if meta.state != ConversationState::Closed || q.create_missing => {
             (id, meta)
         }
-        // Erased on request: an edge's late report of it is dropped, and a
-        // visitor who writes in it again starts a new conversation.
+        // Erased on request. An edge's report of a turn it answered before
+        // the erasure is dropped (part of what was erased); one answered
+        // after it, from the edge's stale copy, is kept in a successor.
+        (None, Some(id))
+            if q.create_missing && super::erase::is_erased_in(ctx, tenant, id.as_str())? =>
+        {
+            let at = q.answered_at_ms.ok_or(Error::Erased)?;
+            super::erase::successor(ctx, tenant, id, &q.visitor, at)?.ok_or(Error::Erased)?
+        }
+        // A visitor who writes in it again starts a new conversation.
         (None, Some(id)) if super::erase::is_erased_in(ctx, tenant, id.as_str())? => {
-            if q.create_missing {
-                return Err(Error::Erased);
-            }
             let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
             (c.id, c.meta)
         }

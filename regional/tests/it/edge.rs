@@ -363,7 +363,7 @@ async fn edge_reports_are_stored_exactly_once() {
     let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
         out,
-        json!({"applied": 2, "duplicates": 0, "unknown_tenant": 1, "erased": 0})
+        json!({"applied": 2, "duplicates": 0, "unknown_tenant": 1, "erased": 0, "successor": 0})
     );
     // The edge retries the same report (new signature): nothing new.
     let (_, out) = signed(
@@ -379,7 +379,7 @@ async fn edge_reports_are_stored_exactly_once() {
     let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
         out,
-        json!({"applied": 0, "duplicates": 2, "unknown_tenant": 1, "erased": 0})
+        json!({"applied": 0, "duplicates": 2, "unknown_tenant": 1, "erased": 0, "successor": 0})
     );
     let t = transcript(&h, &key, conv).await;
     let msgs = t.body["messages"].as_array().unwrap();

@@ -63,12 +63,12 @@ async fn a_full_report_of_many_conversations_is_stored_once_each_in_order() {
     let n = rep.turns.len() as u64;
     assert_eq!(
         report(&h, &rep, 1).await,
-        json!({"applied": n, "duplicates": 0, "unknown_tenant": 0, "erased": 0})
+        json!({"applied": n, "duplicates": 0, "unknown_tenant": 0, "erased": 0, "successor": 0})
     );
     // Sent again (its answer was lost): nothing new.
     assert_eq!(
         report(&h, &rep, 2).await,
-        json!({"applied": 0, "duplicates": n, "unknown_tenant": 0, "erased": 0})
+        json!({"applied": 0, "duplicates": n, "unknown_tenant": 0, "erased": 0, "successor": 0})
     );
     for c in 0..convs {
         let texts = h.texts(&key, &format!("c_batch{c:04}")).await;
@@ -83,6 +83,6 @@ async fn a_full_report_of_many_conversations_is_stored_once_each_in_order() {
     one.turns.push(turn(convs, 0));
     assert_eq!(
         report(&h, &one, 3).await,
-        json!({"applied": 1, "duplicates": 0, "unknown_tenant": 0, "erased": 0})
+        json!({"applied": 1, "duplicates": 0, "unknown_tenant": 0, "erased": 0, "successor": 0})
     );
 }

@@ -330,7 +330,7 @@ async fn an_edges_late_report_does_not_bring_an_erased_conversation_back() {
     let h = crate::edge::harness().await;
     let key = h.tenant("acme").await;
     let conv = conversation_of(&h, &key, "v-late", &["first question"]).await;
-    let turn = |cmid: &str| ReportedTurn {
+    let turn = |cmid: &str, at_ms: u64| ReportedTurn {
         tenant: TenantId::new("acme").unwrap(),
         conversation: ConversationId::new(conv.clone()).unwrap(),
         visitor: VisitorId::new("v-late").unwrap(),
@@ -340,11 +340,11 @@ async fn an_edges_late_report_does_not_bring_an_erased_conversation_back() {
         source: Source::Cache,
         citations: vec![],
         kb_version: KbVersion(1),
-        at_ms: kefu_regional::store::now_ms(),
+        at_ms,
     };
-    let report = |cmid: &str, n: u8| {
+    let report = |cmid: &str, n: u8, at_ms: u64| {
         let mut rep = EdgeReport::new();
-        rep.turns.push(turn(cmid));
+        rep.turns.push(turn(cmid, at_ms));
         let body = rep.encode().unwrap();
         let h = &h;
         async move {
@@ -354,24 +354,27 @@ async fn an_edges_late_report_does_not_bring_an_erased_conversation_back() {
         }
     };
     // Before erasure a report lands in the conversation.
-    let (st, body) = report("late-1", 1).await;
+    let (st, body) = report("late-1", 1, kefu_regional::store::now_ms()).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["applied"],
         1
     );
+    // A turn the edge answered before the erasure, still on its way.
+    let answered = kefu_regional::store::now_ms();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let path = format!("/v1/conversations/{conv}");
     assert_eq!(
         h.call(Method::DELETE, &path, Some(&key), None).await.status,
         StatusCode::OK
     );
-    // After it, a report still on its way is dropped, and says so.
-    let (st, body) = report("late-2", 2).await;
+    // After the erasure it is dropped, and the answer says so.
+    let (st, body) = report("late-2", 2, answered).await;
     assert_eq!(st, StatusCode::OK);
     let out: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         out,
-        json!({"applied": 0, "duplicates": 0, "unknown_tenant": 0, "erased": 1})
+        json!({"applied": 0, "duplicates": 0, "unknown_tenant": 0, "erased": 1, "successor": 0})
     );
     assert_eq!(status_of(&h, &key, &conv).await, StatusCode::NOT_FOUND);
     // A tenant deleted and made again under the same id starts clean.
@@ -385,10 +388,94 @@ async fn an_edges_late_report_does_not_bring_an_erased_conversation_back() {
         .await;
     assert_eq!(d.status, StatusCode::OK);
     h.tenant("acme").await;
-    let (st, body) = report("late-3", 3).await;
+    let (st, body) = report("late-3", 3, kefu_regional::store::now_ms()).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["applied"],
         1
     );
+}
+
+#[tokio::test]
+async fn a_cached_answer_given_in_an_erased_conversation_is_kept_not_dropped() {
+    let (h, public) = crate::inproc::harness().await;
+    let key = h.tenant("acme").await;
+    let wk = crate::inproc::widget_key(&h).await;
+    let faq = json!([{"id": "refund", "question": "How do I get a refund?",
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    let r = h
+        .call(Method::POST, "/v1/kb/faqs", Some(&key), Some(faq))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = h
+        .call(Method::POST, "/v1/kb/publish", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let a = crate::handoff::say(&public, &wk, None, "How do I get a refund?", "c1").await;
+    assert_eq!(a["source"], "faq", "{a:?}");
+    let old = a["conversation_id"].as_str().unwrap().to_owned();
+    let r = h
+        .call(Method::DELETE, "/v1/visitors/visitor-1", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    // No reload in between: the widget writes again in the old conversation
+    // and the edge, which still holds its copy, answers from its cache
+    // twice (and the widget retries the second message once).
+    let mut said = Vec::new();
+    for (text, id) in [
+        ("how do i get a refund", "c2"),
+        ("How do I get a refund", "c3"),
+        ("How do I get a refund", "c3"),
+    ] {
+        let n = crate::handoff::say(&public, &wk, Some(&old), text, id).await;
+        assert_eq!(n["source"], "cache", "{n:?}");
+        said.push(n);
+    }
+    assert_eq!(status_of(&h, &key, &old).await, StatusCode::NOT_FOUND);
+    // What the visitor saw after the erasure is kept, once, in one
+    // conversation of theirs; nothing from before it is.
+    let r = h
+        .call(
+            Method::GET,
+            "/v1/visitors/visitor-1/conversations",
+            Some(&key),
+            None,
+        )
+        .await;
+    let convs = r.body["conversations"].as_array().unwrap();
+    assert_eq!(convs.len(), 1, "{:?}", r.body);
+    assert_ne!(convs[0]["conversation"]["id"], old.as_str());
+    let texts: Vec<&str> = convs[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    let answer = said[0]["answer"].as_str().unwrap();
+    assert_eq!(
+        texts,
+        [
+            "how do i get a refund",
+            answer,
+            "How do I get a refund",
+            answer
+        ]
+    );
+    // The tenant's deletion takes the successor link with it.
+    let d = h
+        .call(
+            Method::DELETE,
+            "/admin/v1/tenants/acme",
+            Some(crate::common::OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK);
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    let txn = store.db().begin_read().unwrap();
+    let links = txn
+        .open_table(kefu_regional::store::erase::SUCCESSORS)
+        .unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&links).unwrap(), 0);
 }
