@@ -143,10 +143,15 @@ async fn retention_task(storage: Storage, config: Arc<Config>, mut stop: watch::
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        match storage
+        let started = std::time::Instant::now();
+        let swept = storage
             .purge_expired(config.retention.default_days, now_ms())
-            .await
-        {
+            .await;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "retention sweep done"
+        );
+        match swept {
             Ok((0, _)) => {}
             Ok((c, m)) => tracing::info!(conversations = c, messages = m, "retention sweep purged"),
             Err(e) => tracing::warn!(error = %e, "retention sweep failed"),

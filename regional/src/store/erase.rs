@@ -24,7 +24,7 @@ use sm3::Digest;
 
 use super::WriteCtx;
 use super::conversations;
-use super::handle::{TenantStore, blocking};
+use super::handle::{TenantStore, blocking, master};
 use super::records::{ConversationMeta, Turn};
 use crate::{Error, Result};
 
@@ -154,8 +154,12 @@ impl TenantStore {
     /// Deletes every conversation of one visitor; audited as
     /// `visitor.erase` with the visitor's digest and the counts. A visitor
     /// with no conversations erases nothing (and is still audited: the
-    /// request was made).
+    /// request was made). The visitor's conversations are found by a read
+    /// scan first ([`conversations::ids_where`], so other writes do not
+    /// wait for it); one the visitor opens after that scan is new data, not
+    /// part of this request.
     pub async fn erase_visitor(&self, source: &str, visitor: VisitorId) -> Result<Erased> {
+        let found = self.conversations_of(&visitor).await?;
         let digest = visitor_digest(self.tenant().as_str(), visitor.as_str());
         let object = format!("visitor:sm3:{digest}");
         let (erased, ids) = self
@@ -164,7 +168,7 @@ impl TenantStore {
                 "visitor.erase",
                 object,
                 move |ctx, t| {
-                    let ids = conversations::ids_where(ctx, t, |m| {
+                    let ids = conversations::still_chosen(ctx, t, &found, |m| {
                         m.visitor.as_deref() == Some(visitor.as_str())
                     })?;
                     let mut erased = Erased::default();
@@ -184,6 +188,19 @@ impl TenantStore {
         Ok(erased)
     }
 
+    /// The ids of `visitor`'s conversations, by a scan in a read
+    /// transaction.
+    async fn conversations_of(&self, visitor: &VisitorId) -> Result<Vec<String>> {
+        let (store, t) = (self.storage.store.clone(), self.tenant.as_str().to_owned());
+        let visitor = visitor.as_str().to_owned();
+        blocking(move || {
+            conversations::ids_where(&store.read()?, &master(&store)?, &t, |m| {
+                m.visitor.as_deref() == Some(visitor.as_str())
+            })
+        })
+        .await
+    }
+
     /// Whether `conv` was erased on request.
     pub async fn is_erased(&self, conv: ConversationId) -> Result<bool> {
         let (store, t) = (self.storage.store.clone(), self.tenant.as_str().to_owned());
@@ -198,6 +215,7 @@ impl TenantStore {
         source: &str,
         visitor: VisitorId,
     ) -> Result<Vec<(String, ConversationMeta, Vec<Turn>)>> {
+        let found = self.conversations_of(&visitor).await?;
         let digest = visitor_digest(self.tenant().as_str(), visitor.as_str());
         let object = format!("visitor:sm3:{digest}");
         self.audited(
@@ -205,7 +223,7 @@ impl TenantStore {
             "visitor.export",
             object,
             move |ctx, t| {
-                let ids = conversations::ids_where(ctx, t, |m| {
+                let ids = conversations::still_chosen(ctx, t, &found, |m| {
                     m.visitor.as_deref() == Some(visitor.as_str())
                 })?;
                 ids.into_iter()

@@ -42,7 +42,11 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|_| Error::ShuttingDown)?
 }
 
-fn master(store: &Store) -> Result<Key> {
+/// Conversations removed per write transaction by a retention purge: a
+/// first sweep over years of data must not hold the writer for long.
+pub const PURGE_BATCH: usize = 256;
+
+pub(super) fn master(store: &Store) -> Result<Key> {
     store
         .master()
         .cloned()
@@ -296,37 +300,55 @@ impl Storage {
     }
 
     /// Purges, for every tenant, conversations idle longer than its
-    /// retention period. One audited transaction per tenant that had any.
+    /// retention period. The idle ones are found in a read transaction
+    /// (the scan never holds the writer) and removed [`PURGE_BATCH`] at a
+    /// time, each batch one audited transaction that re-checks them.
     /// Returns (conversations, messages) purged.
     pub async fn purge_expired(&self, default_days: u32, now_ms: u64) -> Result<(u64, u64)> {
         let mut total = (0, 0);
         for t in self.list_tenants().await? {
             let days = u64::from(t.settings.retention_days.unwrap_or(default_days));
             let cutoff = now_ms.saturating_sub(days.saturating_mul(86_400_000));
-            let id = t.id.clone();
-            let (c, m) = self
-                .writer
-                .run(move |ctx| {
-                    let (c, m) = conversations::purge_older_than(ctx, &id, cutoff)?;
-                    if c > 0 {
-                        let object =
-                            format!("{c} conversations, {m} messages older than {days} days");
-                        audit_hook::record(
-                            ctx,
-                            &Actor::system(),
-                            &id,
-                            "retention.purge",
-                            &object,
-                            Outcome::Ok,
-                        )?;
-                    }
-                    Ok((c, m))
+            let (store, id) = (self.store.clone(), t.id.clone());
+            let idle = blocking(move || {
+                conversations::ids_where(&store.read()?, &master(&store)?, &id, |m| {
+                    m.updated_ms < cutoff
                 })
-                .await?;
-            if c > 0 {
-                tracing::info!(tenant = %t.id, conversations = c, messages = m, "retention purge");
+            })
+            .await?;
+            for batch in idle.chunks(PURGE_BATCH) {
+                let (id, batch) = (t.id.clone(), batch.to_vec());
+                let (c, m) = self
+                    .writer
+                    .run(move |ctx| {
+                        let still = conversations::still_chosen(ctx, &id, &batch, |m| {
+                            m.updated_ms < cutoff
+                        })?;
+                        let mut m = 0;
+                        for conv in &still {
+                            m += conversations::remove(ctx, &id, conv)?;
+                        }
+                        let c = still.len() as u64;
+                        if c > 0 {
+                            let object =
+                                format!("{c} conversations, {m} messages older than {days} days");
+                            audit_hook::record(
+                                ctx,
+                                &Actor::system(),
+                                &id,
+                                "retention.purge",
+                                &object,
+                                Outcome::Ok,
+                            )?;
+                        }
+                        Ok((c, m))
+                    })
+                    .await?;
+                if c > 0 {
+                    tracing::info!(tenant = %t.id, conversations = c, messages = m, "retention purge");
+                }
+                total = (total.0 + c, total.1 + m);
             }
-            total = (total.0 + c, total.1 + m);
         }
         Ok(total)
     }

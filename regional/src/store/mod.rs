@@ -39,7 +39,7 @@ use redb::{
     WriteTransaction,
 };
 
-pub use handle::{MAX_TRANSCRIPT, Storage, TenantStore};
+pub use handle::{MAX_TRANSCRIPT, PURGE_BATCH, Storage, TenantStore};
 pub use records::{Citation, ConversationMeta, ConversationState, Role, RouteEvent, Source, Turn};
 pub use tenants::{TenantInfo, TenantRecord, TenantSettings};
 

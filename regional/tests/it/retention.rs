@@ -64,3 +64,44 @@ async fn purge_removes_only_expired_conversations_per_tenant_setting() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_purge_larger_than_one_batch_removes_all_and_audits_each_batch() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let n = kefu_regional::store::PURGE_BATCH + 44;
+    for i in 0..n {
+        let c = h.conversation(&key).await;
+        h.say(&key, &c, &format!("message {i}"), None).await;
+    }
+    let storage = h.app.as_ref().unwrap().storage().clone();
+    let later = kefu_regional::store::now_ms() + 366 * DAY_MS;
+    assert_eq!(
+        storage.purge_expired(365, later).await.unwrap(),
+        (n as u64, n as u64)
+    );
+    let r = h
+        .call(Method::GET, "/v1/conversations", Some(&key), None)
+        .await;
+    assert_eq!(r.body["conversations"], json!([]), "{:?}", r.body);
+    let audit = h
+        .call(Method::GET, "/v1/audit/entries?limit=100", Some(&key), None)
+        .await;
+    let purges: Vec<String> = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "retention.purge")
+        .map(|e| e["object"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        purges,
+        [
+            format!(
+                "{} conversations, {0} messages older than 365 days",
+                kefu_regional::store::PURGE_BATCH
+            ),
+            "44 conversations, 44 messages older than 365 days".to_owned()
+        ]
+    );
+}

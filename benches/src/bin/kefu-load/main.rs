@@ -14,11 +14,16 @@
 //!   answers, 429s and every other outcome (errors), with latency. The goal
 //!   is no error other than 429.
 //!
+//! - `scans`: with N conversations stored, the append latency while
+//!   visitors are erased one after another and while retention sweeps run,
+//!   against appends alone (ratios of p50/p99), and how long each takes.
+//!
 //! ```sh
 //! cargo build --release -p kefu-regional -p kefu-benches
 //! target/release/kefu-load appends --concurrency 1,8,64 --seconds 10
 //! target/release/kefu-load recovery --conversations 10000,100000
 //! target/release/kefu-load concurrency --connections 200,1000 --turns 5
+//! target/release/kefu-load scans --conversations 100000
 //! ```
 
 use std::net::TcpListener;
@@ -102,6 +107,19 @@ enum Cmd {
         #[arg(long)]
         outbox_batch: Option<u32>,
     },
+    /// Chat appends while the service scans every conversation: erasing
+    /// visitors one after another, and retention sweeps (every second),
+    /// against appends with neither, on N stored conversations.
+    Scans {
+        #[arg(long, default_value_t = 100_000)]
+        conversations: usize,
+        /// Concurrent appenders.
+        #[arg(long, default_value_t = 8)]
+        writers: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Process start to the first answered request, with N stored conversations.
     Recovery {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
@@ -135,13 +153,23 @@ fn start(bin: &Path, data: &Path) -> Result<Server> {
 }
 
 fn start_with(bin: &Path, data: &Path, env: &[(&str, String)]) -> Result<Server> {
+    start_configured(bin, data, env, "")
+}
+
+/// As [`start_with`], with `extra` appended to the config file.
+fn start_configured(
+    bin: &Path,
+    data: &Path,
+    env: &[(&str, String)],
+    extra: &str,
+) -> Result<Server> {
     let port = free_port()?;
     // One tenant is the whole load here: lift its per-minute cap so the
     // figures measure storage, not the rate limiter.
     let config = data.with_extension("toml");
     std::fs::write(
         &config,
-        "[limits]\ntenant_requests_per_minute = 4000000000\n",
+        format!("[limits]\ntenant_requests_per_minute = 4000000000\n{extra}"),
     )?;
     let child = Command::new(bin)
         .arg("serve")
@@ -254,6 +282,11 @@ async fn main() -> Result<()> {
             conversations,
             messages,
         } => recovery(&bin, &conversations, messages).await,
+        Cmd::Scans {
+            conversations,
+            writers,
+            seconds,
+        } => scans(&bin, conversations, writers, seconds).await,
         Cmd::Concurrency { connections, turns } => {
             concurrency::concurrency(&bin, &connections, turns).await
         }
