@@ -146,6 +146,7 @@ impl TenantStore {
             .knowledge
             .install(self.tenant.as_str(), published);
         tracing::info!(
+            tenant = %self.tenant,
             kb_version = version,
             chunks = report.chunks,
             ms = report.build_ms,
