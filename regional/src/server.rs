@@ -74,6 +74,16 @@ impl App {
         tracing::info!(data_dir = %config.data_dir.display(), ms = started.elapsed().as_millis() as u64, "storage open; ready");
 
         let (stop, stop_rx) = watch::channel(false);
+        // Tenant deletions a stop interrupted: their keys are already gone;
+        // their rows go now, a batch at a time, while the service serves.
+        tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                if let Err(e) = storage.finish_deletions().await {
+                    tracing::warn!(error = %e, "unfinished tenant deletions not resumed");
+                }
+            }
+        });
         let tasks = vec![
             tokio::spawn(retention_task(
                 storage.clone(),

@@ -208,11 +208,27 @@ pub fn run_offline(config: &Config, command: &Command) -> Result<i32> {
                 return Ok(2);
             }
             let store = open_with_key(config)?;
-            let r = store.write_now(|ctx| {
-                let r = tenants::delete(ctx, id)?;
+            let keys_destroyed = store.write_now(|ctx| {
+                let k = tenants::delete(ctx, id)?;
                 audit_hook::record(ctx, &Actor::cli(), id, "tenant.delete", id, Outcome::Ok)?;
-                Ok(r)
+                Ok(k)
             })?;
+            // Then its rows, a batch per transaction, as the service does
+            // (an interrupted run is finished by the service's next start).
+            let mut r = tenants::DeleteReport {
+                conversations: 0,
+                messages: 0,
+                keys_destroyed,
+            };
+            loop {
+                let (c, m, done) = store
+                    .write_now(|ctx| tenants::remove_rows(ctx, id, crate::store::PURGE_BATCH))?;
+                r.conversations += c;
+                r.messages += m;
+                if done {
+                    break;
+                }
+            }
             print(&serde_json::to_value(r).unwrap_or_default());
             Ok(0)
         }

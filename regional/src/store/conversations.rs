@@ -627,13 +627,14 @@ pub fn list(
     Ok(out)
 }
 
-fn conversation_ids(ctx: &WriteCtx<'_>, tenant: &str) -> Result<Vec<String>> {
+/// The ids of the tenant's first `limit` conversations (by id).
+fn first_ids(ctx: &WriteCtx<'_>, tenant: &str, limit: usize) -> Result<Vec<String>> {
     let t = ctx.txn.open_table(tables::CONVERSATIONS)?;
     let mut ids = Vec::new();
     for row in t.range((tenant, "")..)? {
         let (k, _) = row?;
         let (t_id, c_id) = k.value();
-        if t_id != tenant {
+        if t_id != tenant || ids.len() >= limit {
             break;
         }
         ids.push(c_id.to_owned());
@@ -676,9 +677,10 @@ pub fn remove(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
     Ok(seqs.len() as u64)
 }
 
-/// Removes every conversation of a tenant. Returns (conversations, messages).
-pub fn remove_all(ctx: &WriteCtx<'_>, tenant: &str) -> Result<(u64, u64)> {
-    let ids = conversation_ids(ctx, tenant)?;
+/// Removes up to `limit` of the tenant's conversations (a deleted
+/// tenant's, a batch at a time). Returns (conversations, messages).
+pub fn remove_some(ctx: &WriteCtx<'_>, tenant: &str, limit: usize) -> Result<(u64, u64)> {
+    let ids = first_ids(ctx, tenant, limit)?;
     let mut messages = 0;
     for id in &ids {
         messages += remove(ctx, tenant, id)?;

@@ -42,8 +42,9 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|_| Error::ShuttingDown)?
 }
 
-/// Conversations removed per write transaction by a retention purge: a
-/// first sweep over years of data must not hold the writer for long.
+/// Conversations removed per write transaction by a retention purge or a
+/// tenant's deletion: a first sweep over years of data, or a large tenant,
+/// must not hold the writer (every tenant's writes wait behind it) for long.
 pub const PURGE_BATCH: usize = 256;
 
 pub(super) fn master(store: &Store) -> Result<Key> {
@@ -283,20 +284,60 @@ impl Storage {
             .await
     }
 
-    /// Deletes a tenant: crypto-shred plus removal of its rows.
+    /// Deletes a tenant: crypto-shred, its keys and record gone and the
+    /// deletion audited in one transaction ([`tenants::delete`]); then its
+    /// rows, [`PURGE_BATCH`] conversations per transaction, in a task of
+    /// their own (a caller that gives up waiting does not stop them; a stop
+    /// does, and [`Storage::finish_deletions`] resumes at the next start).
     pub async fn delete_tenant(&self, actor: Actor, id: String) -> Result<DeleteReport> {
-        let tenant = id.clone();
-        let r = self
+        let first = id.clone();
+        let keys_destroyed = self
             .writer
             .run(move |ctx| {
-                let r = tenants::delete(ctx, &id)?;
-                super::kb::purge(ctx, &id)?;
-                audit_hook::record(ctx, &actor, &id, "tenant.delete", &id, Outcome::Ok)?;
-                Ok(r)
+                let k = tenants::delete(ctx, &first)?;
+                audit_hook::record(ctx, &actor, &first, "tenant.delete", &first, Outcome::Ok)?;
+                Ok(k)
             })
             .await?;
-        self.knowledge.forget(&self.store, &tenant);
-        Ok(r)
+        self.knowledge.forget(&self.store, &id);
+        let this = self.clone();
+        let (conversations, messages) =
+            tokio::spawn(async move { this.remove_deleted_rows(&id).await })
+                .await
+                .map_err(|_| Error::ShuttingDown)??;
+        Ok(DeleteReport {
+            conversations,
+            messages,
+            keys_destroyed,
+        })
+    }
+
+    /// Removes a deleted tenant's rows, a batch per transaction. Returns
+    /// (conversations, messages) removed.
+    async fn remove_deleted_rows(&self, id: &str) -> Result<(u64, u64)> {
+        let mut total = (0, 0);
+        loop {
+            let id = id.to_owned();
+            let (c, m, done) = self
+                .writer
+                .run(move |ctx| tenants::remove_rows(ctx, &id, PURGE_BATCH))
+                .await?;
+            total = (total.0 + c, total.1 + m);
+            if done {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Finishes the tenant deletions a stop interrupted (run at start).
+    pub async fn finish_deletions(&self) -> Result<()> {
+        let store = self.store.clone();
+        let ids = blocking(move || tenants::deleting(&store.read()?)).await?;
+        for id in ids {
+            let (c, m) = self.remove_deleted_rows(&id).await?;
+            tracing::info!(tenant = %id, conversations = c, messages = m, "tenant deletion finished");
+        }
+        Ok(())
     }
 
     /// Purges, for every tenant, conversations idle longer than its

@@ -5,7 +5,7 @@
 //! only their SM3 digest is stored. Lookup goes through the digest, and the
 //! stored digest is compared in constant time ([`subtle`]).
 
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadTransaction, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
@@ -249,6 +249,11 @@ pub fn create(ctx: &WriteCtx<'_>, id: &str, name: &str) -> Result<(TenantInfo, S
     if get_in(ctx, tid.as_str())?.is_some() {
         return Err(Error::TenantExists);
     }
+    if ctx.txn.open_table(DELETING)?.get(tid.as_str())?.is_some() {
+        return Err(Error::Conflict(format!(
+            "tenant {tid} is still being deleted; try again when its deletion has finished"
+        )));
+    }
     let api_key = new_api_key();
     let widget_key = format!("{WIDGET_KEY_PREFIX}{}", crate::rng::hex_token(16));
     let rec = TenantRecord {
@@ -396,15 +401,20 @@ pub struct DeleteReport {
     pub keys_destroyed: u64,
 }
 
-/// Deletes a tenant: destroys its wrapped keys (crypto-shred) and removes
-/// every row it owns. Its audit log stays.
-pub fn delete(ctx: &WriteCtx<'_>, id: &str) -> Result<DeleteReport> {
+/// Tenants deleted whose rows are still being removed: id -> when the
+/// deletion began, ms. Its id cannot be taken again until it is gone.
+pub const DELETING: TableDefinition<'_, &str, u64> = TableDefinition::new("tenants_deleting");
+
+/// The first step of deleting a tenant, in one transaction: its wrapped
+/// keys are destroyed (crypto-shred: what it stored is unreadable from
+/// here on), its API and widget keys stop working, and it is marked
+/// [`DELETING`]. Its rows go afterwards, a batch per transaction
+/// ([`remove_rows`]), so a large tenant's deletion does not hold the writer
+/// every other tenant waits on. Its audit log stays. Returns the keys
+/// destroyed.
+pub fn delete(ctx: &WriteCtx<'_>, id: &str) -> Result<u64> {
     let rec = get_in(ctx, id)?.ok_or(Error::NotFound)?;
     let keys_destroyed = keys::shred(ctx, id)? as u64;
-    let (conversations, messages) = super::conversations::remove_all(ctx, id)?;
-    super::handoff::remove_tenant(ctx, id)?;
-    super::agent_sessions::remove_agents(ctx, id, None)?;
-    super::erase::remove_tenant(ctx, id)?;
     let hash = hex::decode(&rec.api_key_hash).unwrap_or_default();
     ctx.txn
         .open_table(tables::API_KEYS)?
@@ -413,11 +423,35 @@ pub fn delete(ctx: &WriteCtx<'_>, id: &str) -> Result<DeleteReport> {
         .open_table(tables::WIDGET_KEYS)?
         .remove(rec.widget_key.as_str())?;
     ctx.txn.open_table(tables::TENANTS)?.remove(id)?;
-    Ok(DeleteReport {
-        conversations,
-        messages,
-        keys_destroyed,
-    })
+    ctx.txn.open_table(DELETING)?.insert(id, ctx.now_ms)?;
+    Ok(keys_destroyed)
+}
+
+/// Removes up to `batch` conversations of the deleted tenant `id`; once
+/// none is left, the rest of its rows (handoff, agents, tombstones,
+/// knowledge base) and its [`DELETING`] mark. Returns (conversations,
+/// messages, done).
+pub fn remove_rows(ctx: &WriteCtx<'_>, id: &str, batch: usize) -> Result<(u64, u64, bool)> {
+    let (conversations, messages) = super::conversations::remove_some(ctx, id, batch)?;
+    if conversations > 0 {
+        return Ok((conversations, messages, false));
+    }
+    super::handoff::remove_tenant(ctx, id)?;
+    super::agent_sessions::remove_agents(ctx, id, None)?;
+    super::erase::remove_tenant(ctx, id)?;
+    super::kb::purge(ctx, id)?;
+    ctx.txn.open_table(DELETING)?.remove(id)?;
+    Ok((0, 0, true))
+}
+
+/// The tenants whose deletion has not finished (a restart resumes them).
+pub fn deleting(txn: &ReadTransaction) -> Result<Vec<String>> {
+    let t = txn.open_table(DELETING)?;
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        out.push(row?.0.value().to_owned());
+    }
+    Ok(out)
 }
 
 /// Maps an API key to its tenant, or [`Error::Unauthenticated`].

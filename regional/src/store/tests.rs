@@ -86,7 +86,13 @@ fn a_deleted_tenants_records_stay_unreadable_under_a_new_tenant_of_the_same_id()
     let c = setup(&s, "acme");
     let old = raw(&s, ("acme", &c, 1));
     s.write_now(|ctx| tenants::delete(ctx, "acme")).unwrap();
+    // The row is still there until the batches remove it (kept here).
     // Same id again, and the old sealed row smuggled back in.
+    s.write_now(|ctx| {
+        ctx.txn.open_table(tenants::DELETING)?.remove("acme")?;
+        Ok(())
+    })
+    .unwrap();
     let c2 = setup(&s, "acme");
     put(&s, ("acme", &c2, 1), &old);
     let err =
@@ -115,4 +121,51 @@ fn a_failed_change_in_a_write_leaves_nothing_behind() {
         2,
         "the aborted transaction's first append survived"
     );
+}
+
+#[test]
+fn a_deleted_tenants_id_is_taken_again_only_after_its_rows_are_gone() {
+    let (_d, s) = store();
+    let c = setup(&s, "acme");
+    s.write_now(|ctx| {
+        for _ in 0..4 {
+            conversations::create(ctx, "acme", None)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(s.write_now(|ctx| tenants::delete(ctx, "acme")).unwrap(), 2);
+    // Keys gone at once: the rows left cannot be read.
+    assert!(
+        conversations::messages_since(&s.read().unwrap(), s.master().unwrap(), "acme", &c, 0, 10)
+            .is_err()
+    );
+    let again = s.write_now(|ctx| tenants::create(ctx, "acme", "T"));
+    assert!(
+        matches!(&again, Err(Error::Conflict(m)) if m.contains("being deleted")),
+        "{:?}",
+        again.map(|_| ())
+    );
+    assert_eq!(tenants::deleting(&s.read().unwrap()).unwrap(), ["acme"]);
+    // Two conversations per batch: 5 conversations take three batches, and
+    // the fourth finds none and clears the rest.
+    let mut steps = Vec::new();
+    loop {
+        let (c, m, done) = s
+            .write_now(|ctx| tenants::remove_rows(ctx, "acme", 2))
+            .unwrap();
+        steps.push((c, m));
+        if done {
+            break;
+        }
+    }
+    let convs: Vec<u64> = steps.iter().map(|s| s.0).collect();
+    assert_eq!(convs, [2, 2, 1, 0]);
+    assert_eq!(steps.iter().map(|s| s.1).sum::<u64>(), 2);
+    assert!(tenants::deleting(&s.read().unwrap()).unwrap().is_empty());
+    let txn = s.read().unwrap();
+    let msgs = txn.open_table(tables::MESSAGES).unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&msgs).unwrap(), 0);
+    drop((msgs, txn));
+    setup(&s, "acme");
 }

@@ -83,6 +83,29 @@ fn tenant_commands_work_offline_and_report_a_running_server() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["id"], "acme");
     assert_eq!(v[0]["data_key_version"], 2);
+    // Deleted offline, whole: the id is free again at once.
+    let out = bin()
+        .args(["tenant", "delete", "--id", "acme", "--yes"])
+        .env("KEFU_DATA_DIR", &data)
+        .env("KEFU_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"conversations": 0, "messages": 0, "keys_destroyed": 3})
+    );
+    let out = bin()
+        .args(["tenant", "create", "--id", "acme", "--name", "Acme"])
+        .env("KEFU_DATA_DIR", &data)
+        .env("KEFU_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]

@@ -316,3 +316,116 @@ async fn deleting_a_tenant_shreds_its_keys_and_rows() {
         .await;
     assert_eq!(t.body["messages"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn a_deletion_cut_short_by_a_stop_finishes_after_the_next_start() {
+    use kefu_regional::store::tenants;
+
+    let mut h = Harness::new().await;
+    let a = h.tenant("acme").await;
+    let b = h.tenant("bravo").await;
+    for i in 0..3 {
+        let c = h.conversation(&a).await;
+        h.say(&a, &c, &format!("a{i}"), None).await;
+    }
+    let cb = h.conversation(&b).await;
+    h.say(&b, &cb, "b0", None).await;
+    // Only the deletion's first step, as when the process stops right after
+    // it: keys and record gone, rows still there.
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    tokio::task::spawn_blocking(move || store.write_now(|ctx| tenants::delete(ctx, "acme")))
+        .await
+        .unwrap()
+        .unwrap();
+    let again = h
+        .call(
+            Method::POST,
+            "/admin/v1/tenants",
+            Some(OPERATOR),
+            Some(json!({"id": "acme", "name": "Acme again"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+    assert!(
+        again.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("being deleted"),
+        "{:?}",
+        again.body
+    );
+
+    h.restart().await;
+    let acme_rows = |h: &Harness| {
+        let store = h.app.as_ref().unwrap().storage().store().clone();
+        let txn = store.db().begin_read().unwrap();
+        let msgs = txn.open_table(tables::MESSAGES).unwrap();
+        let n = msgs
+            .iter()
+            .unwrap()
+            .filter(|r| r.as_ref().unwrap().0.value().0 == "acme")
+            .count();
+        (n, tenants::deleting(&txn).unwrap().len())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while acme_rows(&h) != (0, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deletion was not resumed: {:?}",
+            acme_rows(&h)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let again = h
+        .call(
+            Method::POST,
+            "/admin/v1/tenants",
+            Some(OPERATOR),
+            Some(json!({"id": "acme", "name": "Acme again"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    let t = h
+        .call(
+            Method::GET,
+            &format!("/v1/conversations/{cb}"),
+            Some(&b),
+            None,
+        )
+        .await;
+    assert_eq!(t.body["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_tenant_larger_than_one_batch_is_deleted_whole() {
+    let h = Harness::new().await;
+    let a = h.tenant("acme").await;
+    let n = kefu_regional::store::PURGE_BATCH + 10;
+    for i in 0..n {
+        let c = h.conversation(&a).await;
+        h.say(&a, &c, &format!("a{i}"), None).await;
+    }
+    let r = h
+        .call(
+            Method::DELETE,
+            "/admin/v1/tenants/acme",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"conversations": n, "messages": n, "keys_destroyed": 2})
+    );
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    let txn = store.db().begin_read().unwrap();
+    assert_eq!(txn.open_table(tables::MESSAGES).unwrap().len().unwrap(), 0);
+    assert_eq!(
+        txn.open_table(tables::CONVERSATIONS)
+            .unwrap()
+            .len()
+            .unwrap(),
+        0
+    );
+}
