@@ -14,6 +14,9 @@
 //!   answers, 429s and every other outcome (errors), with latency. The goal
 //!   is no error other than 429.
 //!
+//! - `tenants`: many tenants on one instance, each with the shop knowledge
+//!   base, chat turns spread over all of them, against one tenant: memory,
+//!   turns/s and latency (the seed post's "500 tenants per instance");
 //! - `scans`: with N conversations stored, the append latency while
 //!   visitors are erased one after another and while retention sweeps run,
 //!   against appends alone (ratios of p50/p99), and how long each takes.
@@ -24,6 +27,7 @@
 //! target/release/kefu-load recovery --conversations 10000,100000
 //! target/release/kefu-load concurrency --connections 200,1000 --turns 5
 //! target/release/kefu-load scans --conversations 100000
+//! target/release/kefu-load tenants --tenants 1,500
 //! ```
 
 use std::net::TcpListener;
@@ -39,6 +43,7 @@ use serde_json::{Value, json};
 mod concurrency;
 mod edge;
 mod storage;
+mod tenants;
 
 use edge::*;
 use storage::*;
@@ -117,6 +122,16 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         writers: usize,
         /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Many tenants on one instance, each with the shop knowledge base:
+    /// chat turns spread over all of them, against one tenant.
+    Tenants {
+        #[arg(long, value_delimiter = ',', default_value = "1,500")]
+        tenants: Vec<usize>,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
@@ -287,6 +302,11 @@ async fn main() -> Result<()> {
             writers,
             seconds,
         } => scans(&bin, conversations, writers, seconds).await,
+        Cmd::Tenants {
+            tenants,
+            connections,
+            seconds,
+        } => tenants::tenants(&bin, &tenants, connections, seconds).await,
         Cmd::Concurrency { connections, turns } => {
             concurrency::concurrency(&bin, &connections, turns).await
         }
