@@ -63,6 +63,23 @@ fn transcript(regional: &Regional, key: &str, conv: &str) -> Vec<Value> {
     t["messages"].as_array().unwrap().clone()
 }
 
+/// A tenant "acme" whose published knowledge base is one refund FAQ
+/// ("How do I get a refund?"); returns its (API key, widget key).
+pub fn refund_shop(regional: &Regional) -> (String, String) {
+    let (api_key, widget_key) = regional.tenant("acme");
+    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
+        "answer": "Open My Orders, choose the order and tap Request refund."}]);
+    assert_eq!(
+        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
+        200
+    );
+    assert_eq!(
+        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
+        200
+    );
+    (api_key, widget_key)
+}
+
 /// `GET /healthz`, `/widget.js`, an unknown widget key (401) and
 /// malformed JSON (400, never forwarded).
 pub fn health(rt: &dyn EdgeRuntime) {
@@ -117,17 +134,7 @@ pub fn chat_turn(rt: &dyn EdgeRuntime) {
 /// store exactly once.
 pub fn cache_hit(rt: &dyn EdgeRuntime) {
     let regional = rt.regional();
-    let (api_key, widget_key) = regional.tenant("acme");
-    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
-        "answer": "Open My Orders, choose the order and tap Request refund."}]);
-    assert_eq!(
-        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
-        200
-    );
-    assert_eq!(
-        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
-        200
-    );
+    let (api_key, widget_key) = refund_shop(&regional);
     let edge = rt.start(&regional);
     let first = edge.ask(&widget_key, "v-1", "How do I get a refund?", "m-1");
     assert_eq!(first["source"], "faq", "{first}");
@@ -174,17 +181,7 @@ pub fn cache_hit(rt: &dyn EdgeRuntime) {
 /// is killed and started again on its data.
 pub fn cache_hit_outlives_a_crash(rt: &dyn EdgeRuntime) {
     let mut regional = rt.regional();
-    let (api_key, widget_key) = regional.tenant("acme");
-    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
-        "answer": "Open My Orders, choose the order and tap Request refund."}]);
-    assert_eq!(
-        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
-        200
-    );
-    assert_eq!(
-        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
-        200
-    );
+    let (api_key, widget_key) = refund_shop(&regional);
     let edge = rt.start(&regional);
     let first = edge.ask(&widget_key, "v-1", "How do I get a refund?", "m-1");
     assert_eq!(first["source"], "faq", "{first}");

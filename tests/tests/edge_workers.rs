@@ -214,17 +214,7 @@ fn outage() {
 #[test]
 fn the_cron_trigger_delivers_a_quiet_edge_outbox() {
     let regional = Wrangler.regional();
-    let (api_key, widget_key) = regional.tenant("acme");
-    let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
-        "answer": "Open My Orders, choose the order and tap Request refund."}]);
-    assert_eq!(
-        regional.call("POST", "/v1/kb/faqs", &api_key, Some(faq)).0,
-        200
-    );
-    assert_eq!(
-        regional.call("POST", "/v1/kb/publish", &api_key, None).0,
-        200
-    );
+    let (api_key, widget_key) = edge_suite::refund_shop(&regional);
     let edge = Wrangler.start(&regional);
     let chat = |visitor: &str, msg: &str| {
         let b = json!({"widget_key": widget_key, "visitor_id": visitor, "message": msg, "client_msg_id": "m-1"});

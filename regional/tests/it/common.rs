@@ -185,6 +185,17 @@ impl Harness {
     }
 
     /// The texts of a conversation's messages, in order.
+    /// Deletes a tenant as the operator.
+    pub async fn delete_tenant(&self, id: &str) -> Resp {
+        self.call(
+            Method::DELETE,
+            &format!("/admin/v1/tenants/{id}"),
+            Some(OPERATOR),
+            None,
+        )
+        .await
+    }
+
     pub async fn texts(&self, key: &str, conv: &str) -> Vec<String> {
         self.transcript(key, conv).await["messages"]
             .as_array()

@@ -378,15 +378,7 @@ async fn an_edges_late_report_does_not_bring_an_erased_conversation_back() {
     );
     assert_eq!(status_of(&h, &key, &conv).await, StatusCode::NOT_FOUND);
     // A tenant deleted and made again under the same id starts clean.
-    let d = h
-        .call(
-            Method::DELETE,
-            "/admin/v1/tenants/acme",
-            Some(crate::common::OPERATOR),
-            None,
-        )
-        .await;
-    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(h.delete_tenant("acme").await.status, StatusCode::OK);
     h.tenant("acme").await;
     let (st, body) = report("late-3", 3, kefu_regional::store::now_ms()).await;
     assert_eq!(st, StatusCode::OK);
@@ -463,15 +455,7 @@ async fn a_cached_answer_given_in_an_erased_conversation_is_kept_not_dropped() {
         ]
     );
     // The tenant's deletion takes the successor link with it.
-    let d = h
-        .call(
-            Method::DELETE,
-            "/admin/v1/tenants/acme",
-            Some(crate::common::OPERATOR),
-            None,
-        )
-        .await;
-    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(h.delete_tenant("acme").await.status, StatusCode::OK);
     let store = h.app.as_ref().unwrap().storage().store().clone();
     let txn = store.db().begin_read().unwrap();
     let links = txn

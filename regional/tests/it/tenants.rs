@@ -385,15 +385,7 @@ async fn a_deletion_cut_short_by_a_stop_finishes_after_the_next_start() {
         )
         .await;
     assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
-    let t = h
-        .call(
-            Method::GET,
-            &format!("/v1/conversations/{cb}"),
-            Some(&b),
-            None,
-        )
-        .await;
-    assert_eq!(t.body["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(h.texts(&b, &cb).await, ["b0"]);
 }
 
 #[tokio::test]
@@ -405,14 +397,7 @@ async fn a_tenant_larger_than_one_batch_is_deleted_whole() {
         let c = h.conversation(&a).await;
         h.say(&a, &c, &format!("a{i}"), None).await;
     }
-    let r = h
-        .call(
-            Method::DELETE,
-            "/admin/v1/tenants/acme",
-            Some(OPERATOR),
-            None,
-        )
-        .await;
+    let r = h.delete_tenant("acme").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(
         r.body,

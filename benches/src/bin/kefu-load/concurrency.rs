@@ -13,27 +13,7 @@ enum Outcome {
 pub(crate) async fn concurrency(bin: &Path, levels: &[usize], turns: usize) -> Result<()> {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir()?;
-    let public = free_port()?;
-    // Every visitor comes from 127.0.0.1: lift the per-address and
-    // per-tenant limits so the run measures the service, and keep the
-    // per-visitor one (20 a minute) that a real visitor meets.
-    let limits = json!({
-        "visitor": {"max": 20, "window_ms": 60000},
-        "ip": {"max": 4000000000u32, "window_ms": 60000},
-        "tenant": {"max": 4000000000u32, "window_ms": 60000},
-        "new_conversation_per_ip": {"max": 4000000000u32, "window_ms": 60000},
-    });
-    let server = start_with(
-        bin,
-        &dir.path().join("data"),
-        &[
-            ("KEFU_PUBLIC_LISTEN", format!("127.0.0.1:{public}")),
-            ("KEFU_PUBLIC_LIMITS_JSON", limits.to_string()),
-        ],
-    )?;
-    until_ok(&http, &format!("{}/readyz", server.base), None).await?;
-    let edge = format!("http://127.0.0.1:{public}");
-    until_ok(&http, &format!("{edge}/healthz"), None).await?;
+    let (server, edge) = start_public(&http, bin, &dir.path().join("data")).await?;
     let key = tenant(&http, &server.base).await?;
     let faq = json!([{"id": "faq-refund", "question": "How do I get a refund?",
         "answer": "Open My Orders, choose the order and tap Request refund."}]);

@@ -205,6 +205,32 @@ fn start_configured(
     })
 }
 
+/// The service with the in-process edge on its public listener, ready;
+/// returns it and the edge's URL. Every visitor of the load kit comes from
+/// 127.0.0.1, so the per-address and per-tenant limits are lifted and the
+/// per-visitor one (20 a minute) that a real visitor meets is kept.
+async fn start_public(http: &reqwest::Client, bin: &Path, data: &Path) -> Result<(Server, String)> {
+    let public = free_port()?;
+    let limits = json!({
+        "visitor": {"max": 20, "window_ms": 60000},
+        "ip": {"max": 4000000000u32, "window_ms": 60000},
+        "tenant": {"max": 4000000000u32, "window_ms": 60000},
+        "new_conversation_per_ip": {"max": 4000000000u32, "window_ms": 60000},
+    });
+    let server = start_with(
+        bin,
+        data,
+        &[
+            ("KEFU_PUBLIC_LISTEN", format!("127.0.0.1:{public}")),
+            ("KEFU_PUBLIC_LIMITS_JSON", limits.to_string()),
+        ],
+    )?;
+    until_ok(http, &format!("{}/readyz", server.base), None).await?;
+    let edge = format!("http://127.0.0.1:{public}");
+    until_ok(http, &format!("{edge}/healthz"), None).await?;
+    Ok((server, edge))
+}
+
 /// Polls `url` until it answers 2xx; returns when it did.
 async fn until_ok(http: &reqwest::Client, url: &str, bearer: Option<&str>) -> Result<Instant> {
     let deadline = Instant::now() + Duration::from_secs(600);

@@ -1,5 +1,6 @@
-//! `appends` and `recovery`: durable appends per second with their commit
-//! latency, and the time to the first answer after a restart.
+//! `appends`, `recovery` and `scans`: durable appends per second with their
+//! commit latency, the time to the first answer after a restart, and
+//! appends while whole-tenant scans run.
 
 use super::*;
 
@@ -12,34 +13,7 @@ pub(crate) async fn appends(bin: &Path, levels: &[usize], seconds: u64) -> Resul
     println!("| concurrent conversations | acknowledged appends/s | p50 commit | p99 commit |");
     println!("|---|---|---|---|");
     for &n in levels {
-        let mut tasks = Vec::new();
-        let stop = Instant::now() + Duration::from_secs(seconds);
-        for _ in 0..n {
-            let conv = conversation(&http, &server.base, &key).await?;
-            let (http, base, key) = (http.clone(), server.base.clone(), key.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut i = 0u64;
-                while Instant::now() < stop {
-                    i += 1;
-                    let t = Instant::now();
-                    post(
-                        &http,
-                        format!("{base}/v1/conversations/{conv}/messages"),
-                        &key,
-                        &message(i),
-                    )
-                    .await?;
-                    lat.push(t.elapsed());
-                }
-                anyhow::Ok(lat)
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await??);
-        }
-        all.sort();
+        let all = append_for(&http, &server.base, &key, n, seconds).await?;
         println!(
             "| {n} | {:.0} | {} | {} |",
             all.len() as f64 / seconds as f64,

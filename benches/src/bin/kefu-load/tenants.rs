@@ -60,26 +60,8 @@ pub(crate) async fn tenants(
     let mut first: Option<(f64, Duration)> = None;
     for &n in levels {
         let dir = tempfile::tempdir()?;
-        let public = free_port()?;
-        // Every visitor comes from 127.0.0.1: lift the per-address limits.
-        let limits = json!({
-            "visitor": {"max": 20, "window_ms": 60000},
-            "ip": {"max": 4000000000u32, "window_ms": 60000},
-            "tenant": {"max": 4000000000u32, "window_ms": 60000},
-            "new_conversation_per_ip": {"max": 4000000000u32, "window_ms": 60000},
-        });
-        let server = start_with(
-            bin,
-            &dir.path().join("data"),
-            &[
-                ("KEFU_PUBLIC_LISTEN", format!("127.0.0.1:{public}")),
-                ("KEFU_PUBLIC_LIMITS_JSON", limits.to_string()),
-            ],
-        )?;
+        let (server, edge) = start_public(&http, bin, &dir.path().join("data")).await?;
         let base = server.base.clone();
-        until_ok(&http, &format!("{base}/readyz"), None).await?;
-        let edge = format!("http://127.0.0.1:{public}");
-        until_ok(&http, &format!("{edge}/healthz"), None).await?;
         let started = Instant::now();
         let mut widget_keys = Vec::new();
         for i in 0..n {
