@@ -31,8 +31,13 @@ pub enum Error {
     BadVisitorSignature,
     /// The request's `Origin` is not one of the tenant's (403).
     OriginNotAllowed,
-    /// No such route, or no such conversation for this visitor (404).
+    /// No such route (404).
     NotFound,
+    /// The request names a conversation this visitor does not have here
+    /// (another visitor's, or one the service no longer knows: purged
+    /// after its retention period). 404, like [`Error::NotFound`], with
+    /// what to do about it.
+    UnknownConversation,
     /// The conversation was erased at the business's request (410): a
     /// widget forgets it, and its next message starts a new one.
     Gone,
@@ -70,7 +75,7 @@ impl Error {
             Error::BadRequest { .. } => 400,
             Error::UnknownWidgetKey | Error::BadVisitorSignature => 401,
             Error::OriginNotAllowed => 403,
-            Error::NotFound => 404,
+            Error::NotFound | Error::UnknownConversation => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::Gone => 410,
             Error::TooLarge => 413,
@@ -90,7 +95,7 @@ impl Error {
             Error::UnknownWidgetKey => "unknown_widget_key",
             Error::BadVisitorSignature => "bad_visitor_signature",
             Error::OriginNotAllowed => "origin_not_allowed",
-            Error::NotFound => "not_found",
+            Error::NotFound | Error::UnknownConversation => "not_found",
             Error::Gone => "conversation_erased",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::RateLimited { .. } => "rate_limited",
@@ -111,6 +116,11 @@ impl Error {
             Error::BadVisitorSignature => "missing or invalid visitor_sig".to_owned(),
             Error::OriginNotAllowed => "this origin may not use this widget key".to_owned(),
             Error::NotFound => "not found".to_owned(),
+            Error::UnknownConversation => {
+                "no such conversation for this visitor; send the message without \
+                 conversation_id to start a new one"
+                    .to_owned()
+            }
             Error::Gone => {
                 "this conversation was erased; a new message starts a new one".to_owned()
             }

@@ -36,7 +36,7 @@
   var over = {};
   var T = copy(S[lang]);
   var state = load();
-  var ui = null, polling = null, sending = false, handoff = false, agentIn = false, rendered = {};
+  var ui = null, polling = null, sending = false, handoff = false, agentIn = false, rendered = {}, misses = 0;
 
   function copy(o) { var r = {}; for (var k in o) r[k] = o[k]; for (k in over) if (k in r) r[k] = over[k]; return r; }
 
@@ -59,6 +59,9 @@
     state.conv = conv;
     save();
   }
+  // The conversation is gone (erased, or unknown to the service): the next
+  // message starts a new one.
+  function forget() { state.conv = null; state.seq = 0; rendered = {}; misses = 0; save(); }
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     var b = new Uint8Array(16); crypto.getRandomValues(b);
@@ -347,15 +350,22 @@
     fetch(url, { signal: me.signal }).then(function (r) {
       if (r.status === 429) return { retry: retryAfter(r) };
       // Erased at the business's request: forget it; the next message
-      // starts a new conversation. (A 404 may be a store not yet caught up:
-      // asked again later.)
+      // starts a new conversation.
       if (r.status === 410) return { gone: true };
+      // Unknown: maybe a store not yet caught up (asked again), maybe
+      // purged after its retention period (forgotten after 30 s of 404s).
+      if (r.status === 404) return { missing: true };
+      if (r.ok) misses = 0;
       return r.ok ? r.json() : { retry: 5000 };
     }).then(function (b) {
       clearTimeout(timer);
       if (polling !== me) return;
       polling = null;
-      if (b && b.gone) { state.conv = null; state.seq = 0; rendered = {}; save(); return; }
+      if (b && b.gone) { forget(); return; }
+      if (b && b.missing) {
+        if (++misses >= 6) { forget(); return; }
+        b = { retry: 5000 };
+      }
       // A degraded answer is the edge's own, possibly stale, copy: its
       // messages are fine to show, its handoff flag is not news.
       if (b && b.messages) { b.messages.forEach(render); if (!b.degraded) showHandoff(b.handoff, true); }
@@ -406,6 +416,10 @@
       if (r.status >= 500) throw { retry: r.headers.get("retry-after") ? retryAfter(r) : 5000 };
       // 401: the host page's visitor signature was refused; nothing was stored.
       if (r.status === 401) throw { fatal: T.identity };
+      // Our conversation is unknown to the service (purged after its
+      // retention period, or never delivered there): nothing was stored;
+      // the message goes again, same id, as the first of a new one.
+      if (r.status === 404 && body.conversation_id) throw { lost: true };
       if (!r.ok) return r.json().then(function (e) { throw { fatal: e && e.error ? e.error.message : String(r.status) }; }, function () { throw { fatal: String(r.status) }; });
       var ct = r.headers.get("content-type") || "";
       return ct.indexOf("text/event-stream") === 0 && r.body ? stream(r, typing) : r.json().then(function (j) { return whole(j, typing); });
@@ -419,6 +433,7 @@
     }).catch(function (e) {
       sending = false;
       if (typing.node.parentNode) typing.node.remove();
+      if (e && e.lost) { forget(); flush(); return; }
       if (e && e.fatal) {
         state.outbox.shift(); save();
         bubble("system", e.fatal);

@@ -185,6 +185,61 @@ for (const edge of EDGES) {
     assert.ok(second && second !== first, `${first} -> ${second}`);
   });
 
+  scenario("a conversation the service no longer has (purged after its retention period) is forgotten, and the message is answered in a new one", async (sys, page) => {
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await w.ask("how do I track my order");
+    await w.answer(1);
+    const first = await conversationOf(page, sys.widgetKey);
+    // The widget still names a conversation the service does not have.
+    const unknown = first.slice(0, -4) + (first.endsWith("0000") ? "1111" : "0000");
+    // Set as the page loads again: the open page could still save its own.
+    await page.addInitScript(([k, c]) => {
+      const s = JSON.parse(localStorage.getItem("kefu:" + k));
+      s.conv = c;
+      localStorage.setItem("kefu:" + k, JSON.stringify(s));
+    }, [sys.widgetKey, unknown]);
+    await page.reload();
+    const again = widget(page);
+    await again.open();
+    await again.ask("hello again, where is my parcel?");
+    await again.answer(1);
+    const second = await conversationOf(page, sys.widgetKey);
+    assert.ok(second && second !== unknown && second !== first, `${first} / ${unknown} -> ${second}`);
+    const t = await (await fetch(`${sys.api}/v1/conversations/${second}`, { headers: sys.tenantHeaders })).json();
+    const asked = t.messages.filter((m) => m.role === "visitor").map((m) => m.text);
+    assert.deepEqual(asked, ["hello again, where is my parcel?"]);
+    const texts = await again.messages.allTextContents();
+    assert.ok(!texts.some((x) => /not found|no such conversation/i.test(x)), texts.join(" | "));
+  });
+
+  scenario("an open widget whose conversation the service no longer has stops asking for it", async (sys, page) => {
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await w.ask("how do I track my order");
+    await w.answer(1);
+    const first = await conversationOf(page, sys.widgetKey);
+    const unknown = first.slice(0, -4) + (first.endsWith("0000") ? "1111" : "0000");
+    // Set as the page loads again: the open page could still save its own.
+    await page.addInitScript(([k, c]) => {
+      const s = JSON.parse(localStorage.getItem("kefu:" + k));
+      s.conv = c;
+      localStorage.setItem("kefu:" + k, JSON.stringify(s));
+    }, [sys.widgetKey, unknown]);
+    let polls = 0;
+    page.on("request", (r) => { if (r.url().includes(`/v1/conversations/${unknown}/messages`)) polls += 1; });
+    await page.reload();
+    await widget(page).open();
+    // Asked again while it may be a store catching up, then forgotten.
+    await page.waitForFunction((k) => !JSON.parse(localStorage.getItem("kefu:" + k)).conv, sys.widgetKey, { timeout: 45000 });
+    const asked = polls;
+    assert.ok(asked >= 2 && asked <= 8, `polls before forgetting: ${asked}`);
+    await page.waitForTimeout(6000);
+    assert.equal(polls, asked, "no polls after forgetting");
+  });
+
   scenario("a message sent offline is delivered exactly once when the network returns", async (sys, page, ctx) => {
     await page.goto(sys.page);
     const w = widget(page);

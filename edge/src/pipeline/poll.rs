@@ -61,7 +61,7 @@ pub async fn messages<P: Platform>(
     let conv = &input.conversation;
     let local = match sessions::load(edge, config, conv, &input.visitor).await? {
         Lookup::Found(s) => Some(s),
-        Lookup::Unknown => return Err(Error::NotFound),
+        Lookup::Unknown => return Err(Error::UnknownConversation),
         Lookup::Erased => return Err(Error::Gone),
         Lookup::Unreachable(_) => None,
     };
@@ -103,7 +103,7 @@ pub async fn messages<P: Platform>(
         // the edge's copy, if any, is what there is.
         _ => match local {
             Some(s) => (s, true),
-            None if fresh.is_some() => return Err(Error::NotFound),
+            None if fresh.is_some() => return Err(Error::UnknownConversation),
             None => {
                 return Err(Error::Unavailable {
                     retry_after_ms: 5_000,

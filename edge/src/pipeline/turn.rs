@@ -127,7 +127,7 @@ pub async fn chat<P: Platform>(
             // A closed or erased conversation, or one that cannot be
             // fetched now: open a new one rather than lose the message.
             Lookup::Found(_) | Lookup::Erased | Lookup::Unreachable(_) => None,
-            Lookup::Unknown => return Err(Error::NotFound),
+            Lookup::Unknown => return Err(Error::UnknownConversation),
         },
     };
     let cmid = match &input.client_msg_id {
