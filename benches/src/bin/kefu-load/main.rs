@@ -134,6 +134,10 @@ enum Cmd {
         connections: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// An embedding model directory (hybrid retrieval; default: none,
+        /// lexical only). Publishing then embeds every tenant's KB.
+        #[arg(long)]
+        embedder: Option<PathBuf>,
     },
     /// Process start to the first answered request, with N stored conversations.
     Recovery {
@@ -210,6 +214,16 @@ fn start_configured(
 /// 127.0.0.1, so the per-address and per-tenant limits are lifted and the
 /// per-visitor one (20 a minute) that a real visitor meets is kept.
 async fn start_public(http: &reqwest::Client, bin: &Path, data: &Path) -> Result<(Server, String)> {
+    start_public_with(http, bin, data, &[]).await
+}
+
+/// As [`start_public`], with `env` added.
+async fn start_public_with(
+    http: &reqwest::Client,
+    bin: &Path,
+    data: &Path,
+    env: &[(&str, String)],
+) -> Result<(Server, String)> {
     let public = free_port()?;
     let limits = json!({
         "visitor": {"max": 20, "window_ms": 60000},
@@ -217,14 +231,12 @@ async fn start_public(http: &reqwest::Client, bin: &Path, data: &Path) -> Result
         "tenant": {"max": 4000000000u32, "window_ms": 60000},
         "new_conversation_per_ip": {"max": 4000000000u32, "window_ms": 60000},
     });
-    let server = start_with(
-        bin,
-        data,
-        &[
-            ("KEFU_PUBLIC_LISTEN", format!("127.0.0.1:{public}")),
-            ("KEFU_PUBLIC_LIMITS_JSON", limits.to_string()),
-        ],
-    )?;
+    let mut all = vec![
+        ("KEFU_PUBLIC_LISTEN", format!("127.0.0.1:{public}")),
+        ("KEFU_PUBLIC_LIMITS_JSON", limits.to_string()),
+    ];
+    all.extend(env.iter().cloned());
+    let server = start_with(bin, data, &all)?;
     until_ok(http, &format!("{}/readyz", server.base), None).await?;
     let edge = format!("http://127.0.0.1:{public}");
     until_ok(http, &format!("{edge}/healthz"), None).await?;
@@ -332,7 +344,8 @@ async fn main() -> Result<()> {
             tenants,
             connections,
             seconds,
-        } => tenants::tenants(&bin, &tenants, connections, seconds).await,
+            embedder,
+        } => tenants::tenants(&bin, &tenants, connections, seconds, embedder.as_deref()).await,
         Cmd::Concurrency { connections, turns } => {
             concurrency::concurrency(&bin, &connections, turns).await
         }

@@ -40,6 +40,7 @@ pub(crate) async fn tenants(
     levels: &[usize],
     connections: usize,
     seconds: u64,
+    embedder: Option<&Path>,
 ) -> Result<()> {
     let kb: Value = serde_json::from_str(KB)?;
     let questions: Vec<String> = QUESTIONS
@@ -51,7 +52,12 @@ pub(crate) async fn tenants(
     let questions = Arc::new(questions);
     let http = reqwest::Client::new();
     println!(
-        "{connections} connections, {seconds} s per level, a new visitor per turn, answerable shop questions\n"
+        "{connections} connections, {seconds} s per level, a new visitor per turn, answerable shop questions, {} retrieval\n",
+        if embedder.is_some() {
+            "hybrid"
+        } else {
+            "lexical"
+        }
     );
     println!(
         "| tenants | setup | RSS after setup | RSS after load | turns/s | p50 | p99 | errors | sources (faq / kb / cache / other) | turns/s vs 1st row | p99 vs 1st row |"
@@ -60,7 +66,11 @@ pub(crate) async fn tenants(
     let mut first: Option<(f64, Duration)> = None;
     for &n in levels {
         let dir = tempfile::tempdir()?;
-        let (server, edge) = start_public(&http, bin, &dir.path().join("data")).await?;
+        let env: Vec<(&str, String)> = embedder
+            .map(|e| ("KEFU_EMBEDDER", e.display().to_string()))
+            .into_iter()
+            .collect();
+        let (server, edge) = start_public_with(&http, bin, &dir.path().join("data"), &env).await?;
         let base = server.base.clone();
         let started = Instant::now();
         let mut widget_keys = Vec::new();
