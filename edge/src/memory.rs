@@ -121,6 +121,7 @@ pub struct MemoryPlatform {
     clock: Clock,
     upstream: Arc<dyn Upstream>,
     settings: HashMap<String, String>,
+    durable: bool,
 }
 
 impl MemoryPlatform {
@@ -131,7 +132,17 @@ impl MemoryPlatform {
             clock: Clock::System,
             upstream,
             settings: HashMap::new(),
+            durable: false,
         }
+    }
+
+    /// Treats the store as one that outlives the process (a test standing
+    /// in for Spin key-value or Workers KV): turns answered here wait in
+    /// the outbox. By default it is memory, and
+    /// [`Platform::durable_outbox`] says so.
+    pub fn with_durable_outbox(mut self) -> MemoryPlatform {
+        self.durable = true;
+        self
     }
 
     /// Uses `clock` instead of the system clock.
@@ -230,6 +241,10 @@ impl Platform for MemoryPlatform {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
+    }
+
+    fn durable_outbox(&self) -> bool {
+        self.durable
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), PlatformError> {

@@ -299,6 +299,19 @@ pub trait Platform {
     /// Wall-clock time, ms since the Unix epoch.
     fn now_ms(&self) -> u64;
 
+    /// Whether what the edge puts in [`KvBucket::Outbox`] outlives this
+    /// instance and process: a store the platform keeps (Spin key-value,
+    /// Workers KV). `false` for memory (plain `wasmtime serve`'s instance
+    /// memory, the in-process edge's process memory): there the edge never
+    /// answers a turn it could not hand to the regional service at once,
+    /// because a visitor would have been told of a turn that can vanish. It
+    /// answers 503 with Retry-After instead (no acknowledgement, no cache
+    /// hit the regional store does not have), and the widget keeps the
+    /// message and sends it again.
+    fn durable_outbox(&self) -> bool {
+        true
+    }
+
     /// Fills `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), PlatformError>;
 

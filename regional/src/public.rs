@@ -19,11 +19,12 @@
 //!
 //! # Turns answered here
 //!
-//! The edge's store is this process's memory, so its outbox would die with
-//! the process: a cache hit is recorded in the regional store (through the
-//! same signed report a remote edge sends, group-committed) before the
-//! visitor gets its answer (`outbox_batch` = 1). A report that fails stays
-//! in the outbox and [`outbox_task`] delivers it.
+//! The edge's store is this process's memory, so an outbox would die with
+//! the process ([`MemoryPlatform`] says so: `durable_outbox` is false): a
+//! cache hit, or an acknowledgement under brownout, is recorded in the
+//! regional store (through the same signed report a remote edge sends,
+//! group-committed) before the visitor gets its answer, and a turn that
+//! cannot be recorded gets 503 (the widget sends it again).
 //!
 //! # Keys
 //!
@@ -88,11 +89,6 @@ pub fn edge(state: &AppState) -> Result<InProcessEdge> {
     if let Some(l) = state.config.public_limits {
         config.limits = l;
     }
-    // The edge's store here is this process's memory: a batched outbox
-    // would die with the process, taking turns the visitor already saw.
-    // Each turn answered here is recorded (group-committed) before its
-    // answer instead.
-    config.outbox_batch = 1;
     let edge =
         Edge::new(platform, config).map_err(|e| Error::Invalid(format!("in-process edge: {e}")))?;
     Ok(Arc::new(edge))
@@ -265,18 +261,4 @@ fn into_response(r: EdgeResponse) -> Response {
         }
     }
     resp
-}
-
-/// Delivers the in-process edge's outbox (turns it answered itself while
-/// the regional side was slow) every few seconds until `stop` flips.
-pub async fn outbox_task(edge: InProcessEdge, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-            _ = stop.changed() => return,
-        }
-        if let Err(e) = edge.flush_outbox().await {
-            tracing::debug!(error = %e, "in-process edge: outbox not delivered yet");
-        }
-    }
 }

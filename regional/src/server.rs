@@ -283,16 +283,11 @@ pub async fn serve_reloading(
     let stop_tx = Arc::new(stop_tx);
     let mut servers = vec![("api", spawn_server(listener, router, stop_rx.clone()))];
     tracing::info!(%addr, "listening");
-    let mut edge_tasks = Vec::new();
     if let Some(public) = public {
         let paddr = public
             .local_addr()
             .map_err(|e| Error::io("public listener", e))?;
         let edge = crate::public::edge(&state)?;
-        edge_tasks.push(tokio::spawn(crate::public::outbox_task(
-            edge.clone(),
-            stop_rx.clone(),
-        )));
         servers.push((
             "public",
             spawn_server(public, crate::public::router(edge), stop_rx.clone()),
@@ -358,9 +353,6 @@ pub async fn serve_reloading(
                 "in-flight requests did not finish within 30 s"
             ),
         }
-    }
-    for t in edge_tasks {
-        let _ = t.await;
     }
     app.shutdown().await;
     tracing::info!("stopped");

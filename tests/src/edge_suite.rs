@@ -38,6 +38,14 @@ pub trait EdgeRuntime {
 
     /// Starts the edge in front of `regional`.
     fn start(&self, regional: &Regional) -> RunningEdge;
+
+    /// Whether the edge's store outlives its instances (Spin key-value,
+    /// Workers KV): then it acknowledges a message while the regional
+    /// service is down and delivers it later; on memory (plain `wasmtime
+    /// serve`) it answers 503 and the widget sends the message again.
+    fn durable_store(&self) -> bool {
+        true
+    }
 }
 
 impl RunningEdge {
@@ -479,7 +487,8 @@ pub fn bad_signature(rt: &dyn EdgeRuntime) {
 }
 
 /// The regional service down: the visitor is acknowledged; back up, the
-/// turn is delivered exactly once.
+/// turn is delivered exactly once. On an edge whose store is memory, the
+/// visitor gets 503 instead, and the retry is answered once it is back.
 pub fn outage(rt: &dyn EdgeRuntime) {
     let mut regional = rt.regional();
     let (api_key, widget_key) = regional.tenant("acme");
@@ -487,6 +496,29 @@ pub fn outage(rt: &dyn EdgeRuntime) {
     // The edge learns the tenant's config while the region is up.
     edge.ask(&widget_key, "v-0", "hello", "m-0");
     regional.stop();
+    if !rt.durable_store() {
+        let (s, h, v) = edge.chat(&json!({"widget_key": widget_key, "visitor_id": "v-1",
+            "message": "When will my order ship?", "client_msg_id": "m-1"}));
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (503, Some("unavailable")),
+            "{v}"
+        );
+        assert!(header(&h, "retry-after").is_some(), "{h:?}");
+        regional.resume();
+        let v = edge.ask(&widget_key, "v-1", "When will my order ship?", "m-1");
+        assert_ne!(v["source"], "ack", "{v}");
+        let conv = v["conversation_id"].as_str().unwrap();
+        let texts: Vec<Value> = transcript(&regional, &api_key, conv)
+            .iter()
+            .map(|m| m["text"].clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [json!("When will my order ship?"), v["answer"].clone()]
+        );
+        return;
+    }
     let v = edge.ask(&widget_key, "v-1", "When will my order ship?", "m-1");
     assert_eq!(v["source"], "ack", "{v}");
     assert_eq!(

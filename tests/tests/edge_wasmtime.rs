@@ -53,6 +53,10 @@ fn wasmtime_bin() -> PathBuf {
 struct WasmtimeServe;
 
 impl EdgeRuntime for WasmtimeServe {
+    fn durable_store(&self) -> bool {
+        false
+    }
+
     fn start(&self, regional: &Regional) -> RunningEdge {
         let port = free_port();
         let url = format!(

@@ -55,18 +55,16 @@
 //! - With `--max-instance-reuse-count 1` nothing survives a request: every
 //!   turn goes to the regional service and limits do not hold across
 //!   requests.
-//! - **The outbox is not durable.** A turn acknowledged while the regional
-//!   service is down is kept in the instance and delivered by a later
-//!   request to the same instance once the service is back (exactly once:
-//!   reports are idempotent there). If the instance is retired or the
-//!   process stops first, that message is lost. Cache hits are therefore
-//!   reported at once here (setting `outbox_batch` defaults to 1): batched
-//!   (`SPIN_VARIABLE_OUTBOX_BATCH=16`, as on Spin), an instance dropped
-//!   after its 128th request or 1 s idle takes up to 15 unreported hits
-//!   with it, and a returning visitor whose conversation another instance
-//!   opened and has not reported yet is told it does not exist (404).
-//!   Where that matters, run the Spin build (durable key-value) or the
-//!   in-process mode of `kefu-regional`, not plain wasmtime.
+//! - **There is no outbox.** Instance memory dies with the instance
+//!   (retired after its 128th request or 1 s idle, or with the process),
+//!   so nothing a visitor was told of is kept only there
+//!   ([`kefu_edge::Platform::durable_outbox`] is false): each cache hit is
+//!   in the regional store before its answer, and while the regional
+//!   service is down the visitor gets 503 with Retry-After instead of "we
+//!   received your message"; the widget keeps the message and sends it
+//!   again (same client message id, so it is stored once). Store-and-forward
+//!   across an outage needs the Spin build (durable key-value), Workers, or
+//!   the in-process mode of `kefu-regional`.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 pub mod convert;

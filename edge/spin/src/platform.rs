@@ -10,9 +10,12 @@
 //!
 //! The `wasmtime-serve` settings use the names Spin's own environment
 //! variable provider reads, so `SPIN_VARIABLE_REGIONAL_URL=...` configures
-//! both. There `outbox_batch` defaults to 1 (each turn answered at the edge
-//! reported at once), because instance memory is neither durable nor
-//! shared; `SPIN_VARIABLE_OUTBOX_BATCH=16` batches as the Spin build does.
+//! both. Instance memory is neither durable nor shared, so there the
+//! outbox is not used at all ([`Platform::durable_outbox`] is false): a
+//! cache hit is in the regional store before its answer, and when the
+//! regional service cannot take a turn the visitor gets 503 (the widget
+//! keeps the message and sends it again), never an acknowledgement that
+//! could vanish with the instance.
 
 use core::fmt;
 use core::pin::pin;
@@ -105,6 +108,11 @@ impl Platform for SpinPlatform {
 
     fn now_ms(&self) -> u64 {
         wall_clock_ms()
+    }
+
+    fn durable_outbox(&self) -> bool {
+        // Spin key-value outlives the instance; instance memory does not.
+        !cfg!(feature = "wasmtime-serve")
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), PlatformError> {
@@ -221,17 +229,9 @@ async fn setting(name: &str) -> Option<String> {
 }
 
 /// `SPIN_VARIABLE_<NAME>` from the WASI environment (`wasmtime serve
-/// --env`); empty is `None`. `outbox_batch` defaults to 1 here: the store
-/// is instance memory, neither durable nor shared, so a turn answered at
-/// the edge is reported at once rather than queued in an instance that
-/// `wasmtime serve` may drop (after 128 requests, or 1 s idle) and that
-/// the visitor's next request may not reach.
+/// --env`); empty is `None`.
 #[cfg(feature = "wasmtime-serve")]
 async fn setting(name: &str) -> Option<String> {
     let var = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
-    let value = std::env::var(var).ok().filter(|v| !v.is_empty());
-    if value.is_none() && name == kefu_edge::config::settings::OUTBOX_BATCH {
-        return Some("1".to_owned());
-    }
-    value
+    std::env::var(var).ok().filter(|v| !v.is_empty())
 }

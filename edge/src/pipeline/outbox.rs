@@ -26,8 +26,10 @@
 //!   store's `outbox` hint, which serves instances that live for one
 //!   request). A delivery round sends up to [`ROUNDS`] reports of up to
 //!   `MAX_REPORT_TURNS` turns each, so delivery keeps up with a busy edge.
-//!   With `outbox_batch` 1 (plain `wasmtime serve`'s default) the turn is
-//!   reported alone before the visitor gets the answer.
+//!   With `outbox_batch` 1 the turn is reported alone before the visitor
+//!   gets the answer. Where the store is memory
+//!   ([`Platform::durable_outbox`] false: plain `wasmtime serve`, the
+//!   in-process edge) nothing goes in the outbox at all ([`send_now`]).
 //! - [`crate::Edge::flush_outbox`] from a scheduled trigger, for a quiet one.
 
 use kefu_core::ConversationId;
@@ -70,6 +72,16 @@ pub async fn add<P: Platform>(edge: &Edge<P>, turn: ReportedTurn) -> Result<(), 
     edge.platform
         .kv_put(KvBucket::Outbox, &key, &bytes, None)
         .await
+}
+
+/// Sends `turn` alone, now, where the outbox is memory
+/// ([`Platform::durable_outbox`] is false): it is never put there. A turn
+/// the regional service refuses for good is [`CallError::BadFrame`].
+pub async fn send_now<P: Platform>(edge: &Edge<P>, turn: ReportedTurn) -> Result<(), CallError> {
+    match send(edge, vec![(key(&turn), turn)]).await? {
+        0 => Err(CallError::BadFrame),
+        _ => Ok(()),
+    }
 }
 
 /// After a turn answered here was put in the outbox: delivers waiting

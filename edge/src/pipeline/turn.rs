@@ -358,12 +358,26 @@ impl<P: Platform> Local<'_, P> {
         };
         // The report first: a turn the visitor sees must reach the regional
         // store, so if it cannot be kept, the visitor is told to retry.
-        outbox::add(edge, report.clone()).await?;
-        sessions::save(edge, &s).await?;
-        // An acknowledgement means the regional service is not answering:
-        // its turn waits for the next delivery that gets through.
-        if source == Source::Cache {
-            outbox::after_add(edge, report).await;
+        if edge.platform.durable_outbox() {
+            outbox::add(edge, report.clone()).await?;
+            sessions::save(edge, &s).await?;
+            // An acknowledgement means the regional service is not
+            // answering: its turn waits for the next delivery that gets
+            // through.
+            if source == Source::Cache {
+                outbox::after_add(edge, report).await;
+            }
+        } else {
+            // Memory is no outbox: the regional store has the turn before
+            // the visitor sees it, or the visitor retries (and, nothing
+            // being kept here, is answered afresh then).
+            outbox::send_now(edge, report).await.map_err(|e| match e {
+                CallError::BadFrame => Error::BadUpstream,
+                e => Error::Unavailable {
+                    retry_after_ms: e.retry_after_ms(),
+                },
+            })?;
+            sessions::save(edge, &s).await?;
         }
         Ok(ChatReply {
             conversation: s.conversation().clone(),
@@ -377,6 +391,10 @@ impl<P: Platform> Local<'_, P> {
         })
     }
 
+    /// "We received your message": the turn waits in the outbox for the
+    /// regional service. Where the outbox is memory, the acknowledgement
+    /// is given only once the regional store has it (brownout: the service
+    /// is slow, not gone); else 503, and the widget sends the message again.
     async fn ack(&self, session: Option<Session>) -> Result<ChatReply, Error> {
         let text = ack_text(self.locale).to_owned();
         self.answer(session, text, Source::Ack, Vec::new(), KbVersion(0))

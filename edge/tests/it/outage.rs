@@ -267,3 +267,63 @@ async fn without_a_tenant_config_an_outage_is_503_and_garbage_is_502() {
     let (status, v) = h.chat(body).await;
     assert_eq!((status, error_code(&v)), (502, "bad_upstream"));
 }
+
+/// Where the store is memory (plain `wasmtime serve`, in-process), nothing
+/// is promised that could vanish with it: an outage gets 503 with
+/// Retry-After, not an acknowledgement, and a cache hit that cannot be
+/// recorded is not given either. The widget's retry (same message id) is
+/// answered once the regional service is back, and recorded once.
+#[tokio::test]
+async fn with_a_memory_store_an_outage_is_a_503_and_the_retry_is_answered_once() {
+    let h = Harness::memory_only();
+    let first = h.ask("v-0", None, "How do I get a refund?", "m-0").await;
+    assert_eq!(first["cacheable"], true, "{first}");
+    h.fake.set_mode(Mode::Down);
+    for (visitor, message) in [
+        ("v-1", "When will my order ship?"),
+        ("v-2", "How do I get a refund?"),
+    ] {
+        let r = h
+            .send(chat_request(&json!({
+                "widget_key": WIDGET_KEY, "visitor_id": visitor, "message": message, "client_msg_id": "m-1",
+            })))
+            .await;
+        assert_eq!(r.status, 503, "{message}: {}", json_of(&r));
+        assert_eq!(error_code(&json_of(&r)), "unavailable");
+        assert!(r.header("retry-after").is_some(), "{message}");
+    }
+    assert!(h.platform().keys(KvBucket::Outbox).is_empty());
+    // The refused turns left no session behind that a retry could take for
+    // an answered one: only v-0's conversation (and its first-message key).
+    let sessions = h.platform().keys(KvBucket::Sessions);
+    assert!(
+        sessions
+            .iter()
+            .all(|k| !k.contains("v-1") && !k.contains("v-2")),
+        "{sessions:?}"
+    );
+    assert_eq!(
+        sessions.iter().filter(|k| !k.contains(' ')).count(),
+        1,
+        "{sessions:?}"
+    );
+
+    recover(&h);
+    let shipped = h.ask("v-1", None, "When will my order ship?", "m-1").await;
+    assert_ne!(shipped["source"], "ack", "{shipped}");
+    let hit = h.ask("v-2", None, "How do I get a refund?", "m-1").await;
+    assert_eq!(hit["source"], "cache", "{hit}");
+    assert_eq!(received(&h, "v-2", "m-1"), 1);
+    // Asked again (a retry whose answer was lost): the same turn, not a
+    // second record.
+    let again = h
+        .ask(
+            "v-2",
+            hit["conversation_id"].as_str(),
+            "How do I get a refund?",
+            "m-1",
+        )
+        .await;
+    assert_eq!(again["seq"], hit["seq"]);
+    assert_eq!(received(&h, "v-2", "m-1"), 1);
+}

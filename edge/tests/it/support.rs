@@ -439,10 +439,25 @@ impl Harness {
         Harness::with(|_| {}, |_| {})
     }
 
-    /// A harness whose edge config and fake state are adjusted first.
+    /// A harness whose edge config and fake state are adjusted first. Its
+    /// store stands in for a durable one (Spin key-value, Workers KV).
     pub fn with(
         edit_config: impl FnOnce(&mut EdgeConfig),
         edit_fake: impl FnOnce(&mut FakeState),
+    ) -> Harness {
+        Harness::build(edit_config, edit_fake, true)
+    }
+
+    /// A harness whose store is memory, as under plain `wasmtime serve`
+    /// and in-process: no outbox.
+    pub fn memory_only() -> Harness {
+        Harness::build(|_| {}, |_| {}, false)
+    }
+
+    fn build(
+        edit_config: impl FnOnce(&mut EdgeConfig),
+        edit_fake: impl FnOnce(&mut FakeState),
+        durable: bool,
     ) -> Harness {
         let clock = ManualClock::at(T0);
         let fake = Arc::new(FakeRegional::new(clock.clone()));
@@ -453,6 +468,11 @@ impl Harness {
             async move { f.serve(req).await }
         }))
         .with_clock(clock.clone());
+        let platform = if durable {
+            platform.with_durable_outbox()
+        } else {
+            platform
+        };
         let mut config = EdgeConfig::new("https://regional.test", Secret::new(SECRET)).unwrap();
         config.turn_timeout_ms = 300;
         config.call_timeout_ms = 300;

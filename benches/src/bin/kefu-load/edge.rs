@@ -178,7 +178,7 @@ pub(crate) async fn edge_bench(
     wrangler: Option<(&Path, &Path)>,
     n: usize,
     secs: u64,
-    (reuse, outbox_batch): (Option<u64>, Option<u32>),
+    reuse: Option<u64>,
 ) -> Result<()> {
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir()?;
@@ -226,14 +226,11 @@ pub(crate) async fn edge_bench(
         }
         spawn_group(c.arg(wasm))
     };
-    let mut env = vec![
+    let env = vec![
         format!("SPIN_VARIABLE_REGIONAL_URL={}", server.base),
         format!("SPIN_VARIABLE_REGIONAL_SECRET={EDGE_KEY}"),
         format!("SPIN_VARIABLE_LIMITS_JSON={limits}"),
     ];
-    if let Some(b) = outbox_batch {
-        env.push(format!("SPIN_VARIABLE_OUTBOX_BATCH={b}"));
-    }
     let _edge = serve(pe, edge, &env)?;
     let _empty = serve(px, empty, &[])?;
     let edge_url = format!("http://127.0.0.1:{pe}");
@@ -241,9 +238,8 @@ pub(crate) async fn edge_bench(
     wait_http(&format!("{edge_url}/healthz")).await?;
     wait_http(&format!("{empty_url}/")).await?;
     let per_instance = reuse.map_or("wasmtime's default".to_owned(), |r| r.to_string());
-    let batch = outbox_batch.map_or("the component's default".to_owned(), |b| b.to_string());
     println!(
-        "## wasmtime serve: {n} connections, {secs} s x 2 rounds each, interleaved; requests per instance: {per_instance}; outbox_batch: {batch}\n"
+        "## wasmtime serve: {n} connections, {secs} s x 2 rounds each, interleaved; requests per instance: {per_instance}\n"
     );
     compare(
         &format!("{edge_url}/v1/chat"),

@@ -107,10 +107,6 @@ enum Cmd {
         /// (default: wasmtime's own, 128 requests per instance).
         #[arg(long)]
         reuse: Option<u64>,
-        /// The edge component's `outbox_batch` (its own default when absent:
-        /// 1 under plain wasmtime, each hit reported at once).
-        #[arg(long)]
-        outbox_batch: Option<u32>,
     },
     /// Chat appends while the service scans every conversation: erasing
     /// visitors one after another, and retention sweeps (every second),
@@ -358,7 +354,6 @@ async fn main() -> Result<()> {
             connections,
             seconds,
             reuse,
-            outbox_batch,
         } => {
             edge_bench(
                 &bin,
@@ -368,7 +363,7 @@ async fn main() -> Result<()> {
                 wrangler.as_deref().map(|w| (w, worker.as_path())),
                 connections,
                 seconds,
-                (reuse, outbox_batch),
+                reuse,
             )
             .await
         }
