@@ -412,8 +412,13 @@
         setStatus(T.wait.replace("{s}", String(Math.ceil(ms / 1000))), true);
         throw { retry: ms };
       }
-      // 5xx (the service is busy or down): kept, retried with the same id.
-      if (r.status >= 500) throw { retry: r.headers.get("retry-after") ? retryAfter(r) : 5000 };
+      // 5xx (the service is busy or down; an edge with no store of its own
+      // answers 503 rather than promise what it cannot keep): kept here,
+      // said so, and retried with the same id.
+      if (r.status >= 500) {
+        setStatus(T.failed, true);
+        throw { retry: r.headers.get("retry-after") ? retryAfter(r) : 5000 };
+      }
       // 401: the host page's visitor signature was refused; nothing was stored.
       if (r.status === 401) throw { fatal: T.identity };
       // Our conversation is unknown to the service (purged after its

@@ -240,6 +240,35 @@ for (const edge of EDGES) {
     assert.equal(polls, asked, "no polls after forgetting");
   });
 
+  scenario("while the service cannot take a message (503) the widget says so, keeps it and sends it once it can", async (sys, page) => {
+    await page.goto(sys.page);
+    const w = widget(page);
+    await w.open();
+    await w.ask("how do I track my order");
+    await w.answer(1);
+    // The next two attempts meet a 503 (a wasm edge with no store while the
+    // regional service is down); then the service is back.
+    let refused = 0;
+    await page.route("**/v1/chat**", (route) => {
+      if (refused < 2) {
+        refused += 1;
+        return route.fulfill({ status: 503, headers: { "retry-after": "1", "content-type": "application/json",
+          "access-control-allow-origin": new URL(sys.page).origin, "access-control-expose-headers": "retry-after" },
+          body: JSON.stringify({ error: { code: "unavailable", message: "temporarily unavailable, try again" } }) });
+      }
+      return route.continue();
+    });
+    await w.ask("is the shop open on Sunday?");
+    await w.statusMatches(/retrying/);
+    assert.ok(await w.q(".msg.visitor.pending").count() >= 1, "the message waits, marked pending");
+    await w.answer(2);
+    assert.equal(refused, 2);
+    assert.equal(await w.q(".msg.visitor.pending").count(), 0);
+    const t = await transcript(sys);
+    const sent = t.messages.filter((m) => m.role === "visitor" && m.text === "is the shop open on Sunday?");
+    assert.equal(sent.length, 1, JSON.stringify(t.messages));
+  });
+
   scenario("a message sent offline is delivered exactly once when the network returns", async (sys, page, ctx) => {
     await page.goto(sys.page);
     const w = widget(page);
