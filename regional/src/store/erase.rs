@@ -20,12 +20,12 @@
 
 use kefu_core::{ConversationId, VisitorId};
 use redb::{ReadTransaction, ReadableTable, TableDefinition};
-use sm3::Digest;
 
-use super::WriteCtx;
 use super::conversations;
 use super::handle::{TenantStore, blocking, master};
 use super::records::{ConversationMeta, Turn};
+use super::{WriteCtx, keys, tables};
+use crate::crypto::{self, Key};
 use crate::{Error, Result};
 
 /// (tenant, conversation) -> when it was erased, ms.
@@ -110,18 +110,15 @@ pub struct Erased {
 }
 
 /// How the audit log names a visitor whose data was exported or erased:
-/// 16 hex digits of SM3 over the tenant and the visitor id. It ties the
-/// entries about one person together without keeping their id; it is not
-/// keyed, so someone who can guess an id (a phone number, say) can check a
-/// guess against it.
-pub fn visitor_digest(tenant: &str, visitor: &str) -> String {
-    let d = sm3::Sm3::new()
-        .chain_update(b"kefu visitor\0")
-        .chain_update(tenant.as_bytes())
-        .chain_update(b"\0")
-        .chain_update(visitor.as_bytes())
-        .finalize();
-    hex::encode(&d[..8])
+/// 16 hex digits of HMAC-SM3 over the visitor id, keyed by the tenant's
+/// index key (wrapped by the master key, destroyed with the tenant). It
+/// ties the entries about one person together without keeping their id,
+/// and someone who can guess an id (a phone number, say) but does not hold
+/// the key cannot check the guess against it.
+pub fn visitor_digest(index_key: &Key, visitor: &str) -> String {
+    let mut msg = b"kefu visitor\0".to_vec();
+    msg.extend_from_slice(visitor.as_bytes());
+    hex::encode(&crypto::hmac_sm3(index_key.expose(), &msg)[..8])
 }
 
 impl TenantStore {
@@ -160,7 +157,7 @@ impl TenantStore {
     /// part of this request.
     pub async fn erase_visitor(&self, source: &str, visitor: VisitorId) -> Result<Erased> {
         let found = self.conversations_of(&visitor).await?;
-        let digest = visitor_digest(self.tenant().as_str(), visitor.as_str());
+        let digest = self.visitor_digest(&visitor).await?;
         let object = format!("visitor:sm3:{digest}");
         let (erased, ids) = self
             .audited(
@@ -186,6 +183,23 @@ impl TenantStore {
             }
         }
         Ok(erased)
+    }
+
+    /// [`visitor_digest`] with this tenant's index key.
+    async fn visitor_digest(&self, visitor: &VisitorId) -> Result<String> {
+        let (store, t) = (self.storage.store.clone(), self.tenant.as_str().to_owned());
+        let visitor = visitor.as_str().to_owned();
+        blocking(move || {
+            let txn = store.read()?;
+            let key = keys::load(
+                &txn.open_table(tables::DATA_KEYS)?,
+                &master(&store)?,
+                &t,
+                keys::INDEX_KEY_VERSION,
+            )?;
+            Ok(visitor_digest(&key, &visitor))
+        })
+        .await
     }
 
     /// The ids of `visitor`'s conversations, by a scan in a read
@@ -216,7 +230,7 @@ impl TenantStore {
         visitor: VisitorId,
     ) -> Result<Vec<(String, ConversationMeta, Vec<Turn>)>> {
         let found = self.conversations_of(&visitor).await?;
-        let digest = visitor_digest(self.tenant().as_str(), visitor.as_str());
+        let digest = self.visitor_digest(&visitor).await?;
         let object = format!("visitor:sm3:{digest}");
         self.audited(
             self.actor(source),

@@ -196,6 +196,23 @@ async fn a_visitor_gets_a_copy_of_every_conversation_of_theirs_and_nothing_else(
     let theirs = digests("bravo", "visitor.export");
     assert_eq!(theirs.len(), 1);
     assert_ne!(theirs[0], erased[0]);
+    // The digest is keyed by the tenant's index key: whoever holds it gets
+    // the same digest from the id, and the id alone (any other key) does not.
+    use kefu_regional::store::{erase::visitor_digest, keys, tables};
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    let txn = store.db().begin_read().unwrap();
+    let key = keys::load(
+        &txn.open_table(tables::DATA_KEYS).unwrap(),
+        store.master().unwrap(),
+        "acme",
+        keys::INDEX_KEY_VERSION,
+    )
+    .unwrap();
+    let with_key = format!("visitor:sm3:{}", visitor_digest(&key, "customer-42"));
+    assert_eq!(erased[0], with_key);
+    let other_key = kefu_regional::crypto::Key::from_bytes([9; 16]);
+    let guessed = format!("visitor:sm3:{}", visitor_digest(&other_key, "customer-42"));
+    assert_ne!(erased[0], guessed);
 }
 
 #[tokio::test]
