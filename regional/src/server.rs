@@ -82,6 +82,10 @@ impl App {
                 if let Err(e) = storage.finish_deletions().await {
                     tracing::warn!(error = %e, "unfinished tenant deletions not resumed");
                 }
+                // Tenants from before the visitor index: indexed once.
+                if let Err(e) = storage.index_visitors().await {
+                    tracing::warn!(error = %e, "visitor index not built; erasure and copies scan meanwhile");
+                }
             }
         });
         let tasks = vec![

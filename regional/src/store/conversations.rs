@@ -174,6 +174,9 @@ pub fn create_with_id(
     };
     let meta = ConversationMeta::new(visitor.map(|v| v.as_str().to_owned()), ctx.now_ms);
     put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
+    if let Some(v) = visitor {
+        super::visitors::add(ctx, tenant, v.as_str(), id.as_str())?;
+    }
     Ok(Conversation {
         id: id.clone(),
         meta,
@@ -221,6 +224,9 @@ pub fn create(
     let id = new_conversation_id()?;
     let meta = ConversationMeta::new(visitor.map(|v| v.as_str().to_owned()), ctx.now_ms);
     put_meta(ctx, &key, version, tenant, id.as_str(), &meta)?;
+    if let Some(v) = visitor {
+        super::visitors::add(ctx, tenant, v.as_str(), id.as_str())?;
+    }
     Ok(Conversation { id, meta })
 }
 
@@ -643,8 +649,13 @@ fn first_ids(ctx: &WriteCtx<'_>, tenant: &str, limit: usize) -> Result<Vec<Strin
 }
 
 /// Removes one conversation with its messages, index rows and handoff
-/// entry. Returns the number of messages removed.
-pub fn remove(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
+/// entry, and its row in the visitor index when told whose it is (a deleted
+/// tenant's index goes whole: [`super::visitors::remove_tenant`]). Returns
+/// the number of messages removed.
+pub fn remove(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, visitor: Option<&str>) -> Result<u64> {
+    if let Some(v) = visitor {
+        super::visitors::remove(ctx, tenant, v, conv)?;
+    }
     let mut msgs = ctx.txn.open_table(tables::MESSAGES)?;
     let seqs: Vec<u64> = msgs
         .range((tenant, conv, 0u64)..=(tenant, conv, u64::MAX))?
@@ -683,7 +694,7 @@ pub fn remove_some(ctx: &WriteCtx<'_>, tenant: &str, limit: usize) -> Result<(u6
     let ids = first_ids(ctx, tenant, limit)?;
     let mut messages = 0;
     for id in &ids {
-        messages += remove(ctx, tenant, id)?;
+        messages += remove(ctx, tenant, id, None)?;
     }
     Ok((ids.len() as u64, messages))
 }
@@ -700,23 +711,38 @@ pub fn ids_where(
     tenant: &str,
     pick: impl Fn(&ConversationMeta) -> bool,
 ) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    each_meta(txn, master, tenant, |id, meta| {
+        if pick(&meta) {
+            out.push(id.to_owned());
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with every conversation of the tenant and its metadata (a
+/// read transaction's scan; see [`ids_where`]).
+pub fn each_meta(
+    txn: &ReadTransaction,
+    master: &Key,
+    tenant: &str,
+    mut f: impl FnMut(&str, ConversationMeta),
+) -> Result<()> {
     let mut ring = KeyRing::new(txn.open_table(tables::DATA_KEYS)?, master, tenant);
     let mut get = |v: u32| ring.get(v);
     let t = txn.open_table(tables::CONVERSATIONS)?;
-    let mut out = Vec::new();
     for row in t.range((tenant, "")..)? {
         let (k, v) = row?;
         let (t_id, c_id) = k.value();
         if t_id != tenant {
             break;
         }
-        let meta: ConversationMeta =
-            records::open_json(&mut get, tenant, c_id, 0, kind::META, v.value())?;
-        if pick(&meta) {
-            out.push(c_id.to_owned());
-        }
+        f(
+            c_id,
+            records::open_json(&mut get, tenant, c_id, 0, kind::META, v.value())?,
+        );
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Those of `ids` that `pick` still chooses, read in the write transaction
@@ -727,11 +753,13 @@ pub fn still_chosen(
     tenant: &str,
     ids: &[String],
     pick: impl Fn(&ConversationMeta) -> bool,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, ConversationMeta)>> {
     let mut out = Vec::new();
     for id in ids {
-        if meta_in(ctx, tenant, id)?.is_some_and(|m| pick(&m)) {
-            out.push(id.clone());
+        if let Some(m) = meta_in(ctx, tenant, id)?
+            && pick(&m)
+        {
+            out.push((id.clone(), m));
         }
     }
     Ok(out)

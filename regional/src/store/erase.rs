@@ -24,7 +24,7 @@ use redb::{ReadTransaction, ReadableTable, TableDefinition};
 use super::conversations;
 use super::handle::{TenantStore, blocking, master};
 use super::records::{ConversationMeta, Turn};
-use super::{WriteCtx, keys, tables};
+use super::{WriteCtx, keys, tables, visitors};
 use crate::crypto::{self, Key};
 use crate::{Error, Result};
 
@@ -32,8 +32,8 @@ use crate::{Error, Result};
 pub const ERASED: TableDefinition<'_, (&str, &str), u64> = TableDefinition::new("erased");
 
 /// Removes a conversation and leaves its tombstone. Returns its messages.
-fn erase(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<u64> {
-    let n = conversations::remove(ctx, tenant, conv)?;
+fn erase(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, visitor: Option<&str>) -> Result<u64> {
+    let n = conversations::remove(ctx, tenant, conv, visitor)?;
     ctx.txn
         .open_table(ERASED)?
         .insert((tenant, conv), ctx.now_ms)?;
@@ -134,12 +134,11 @@ impl TenantStore {
                 "conversation.delete",
                 object,
                 move |ctx, t| {
-                    if conversations::meta_in(ctx, t, conv.as_str())?.is_none() {
-                        return Err(Error::NotFound);
-                    }
+                    let meta =
+                        conversations::meta_in(ctx, t, conv.as_str())?.ok_or(Error::NotFound)?;
                     Ok(Erased {
                         conversations: 1,
-                        messages: erase(ctx, t, conv.as_str())?,
+                        messages: erase(ctx, t, conv.as_str(), meta.visitor.as_deref())?,
                     })
                 },
             )
@@ -151,10 +150,10 @@ impl TenantStore {
     /// Deletes every conversation of one visitor; audited as
     /// `visitor.erase` with the visitor's digest and the counts. A visitor
     /// with no conversations erases nothing (and is still audited: the
-    /// request was made). The visitor's conversations are found by a read
-    /// scan first ([`conversations::ids_where`], so other writes do not
-    /// wait for it); one the visitor opens after that scan is new data, not
-    /// part of this request.
+    /// request was made). The visitor's conversations are found first, in a
+    /// read transaction (the visitor index, or a scan of the tenant's while
+    /// its index is being built), and re-checked in the write; one the
+    /// visitor opens after that read is new data, not part of this request.
     pub async fn erase_visitor(&self, source: &str, visitor: VisitorId) -> Result<Erased> {
         let found = self.conversations_of(&visitor).await?;
         let digest = self.visitor_digest(&visitor).await?;
@@ -165,12 +164,15 @@ impl TenantStore {
                 "visitor.erase",
                 object,
                 move |ctx, t| {
-                    let ids = conversations::still_chosen(ctx, t, &found, |m| {
+                    let ids: Vec<String> = conversations::still_chosen(ctx, t, &found, |m| {
                         m.visitor.as_deref() == Some(visitor.as_str())
-                    })?;
+                    })?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
                     let mut erased = Erased::default();
                     for id in &ids {
-                        erased.messages += erase(ctx, t, id)?;
+                        erased.messages += erase(ctx, t, id, Some(visitor.as_str()))?;
                         erased.conversations += 1;
                     }
                     Ok((erased, ids))
@@ -202,13 +204,19 @@ impl TenantStore {
         .await
     }
 
-    /// The ids of `visitor`'s conversations, by a scan in a read
-    /// transaction.
+    /// The ids of `visitor`'s conversations, from the visitor index, or by
+    /// a scan (in a read transaction) while the tenant's index is not
+    /// complete yet.
     async fn conversations_of(&self, visitor: &VisitorId) -> Result<Vec<String>> {
         let (store, t) = (self.storage.store.clone(), self.tenant.as_str().to_owned());
         let visitor = visitor.as_str().to_owned();
         blocking(move || {
-            conversations::ids_where(&store.read()?, &master(&store)?, &t, |m| {
+            let txn = store.read()?;
+            let master = master(&store)?;
+            if visitors::is_ready(&txn, &t)? {
+                return visitors::lookup(&txn, &master, &t, &visitor);
+            }
+            conversations::ids_where(&txn, &master, &t, |m| {
                 m.visitor.as_deref() == Some(visitor.as_str())
             })
         })
@@ -241,7 +249,7 @@ impl TenantStore {
                     m.visitor.as_deref() == Some(visitor.as_str())
                 })?;
                 ids.into_iter()
-                    .map(|id| {
+                    .map(|(id, _)| {
                         let (meta, turns) =
                             conversations::transcript_in(ctx, t, &id, super::MAX_TRANSCRIPT)?;
                         Ok((id, meta, turns))

@@ -16,7 +16,7 @@ use super::records::{ConversationMeta, ConversationState, Turn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::watch::Watchers;
 use super::writer::Writer;
-use super::{Store, WriteCtx};
+use super::{Store, WriteCtx, tables, visitors};
 use crate::audit::{self, Checkpoint, CheckpointFile, VerifyReport};
 use crate::crypto::Key;
 use crate::{Error, Result};
@@ -41,6 +41,10 @@ pub(super) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| Error::ShuttingDown)?
 }
+
+/// Conversations added to the visitor index per write transaction while
+/// an older tenant's index is built.
+pub const INDEX_BATCH: usize = 1024;
 
 /// Conversations removed per write transaction by a retention purge or a
 /// tenant's deletion: a first sweep over years of data, or a large tenant,
@@ -329,6 +333,51 @@ impl Storage {
         }
     }
 
+    /// Builds the visitor index of tenants whose conversations predate it
+    /// (run at start; see [`super::visitors`]): their conversations are
+    /// read in a read transaction, indexed [`INDEX_BATCH`] per write, and
+    /// the tenant is then marked complete. Until then its visitors'
+    /// conversations are found by a scan.
+    pub async fn index_visitors(&self) -> Result<()> {
+        let store = self.store.clone();
+        let pending = blocking(move || visitors::not_ready(&store.read()?)).await?;
+        for id in pending {
+            let (store, t) = (self.store.clone(), id.clone());
+            let owned = blocking(move || {
+                let mut owned = Vec::new();
+                conversations::each_meta(&store.read()?, &master(&store)?, &t, |conv, meta| {
+                    if let Some(v) = meta.visitor {
+                        owned.push((conv.to_owned(), v));
+                    }
+                })?;
+                Ok(owned)
+            })
+            .await?;
+            for batch in owned.chunks(INDEX_BATCH) {
+                let (t, batch) = (id.clone(), batch.to_vec());
+                self.writer
+                    .run(move |ctx| {
+                        use redb::ReadableTable;
+                        let convs = ctx.txn.open_table(tables::CONVERSATIONS)?;
+                        for (conv, visitor) in &batch {
+                            // Removed since the read: nothing to index.
+                            if convs.get((t.as_str(), conv.as_str()))?.is_some() {
+                                visitors::add(ctx, &t, visitor, conv)?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+            let t = id.clone();
+            self.writer
+                .run(move |ctx| visitors::mark_ready(ctx, &t))
+                .await?;
+            tracing::info!(tenant = %id, conversations = owned.len(), "visitor index built");
+        }
+        Ok(())
+    }
+
     /// Finishes the tenant deletions a stop interrupted (run at start).
     pub async fn finish_deletions(&self) -> Result<()> {
         let store = self.store.clone();
@@ -366,8 +415,8 @@ impl Storage {
                             m.updated_ms < cutoff
                         })?;
                         let mut m = 0;
-                        for conv in &still {
-                            m += conversations::remove(ctx, &id, conv)?;
+                        for (conv, meta) in &still {
+                            m += conversations::remove(ctx, &id, conv, meta.visitor.as_deref())?;
                         }
                         let c = still.len() as u64;
                         if c > 0 {

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod records;
 pub mod tables;
 pub mod tenants;
+pub mod visitors;
 pub mod watch;
 pub mod writer;
 

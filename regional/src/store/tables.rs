@@ -60,6 +60,8 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(super::erase::ERASED)?;
     txn.open_table(super::erase::SUCCESSORS)?;
     txn.open_table(super::tenants::DELETING)?;
+    txn.open_table(super::visitors::INDEX)?;
+    txn.open_table(super::visitors::READY)?;
     Ok(())
 }
 

@@ -268,6 +268,8 @@ pub fn create(ctx: &WriteCtx<'_>, id: &str, name: &str) -> Result<(TenantInfo, S
     keys::add(ctx, tid.as_str(), keys::INDEX_KEY_VERSION)?;
     keys::add(ctx, tid.as_str(), keys::FIRST_DATA_KEY_VERSION)?;
     put_record(ctx, tid.as_str(), &rec)?;
+    // No conversations yet: its visitor index is complete from the start.
+    super::visitors::mark_ready(ctx, tid.as_str())?;
     ctx.txn
         .open_table(tables::API_KEYS)?
         .insert(hash_api_key(&api_key).as_slice(), tid.as_str())?;
@@ -440,6 +442,7 @@ pub fn remove_rows(ctx: &WriteCtx<'_>, id: &str, batch: usize) -> Result<(u64, u
     super::agent_sessions::remove_agents(ctx, id, None)?;
     super::erase::remove_tenant(ctx, id)?;
     super::kb::purge(ctx, id)?;
+    super::visitors::remove_tenant(ctx, id)?;
     ctx.txn.open_table(DELETING)?.remove(id)?;
     Ok((0, 0, true))
 }

@@ -479,4 +479,123 @@ async fn a_cached_answer_given_in_an_erased_conversation_is_kept_not_dropped() {
         .open_table(kefu_regional::store::erase::SUCCESSORS)
         .unwrap();
     assert_eq!(redb::ReadableTableMetadata::len(&links).unwrap(), 0);
+    // And the visitor index (the successor was visitor-1's).
+    let index = txn
+        .open_table(kefu_regional::store::visitors::INDEX)
+        .unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&index).unwrap(), 0);
+}
+
+/// What the visitor index lists for `visitor` at `tenant`, sorted.
+fn indexed(h: &Harness, tenant: &str, visitor: &str) -> Vec<String> {
+    use kefu_regional::store::visitors;
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    let txn = store.db().begin_read().unwrap();
+    let mut ids = visitors::lookup(&txn, store.master().unwrap(), tenant, visitor).unwrap();
+    ids.sort();
+    ids
+}
+
+fn exported(body: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversation"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn the_visitor_index_follows_conversations_and_erasure_reads_it() {
+    let h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let mut mine = vec![
+        conversation_of(&h, &key, "customer-42", &["one"]).await,
+        conversation_of(&h, &key, "customer-42", &["two"]).await,
+    ];
+    mine.sort();
+    let theirs = conversation_of(&h, &key, "customer-7", &["other"]).await;
+    assert_eq!(indexed(&h, "acme", "customer-42"), mine);
+    assert_eq!(
+        indexed(&h, "acme", "customer-7"),
+        std::slice::from_ref(&theirs)
+    );
+    // The index is what is read: a conversation missing from it is not
+    // found (a scan would find it).
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    let gone = mine[0].clone();
+    tokio::task::spawn_blocking(move || {
+        store.write_now(|ctx| {
+            kefu_regional::store::visitors::remove(ctx, "acme", "customer-42", &gone)
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let path = "/v1/visitors/customer-42/conversations";
+    let r = h.call(Method::GET, path, Some(&key), None).await;
+    assert_eq!(exported(&r.body), [mine[1].clone()]);
+    // Deleting a conversation takes its row with it.
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/conversations/{theirs}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(indexed(&h, "acme", "customer-7").is_empty());
+}
+
+#[tokio::test]
+async fn a_tenant_from_before_the_visitor_index_is_indexed_at_start() {
+    use kefu_regional::store::visitors;
+
+    let mut h = Harness::new().await;
+    let key = h.tenant("acme").await;
+    let mut mine = vec![
+        conversation_of(&h, &key, "customer-42", &["one"]).await,
+        conversation_of(&h, &key, "customer-42", &["two"]).await,
+    ];
+    mine.sort();
+    conversation_of(&h, &key, "customer-7", &["other"]).await;
+    // As a data dir from before the index: no rows, no mark.
+    let store = h.app.as_ref().unwrap().storage().store().clone();
+    tokio::task::spawn_blocking(move || {
+        store.write_now(|ctx| visitors::remove_tenant(ctx, "acme"))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(indexed(&h, "acme", "customer-42").is_empty());
+    // Meanwhile a scan finds them.
+    let path = "/v1/visitors/customer-42/conversations";
+    let r = h.call(Method::GET, path, Some(&key), None).await;
+    assert_eq!(exported(&r.body), mine);
+
+    h.restart().await;
+    let ready = |h: &Harness| {
+        let store = h.app.as_ref().unwrap().storage().store().clone();
+        let txn = store.db().begin_read().unwrap();
+        visitors::is_ready(&txn, "acme").unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready(&h) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index was not built"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(indexed(&h, "acme", "customer-42"), mine);
+    let r = h.call(Method::GET, path, Some(&key), None).await;
+    assert_eq!(exported(&r.body), mine);
+    let r = h
+        .call(Method::DELETE, "/v1/visitors/customer-42", Some(&key), None)
+        .await;
+    assert_eq!(r.body, json!({"conversations": 2, "messages": 2}));
+    assert!(indexed(&h, "acme", "customer-42").is_empty());
 }
