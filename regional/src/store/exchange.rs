@@ -83,6 +83,23 @@ pub struct Exchange {
     pub duplicate: bool,
 }
 
+/// A new conversation for `q`'s message, or the one the same message (same
+/// visitor and client message id) opened within the hour: a retry whose
+/// answer was lost, which an edge that does not remember it sends again
+/// without a conversation id ([`super::first_turns`]).
+fn opened(
+    ctx: &WriteCtx<'_>,
+    tenant: &str,
+    q: &Question,
+) -> Result<(ConversationId, super::records::ConversationMeta)> {
+    if let Some(found) = super::first_turns::find(ctx, tenant, &q.visitor, &q.client_msg_id)? {
+        return Ok(found);
+    }
+    let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
+    super::first_turns::remember(ctx, tenant, &q.visitor, &q.client_msg_id, &c.id)?;
+    Ok((c.id, c.meta))
+}
+
 /// Records `q` and the answer `answer` makes for the conversation's state.
 /// A closed conversation (or none) gets a new one, unless `create_missing`
 /// names the id to use.
@@ -113,18 +130,14 @@ pub fn record(
         }
         // A visitor who writes in it again starts a new conversation.
         (None, Some(id)) if super::erase::is_erased_in(ctx, tenant, id.as_str())? => {
-            let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
-            (c.id, c.meta)
+            opened(ctx, tenant, q)?
         }
         (None, Some(id)) if q.create_missing => {
             let c = conversations::create_with_id(ctx, tenant, id, Some(&q.visitor))?;
             (c.id, c.meta)
         }
         (None, Some(_)) => return Err(Error::NotFound),
-        _ => {
-            let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
-            (c.id, c.meta)
-        }
+        _ => opened(ctx, tenant, q)?,
     };
     let question = AppendInput {
         role: Role::Visitor,

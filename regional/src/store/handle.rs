@@ -16,7 +16,7 @@ use super::records::{ConversationMeta, ConversationState, Turn};
 use super::tenants::{self, DeleteReport, SettingsUpdate, TenantInfo};
 use super::watch::Watchers;
 use super::writer::Writer;
-use super::{Store, WriteCtx, tables, visitors};
+use super::{Store, WriteCtx, first_turns, tables, visitors};
 use crate::audit::{self, Checkpoint, CheckpointFile, VerifyReport};
 use crate::crypto::Key;
 use crate::{Error, Result};
@@ -390,7 +390,8 @@ impl Storage {
     }
 
     /// Purges, for every tenant, conversations idle longer than its
-    /// retention period. The idle ones are found in a read transaction
+    /// retention period (and first-message rows past their hour,
+    /// [`first_turns`]). The idle ones are found in a read transaction
     /// (the scan never holds the writer) and removed [`PURGE_BATCH`] at a
     /// time, each batch one audited transaction that re-checks them.
     /// Returns (conversations, messages) purged.
@@ -438,6 +439,15 @@ impl Storage {
                     tracing::info!(tenant = %t.id, conversations = c, messages = m, "retention purge");
                 }
                 total = (total.0 + c, total.1 + m);
+            }
+            // First-message rows past their hour (a read, then batches).
+            let (store, id) = (self.store.clone(), t.id.clone());
+            let stale = blocking(move || first_turns::expired(&store.read()?, &id, now_ms)).await?;
+            for batch in stale.chunks(INDEX_BATCH) {
+                let (id, batch) = (t.id.clone(), batch.to_vec());
+                self.writer
+                    .run(move |ctx| first_turns::forget(ctx, &id, &batch))
+                    .await?;
             }
         }
         Ok(total)

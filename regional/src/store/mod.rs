@@ -16,6 +16,7 @@ pub mod audit_hook;
 pub mod conversations;
 pub mod erase;
 pub mod exchange;
+pub mod first_turns;
 mod handle;
 pub mod handoff;
 mod handoff_api;

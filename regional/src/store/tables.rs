@@ -62,6 +62,7 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(super::tenants::DELETING)?;
     txn.open_table(super::visitors::INDEX)?;
     txn.open_table(super::visitors::READY)?;
+    txn.open_table(super::first_turns::FIRST_TURNS)?;
     Ok(())
 }
 

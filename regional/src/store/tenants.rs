@@ -443,6 +443,7 @@ pub fn remove_rows(ctx: &WriteCtx<'_>, id: &str, batch: usize) -> Result<(u64, u
     super::erase::remove_tenant(ctx, id)?;
     super::kb::purge(ctx, id)?;
     super::visitors::remove_tenant(ctx, id)?;
+    super::first_turns::remove_tenant(ctx, id)?;
     ctx.txn.open_table(DELETING)?.remove(id)?;
     Ok((0, 0, true))
 }

@@ -168,6 +168,66 @@ async fn a_forwarded_question_is_stored_and_answered_with_a_labelled_fallback() 
     assert!(next.answer.starts_with("Sorry, no knowledge base"));
 }
 
+/// An edge that does not remember a first message (plain wasmtime: the
+/// retry reaches another instance) sends the retry again without a
+/// conversation: it gets the conversation the first try opened, and the
+/// message is stored once.
+#[tokio::test]
+async fn a_first_message_retried_without_its_conversation_opens_no_second_one() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let (_, body) = send_turn(
+        &h,
+        turn_request(None, "cm-1", "where is my parcel", Locale::En),
+        1,
+    )
+    .await;
+    let first = TurnResponse::decode(&body).unwrap();
+    let (st, body) = send_turn(
+        &h,
+        turn_request(None, "cm-1", "where is my parcel", Locale::En),
+        2,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let again = TurnResponse::decode(&body).unwrap();
+    assert_eq!(again.conversation, first.conversation);
+    assert_eq!(
+        (again.seq, again.answer.as_str()),
+        (first.seq, first.answer.as_str())
+    );
+    let list = h
+        .call(Method::GET, "/v1/conversations", Some(&key), None)
+        .await;
+    assert_eq!(
+        list.body["conversations"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        list.body
+    );
+    let t = transcript(&h, &key, first.conversation.as_str()).await;
+    assert_eq!(t.body["messages"].as_array().unwrap().len(), 2);
+    // Another message (another id) of the same visitor is its own turn.
+    let (_, body) = send_turn(
+        &h,
+        turn_request(None, "cm-2", "and my refund?", Locale::En),
+        3,
+    )
+    .await;
+    let other = TurnResponse::decode(&body).unwrap();
+    assert_ne!(other.conversation, first.conversation);
+    // An hour on, the retention sweep forgets the first-message rows.
+    let storage = h.app.as_ref().unwrap().storage().clone();
+    let later = kefu_regional::store::now_ms() + 2 * 3_600_000;
+    storage.purge_expired(365, later).await.unwrap();
+    let store = storage.store().clone();
+    let txn = redb::ReadableDatabase::begin_read(store.db()).unwrap();
+    let rows = txn
+        .open_table(kefu_regional::store::first_turns::FIRST_TURNS)
+        .unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&rows).unwrap(), 0);
+}
+
 #[tokio::test]
 async fn a_human_handled_conversation_gets_a_handoff_notice_not_a_bot_answer() {
     let h = harness().await;
