@@ -32,6 +32,28 @@ const shadow = (page, fn, arg) => page.evaluate(([src, a]) => {
   return new Function("root", "arg", src)(root, a);
 }, [fn, arg]);
 
+/**
+ * Opens a conversation in the widget, then makes the page's next load name
+ * a conversation the service does not have (as after its retention purge):
+ * `{first, unknown}`. Set as the page loads again, since the open page
+ * could still save its own state over a change made now.
+ */
+async function nameAnUnknownConversation(sys, page) {
+  await page.goto(sys.page);
+  const w = widget(page);
+  await w.open();
+  await w.ask("how do I track my order");
+  await w.answer(1);
+  const first = await conversationOf(page, sys.widgetKey);
+  const unknown = first.slice(0, -4) + (first.endsWith("0000") ? "1111" : "0000");
+  await page.addInitScript(([k, c]) => {
+    const s = JSON.parse(localStorage.getItem("kefu:" + k));
+    s.conv = c;
+    localStorage.setItem("kefu:" + k, JSON.stringify(s));
+  }, [sys.widgetKey, unknown]);
+  return { first, unknown };
+}
+
 for (const edge of EDGES) {
   const wasmEdge = edge === "wasm";
   const scenario = (name, fn, opts = {}) => test(`${name} [${edge} edge]`, () => withSystem({ wasmEdge, ...opts }, fn));
@@ -186,20 +208,7 @@ for (const edge of EDGES) {
   });
 
   scenario("a conversation the service no longer has (purged after its retention period) is forgotten, and the message is answered in a new one", async (sys, page) => {
-    await page.goto(sys.page);
-    const w = widget(page);
-    await w.open();
-    await w.ask("how do I track my order");
-    await w.answer(1);
-    const first = await conversationOf(page, sys.widgetKey);
-    // The widget still names a conversation the service does not have.
-    const unknown = first.slice(0, -4) + (first.endsWith("0000") ? "1111" : "0000");
-    // Set as the page loads again: the open page could still save its own.
-    await page.addInitScript(([k, c]) => {
-      const s = JSON.parse(localStorage.getItem("kefu:" + k));
-      s.conv = c;
-      localStorage.setItem("kefu:" + k, JSON.stringify(s));
-    }, [sys.widgetKey, unknown]);
+    const { first, unknown } = await nameAnUnknownConversation(sys, page);
     await page.reload();
     const again = widget(page);
     await again.open();
@@ -215,19 +224,7 @@ for (const edge of EDGES) {
   });
 
   scenario("an open widget whose conversation the service no longer has stops asking for it", async (sys, page) => {
-    await page.goto(sys.page);
-    const w = widget(page);
-    await w.open();
-    await w.ask("how do I track my order");
-    await w.answer(1);
-    const first = await conversationOf(page, sys.widgetKey);
-    const unknown = first.slice(0, -4) + (first.endsWith("0000") ? "1111" : "0000");
-    // Set as the page loads again: the open page could still save its own.
-    await page.addInitScript(([k, c]) => {
-      const s = JSON.parse(localStorage.getItem("kefu:" + k));
-      s.conv = c;
-      localStorage.setItem("kefu:" + k, JSON.stringify(s));
-    }, [sys.widgetKey, unknown]);
+    const { unknown } = await nameAnUnknownConversation(sys, page);
     let polls = 0;
     page.on("request", (r) => { if (r.url().includes(`/v1/conversations/${unknown}/messages`)) polls += 1; });
     await page.reload();

@@ -257,3 +257,16 @@ async fn open(dir: &TempDir, toml: &str, env: &[(String, String)]) -> App {
         .await
         .unwrap()
 }
+
+/// Waits (up to 30 s) until `done` holds; fails naming `what` otherwise.
+/// For work the service does in the background (at start, say).
+pub async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -582,14 +582,7 @@ async fn a_tenant_from_before_the_visitor_index_is_indexed_at_start() {
         let txn = store.db().begin_read().unwrap();
         visitors::is_ready(&txn, "acme").unwrap()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !ready(&h) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the index was not built"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    crate::common::until("the visitor index's build", || ready(&h)).await;
     assert_eq!(indexed(&h, "acme", "customer-42"), mine);
     let r = h.call(Method::GET, path, Some(&key), None).await;
     assert_eq!(exported(&r.body), mine);

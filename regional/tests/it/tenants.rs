@@ -317,6 +317,16 @@ async fn deleting_a_tenant_shreds_its_keys_and_rows() {
     assert_eq!(t.body["messages"].as_array().unwrap().len(), 5);
 }
 
+async fn create_again(h: &Harness) -> crate::common::Resp {
+    h.call(
+        Method::POST,
+        "/admin/v1/tenants",
+        Some(OPERATOR),
+        Some(json!({"id": "acme", "name": "Acme again"})),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_deletion_cut_short_by_a_stop_finishes_after_the_next_start() {
     use kefu_regional::store::tenants;
@@ -337,14 +347,7 @@ async fn a_deletion_cut_short_by_a_stop_finishes_after_the_next_start() {
         .await
         .unwrap()
         .unwrap();
-    let again = h
-        .call(
-            Method::POST,
-            "/admin/v1/tenants",
-            Some(OPERATOR),
-            Some(json!({"id": "acme", "name": "Acme again"})),
-        )
-        .await;
+    let again = create_again(&h).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
     assert!(
         again.body["error"]["message"]
@@ -367,23 +370,8 @@ async fn a_deletion_cut_short_by_a_stop_finishes_after_the_next_start() {
             .count();
         (n, tenants::deleting(&txn).unwrap().len())
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while acme_rows(&h) != (0, 0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deletion was not resumed: {:?}",
-            acme_rows(&h)
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let again = h
-        .call(
-            Method::POST,
-            "/admin/v1/tenants",
-            Some(OPERATOR),
-            Some(json!({"id": "acme", "name": "Acme again"})),
-        )
-        .await;
+    crate::common::until("the deletion's resumption", || acme_rows(&h) == (0, 0)).await;
+    let again = create_again(&h).await;
     assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
     assert_eq!(h.texts(&b, &cb).await, ["b0"]);
 }
