@@ -40,7 +40,7 @@
 
 mod checkpoint_file;
 mod codec;
-mod store;
+pub(crate) mod store;
 mod verify;
 
 #[cfg(test)]

@@ -141,6 +141,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Retention.
     pub retention: RetentionConfig,
+    /// Where online backups are written.
+    pub backup_dir: PathBuf,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter directive.
@@ -351,6 +353,11 @@ impl Config {
         let limits = sections::limits(raw.limits, &in_file)?;
         let (commit, audit, retention) =
             sections::storage(raw.commit, raw.audit, raw.retention, &data_dir, &in_file)?;
+        let backup_dir = src
+            .env("KEFU_BACKUP_DIR")
+            .map(PathBuf::from)
+            .or(raw.backup.dir)
+            .unwrap_or_else(|| data_dir.join("backups"));
         let (log_format, log_filter) = sections::log(raw.log, src)?;
         let llm = sections::llm(raw.llm, &in_file, src)?;
         let embedder = sections::embedder(raw.embedder, src)?;
@@ -368,6 +375,7 @@ impl Config {
             commit,
             audit,
             retention,
+            backup_dir,
             log_format,
             log_filter,
             llm,

@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// The retention sweeper.
     #[serde(default)]
     pub retention: RawRetention,
+    /// Online backups.
+    #[serde(default)]
+    pub backup: RawBackup,
     /// Logging.
     #[serde(default)]
     pub log: RawLog,
@@ -145,6 +148,15 @@ pub struct RawAudit {
     pub checkpoint_interval_secs: Option<u64>,
     /// Where checkpoints are appended; default `<data_dir>/audit-checkpoints.jsonl`.
     pub checkpoint_file: Option<PathBuf>,
+}
+
+/// `[backup]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// Where `POST /admin/v1/backups` writes; default `<data_dir>/backups`
+    /// (`KEFU_BACKUP_DIR`). Best on another volume than the data dir.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[retention]`

@@ -170,3 +170,37 @@ pub async fn update_settings(
         op.storage.update_settings(op.actor, id, u).await?,
     ))
 }
+
+/// Write a backup of the data dir while the service runs: the database
+/// copied from one consistent snapshot, the published knowledge-base
+/// indexes and the audit checkpoints, into a new directory under the
+/// configured backup dir (`[backup] dir`, `KEFU_BACKUP_DIR`; default
+/// `<data_dir>/backups`). Records stay sealed; the master key is not in it.
+/// Restore by starting the service on that directory with the same key.
+#[utoipa::path(post, path = "/admin/v1/backups", tag = "admin",
+    security(("operator_token" = [])),
+    responses(
+        (status = 201, description = "Written", body = crate::store::backup::BackupReport),
+        (status = 401, description = "Missing or wrong operator token", body = ErrorBody),
+        (status = 403, description = "Operator API disabled", body = ErrorBody),
+        (status = 409, description = "A backup of the same millisecond exists", body = ErrorBody),
+        (status = 429, description = "Too many failed authentications", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 500, description = "The backup could not be written (the message says where)", body = ErrorBody),
+    ))]
+pub async fn create_backup(
+    State(state): State<super::AppState>,
+    op: Operator,
+) -> Result<(
+    axum::http::StatusCode,
+    axum::Json<crate::store::backup::BackupReport>,
+)> {
+    let report = op
+        .storage
+        .backup(
+            op.actor,
+            state.config.backup_dir.clone(),
+            state.config.audit.checkpoint_file.clone(),
+        )
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(report)))
+}

@@ -13,7 +13,7 @@ use crate::store;
     info(title = "kefu-regional", description = "The kefu regional service: tenants, durable encrypted conversations, audit."),
     paths(
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
-        admin::create_tenant, admin::list_tenants, admin::get_tenant, admin::delete_tenant,
+        admin::create_tenant, admin::list_tenants, admin::get_tenant, admin::delete_tenant, admin::create_backup,
         admin::rotate_api_key, admin::rotate_data_key, admin::get_settings, admin::update_settings,
         conversations::create, conversations::list, conversations::transcript,
         conversations::append, conversations::messages, conversations::set_state,
@@ -32,7 +32,7 @@ use crate::store;
         error::ErrorBody, error::ErrorDetail, api::Health,
         api::CreateTenant, api::TenantCreated, api::TenantList, api::ApiKeyRotated, api::DataKeyRotated,
         store::TenantInfo, store::TenantSettings, store::tenants::SettingsUpdate, store::tenants::DeleteReport,
-        store::erase::Erased, api::VisitorExport,
+        store::erase::Erased, api::VisitorExport, crate::store::backup::BackupReport,
         api::CreateConversation, api::ConversationView, api::ConversationList, api::AppendMessage, api::Appended,
         api::MessageView, api::Transcript, api::MessagePage, api::ChangeState,
         api::CheckpointView, api::AuditVerifyView, api::AuditEntryView, api::AuditPage, crate::edge::ReportOutcome,

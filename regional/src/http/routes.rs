@@ -46,6 +46,11 @@ pub fn table() -> Vec<Route> {
         ),
         r(Method::GET, "/admin/v1/tenants", get(admin::list_tenants)),
         r(Method::GET, "/admin/v1/llm", get(llm_admin::get)),
+        r(
+            Method::POST,
+            "/admin/v1/backups",
+            post(admin::create_backup),
+        ),
         r(Method::PUT, "/admin/v1/llm", put(llm_admin::put)),
         r(
             Method::GET,

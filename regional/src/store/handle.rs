@@ -231,6 +231,40 @@ impl Storage {
             .await
     }
 
+    /// Writes an online backup under `out_dir` ([`super::backup`]), with
+    /// the audit checkpoints from `checkpoints`; audited in the service log
+    /// as `service.backup` once written.
+    pub async fn backup(
+        &self,
+        actor: Actor,
+        out_dir: std::path::PathBuf,
+        checkpoints: std::path::PathBuf,
+    ) -> Result<super::backup::BackupReport> {
+        let store = self.store.clone();
+        let report = blocking(move || super::backup::write(&store, &out_dir, &checkpoints)).await?;
+        let object = report.path.clone();
+        self.writer
+            .run(move |ctx| {
+                audit_hook::record(
+                    ctx,
+                    &actor,
+                    SERVICE_LOG,
+                    "service.backup",
+                    &object,
+                    Outcome::Ok,
+                )
+            })
+            .await?;
+        tracing::info!(
+            tables = report.tables,
+            rows = report.rows,
+            bytes = report.bytes,
+            ms = report.ms,
+            "backup written"
+        );
+        Ok(report)
+    }
+
     /// Every tenant.
     pub async fn list_tenants(&self) -> Result<Vec<TenantInfo>> {
         let store = self.store.clone();

@@ -13,6 +13,7 @@
 
 pub mod agent_sessions;
 pub mod audit_hook;
+pub mod backup;
 pub mod conversations;
 pub mod erase;
 pub mod exchange;

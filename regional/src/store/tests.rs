@@ -169,3 +169,25 @@ fn a_deleted_tenants_id_is_taken_again_only_after_its_rows_are_gone() {
     drop((msgs, txn));
     setup(&s, "acme");
 }
+
+#[test]
+fn a_backup_refuses_a_table_it_does_not_know_and_leaves_nothing() {
+    let (d, s) = store();
+    setup(&s, "acme");
+    let out = d.path().join("backups");
+    let ok = super::backup::write(&s, &out, &d.path().join("none.jsonl")).unwrap();
+    assert!(ok.tables > 10 && ok.rows > 3, "{ok:?}");
+    s.write_now(|ctx| {
+        let stray: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("stray");
+        ctx.txn.open_table(stray)?.insert("x", 1)?;
+        Ok(())
+    })
+    .unwrap();
+    let err = super::backup::write(&s, &out, &d.path().join("none.jsonl")).unwrap_err();
+    assert!(err.to_string().contains("stray"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "only the first backup: {left:?}");
+}

@@ -3,6 +3,7 @@
 
 mod append;
 mod audit;
+mod backup;
 mod bad_input;
 mod canary;
 mod cli;
