@@ -61,8 +61,9 @@ pub use sign::{
 pub use stream::{MAX_RECORD_BYTES, Record, RecordReader, TURN_STREAM_CONTENT_TYPE};
 pub use sync::{MAX_SESSION_WAIT_MS, SessionRequest, SessionResponse};
 pub use tenant::{
-    MAX_ORIGIN_BYTES, MAX_ORIGINS, MAX_VISITOR_KEY_BYTES, MAX_WIDGET_KEY_BYTES,
-    MIN_VISITOR_KEY_BYTES, TenantConfig, TenantConfigRequest, VisitorSigAlg, check_widget_key,
+    ERASED_LISTED_MS, MAX_ERASED_LISTED, MAX_ORIGIN_BYTES, MAX_ORIGINS, MAX_VISITOR_KEY_BYTES,
+    MAX_WIDGET_KEY_BYTES, MIN_VISITOR_KEY_BYTES, TenantConfig, TenantConfigRequest, VisitorSigAlg,
+    check_widget_key,
 };
 
 use alloc::vec::Vec;

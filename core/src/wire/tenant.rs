@@ -17,7 +17,7 @@ use super::frames::check_brownout;
 use super::{Frame, WIRE_VERSION};
 use crate::codec::DecodeLimits;
 use crate::ratelimit::LimitOverrides;
-use crate::{Error, KbVersion, Result, TenantId};
+use crate::{ConversationId, Error, KbVersion, Result, TenantId};
 
 /// The longest widget key, in bytes.
 pub const MAX_WIDGET_KEY_BYTES: usize = 128;
@@ -29,6 +29,11 @@ pub const MAX_ORIGIN_BYTES: usize = 256;
 pub const MAX_VISITOR_KEY_BYTES: usize = 256;
 /// The shortest visitor-signature key, in bytes.
 pub const MIN_VISITOR_KEY_BYTES: usize = 16;
+/// The most recently erased conversations one config lists.
+pub const MAX_ERASED_LISTED: usize = 256;
+/// How far back a config lists erased conversations, ms: as long as an
+/// edge keeps a session copy.
+pub const ERASED_LISTED_MS: u64 = 24 * 3_600_000;
 
 /// Checks a widget key: 1..=[`MAX_WIDGET_KEY_BYTES`] bytes of printable
 /// ASCII without spaces (safe in store keys and URLs).
@@ -123,15 +128,21 @@ pub struct TenantConfig {
     pub brownout: u8,
     /// How long the edge may use this answer before asking again, ms.
     pub ttl_ms: u64,
+    /// Conversations of this tenant erased on request within
+    /// [`ERASED_LISTED_MS`], newest first, at most [`MAX_ERASED_LISTED`]:
+    /// an edge drops its copies of them and treats them as erased. Added
+    /// in v1 (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<ConversationId>,
 }
 
 impl Frame for TenantConfig {
     const LIMITS: DecodeLimits = DecodeLimits {
-        max_bytes: 16 * 1024,
+        max_bytes: 32 * 1024,
         max_depth: 4,
         max_str_len: MAX_ORIGIN_BYTES,
         max_bin_len: MAX_VISITOR_KEY_BYTES,
-        max_array_len: MAX_ORIGINS,
+        max_array_len: MAX_ERASED_LISTED,
         max_map_len: 32,
     };
     fn version(&self) -> u8 {
@@ -142,6 +153,9 @@ impl Frame for TenantConfig {
         check_brownout(self.brownout)?;
         if self.allowed_origins.len() > MAX_ORIGINS {
             return Err(Error::TooLarge("more than MAX_ORIGINS origins"));
+        }
+        if self.erased.len() > MAX_ERASED_LISTED {
+            return Err(Error::TooLarge("more than MAX_ERASED_LISTED erased"));
         }
         if self
             .allowed_origins
@@ -181,6 +195,7 @@ impl fmt::Debug for TenantConfig {
             .field("kb_version", &self.kb_version)
             .field("brownout", &self.brownout)
             .field("ttl_ms", &self.ttl_ms)
+            .field("erased", &self.erased.len())
             .finish()
     }
 }

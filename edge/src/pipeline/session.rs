@@ -38,6 +38,12 @@ pub async fn load<P: Platform>(
     conv: &ConversationId,
     visitor: &VisitorId,
 ) -> Result<Lookup, Error> {
+    // Erased on request, as the tenant config says: the copy here goes,
+    // without asking the regional service.
+    if config.erased.contains(conv) {
+        forget(edge, conv).await;
+        return Ok(Lookup::Erased);
+    }
     if let Some(s) = store::session(&edge.platform, conv.as_str()).await? {
         return Ok(if belongs(&s, config, conv, visitor) {
             Lookup::Found(s)

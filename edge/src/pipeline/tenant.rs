@@ -76,6 +76,15 @@ async fn fetch<P: Platform>(
     if config.widget_key != widget_key {
         return Err(CallError::BadFrame);
     }
+    // Copies of conversations erased since the last config go now, whether
+    // or not anyone asks about them again.
+    let known = match store::tenant(&edge.platform, widget_key).await {
+        Ok(Some(entry)) => entry.config().map(|c| c.erased).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    for conv in config.erased.iter().filter(|c| !known.contains(c)) {
+        super::session::forget(edge, conv).await;
+    }
     let entry = TenantEntry {
         fetched_ms: now,
         frame: Some(r.body),

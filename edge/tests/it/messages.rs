@@ -89,3 +89,32 @@ async fn other_visitors_and_unknown_conversations_get_404() {
     assert_eq!(h.messages(&conv, "v-2", Some(0)).await.0, 404);
     assert_eq!(h.messages("r-404", "v-1", Some(0)).await.0, 404);
 }
+
+/// A conversation the tenant config lists as erased: the edge's copy goes
+/// as soon as the edge has that config (nobody needs to ask about it), a
+/// catch-up for it is 410, and a message in it starts a new conversation.
+#[tokio::test]
+async fn a_conversation_the_config_lists_as_erased_is_dropped_here() {
+    use kefu_edge::KvBucket;
+    let h = Harness::new();
+    let v = h.ask("v-1", None, "How do I get a refund?", "m-1").await;
+    let conv = v["conversation_id"].as_str().unwrap().to_owned();
+    assert!(h.platform().keys(KvBucket::Sessions).contains(&conv));
+    {
+        let mut st = h.fake.state();
+        let t = st.tenants.get_mut(WIDGET_KEY).unwrap();
+        t.erased = vec![kefu_core::ConversationId::new(conv.clone()).unwrap()];
+    }
+    // The next config the edge fetches names it.
+    h.clock.advance(61_000);
+    h.ask("v-2", None, "Is the shop open on Sunday?", "m-1")
+        .await;
+    assert!(
+        !h.platform().keys(KvBucket::Sessions).contains(&conv),
+        "the copy is still here"
+    );
+    let (status, body) = h.messages(&conv, "v-1", Some(0)).await;
+    assert_eq!(status, 410, "{body}");
+    let n = h.ask("v-1", Some(&conv), "and my refund?", "m-2").await;
+    assert_ne!(n["conversation_id"].as_str().unwrap(), conv, "{n}");
+}

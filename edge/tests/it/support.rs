@@ -115,6 +115,7 @@ pub fn default_tenant() -> TenantConfig {
         kb_version: KbVersion(1),
         brownout: 0,
         ttl_ms: 60_000,
+        erased: Vec::new(),
     }
 }
 

@@ -31,6 +31,9 @@ pub async fn tenant_config(
         return Ok(None);
     };
     let kb_version = KbVersion(storage.kb_version(t.id.as_str()).await?);
+    let erased = storage
+        .recently_erased(t.id.as_str().to_owned(), crate::store::now_ms())
+        .await?;
     let visitor_key = t.identity_secret.as_ref().map(|s| s.as_bytes().to_vec());
     let config = TenantConfig {
         v: WIRE_VERSION,
@@ -46,6 +49,7 @@ pub async fn tenant_config(
         kb_version,
         brownout: 0,
         ttl_ms: TENANT_CONFIG_TTL_MS,
+        erased,
     };
     kefu_core::wire::Frame::check(&config).map_err(|e| {
         // Stored settings the frame cannot carry: a bug or an old record.

@@ -83,6 +83,7 @@ fn copy_all(src: &ReadTransaction, dst: &redb::WriteTransaction) -> Result<(u64,
         + copy(src, dst, agent_sessions::AGENT_SESSIONS, n)?
         + copy(src, dst, erase::ERASED, n)?
         + copy(src, dst, erase::SUCCESSORS, n)?
+        + copy(src, dst, erase::ERASED_AT, n)?
         + copy(src, dst, tenants::DELETING, n)?
         + copy(src, dst, visitors::INDEX, n)?
         + copy(src, dst, visitors::READY, n)?

@@ -37,7 +37,66 @@ fn erase(ctx: &WriteCtx<'_>, tenant: &str, conv: &str, visitor: Option<&str>) ->
     ctx.txn
         .open_table(ERASED)?
         .insert((tenant, conv), ctx.now_ms)?;
+    ctx.txn
+        .open_table(ERASED_AT)?
+        .insert((tenant, ctx.now_ms, conv), ())?;
     Ok(n)
+}
+
+/// (tenant, when, conversation) -> (): the recent erasures in time order,
+/// which the tenant config lists for the edges
+/// ([`kefu_core::wire::TenantConfig::erased`]). Rows older than
+/// [`kefu_core::wire::ERASED_LISTED_MS`] are pruned by the retention sweep.
+pub const ERASED_AT: TableDefinition<'_, (&str, u64, &str), ()> = TableDefinition::new("erased_at");
+
+/// `tenant`'s conversations erased since `since_ms`, newest first, at most
+/// `max`.
+pub fn recent(
+    txn: &ReadTransaction,
+    tenant: &str,
+    since_ms: u64,
+    max: usize,
+) -> Result<Vec<ConversationId>> {
+    let t = txn.open_table(ERASED_AT)?;
+    let mut out = Vec::new();
+    for row in t
+        .range((tenant, since_ms, "")..=(tenant, u64::MAX, "\u{10ffff}"))?
+        .rev()
+    {
+        if out.len() >= max {
+            break;
+        }
+        let (k, _) = row?;
+        if let Ok(c) = ConversationId::new(k.value().2) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// `tenant`'s [`ERASED_AT`] rows from before `before_ms` (a read).
+pub fn listed_before(
+    txn: &ReadTransaction,
+    tenant: &str,
+    before_ms: u64,
+) -> Result<Vec<(u64, String)>> {
+    let t = txn.open_table(ERASED_AT)?;
+    let mut out = Vec::new();
+    for row in t.range((tenant, 0u64, "")..(tenant, before_ms, ""))? {
+        let (k, _) = row?;
+        let (_, at, conv) = k.value();
+        out.push((at, conv.to_owned()));
+    }
+    Ok(out)
+}
+
+/// Removes `rows` (from [`listed_before`]) of `tenant`.
+pub fn unlist(ctx: &WriteCtx<'_>, tenant: &str, rows: &[(u64, String)]) -> Result<()> {
+    let mut t = ctx.txn.open_table(ERASED_AT)?;
+    for (at, conv) in rows {
+        t.remove((tenant, *at, conv.as_str()))?;
+    }
+    Ok(())
 }
 
 /// (tenant, erased conversation) -> the conversation that holds the turns
@@ -97,6 +156,15 @@ pub fn is_erased_in(ctx: &WriteCtx<'_>, tenant: &str, conv: &str) -> Result<bool
 /// Drops a deleted tenant's tombstones.
 pub fn remove_tenant(ctx: &WriteCtx<'_>, tenant: &str) -> Result<()> {
     super::tables::remove_tenant_rows(ctx, ERASED, tenant)?;
+    let mut at = ctx.txn.open_table(ERASED_AT)?;
+    let rows: Vec<(u64, String)> = at
+        .range((tenant, 0u64, "")..=(tenant, u64::MAX, "\u{10ffff}"))?
+        .map(|r| r.map(|(k, _)| (k.value().1, k.value().2.to_owned())))
+        .collect::<std::result::Result<_, _>>()?;
+    for (when, conv) in &rows {
+        at.remove((tenant, *when, conv.as_str()))?;
+    }
+    drop(at);
     super::tables::remove_tenant_rows(ctx, SUCCESSORS, tenant).map(drop)
 }
 

@@ -265,6 +265,25 @@ impl Storage {
         Ok(report)
     }
 
+    /// `tenant`'s conversations erased within the last
+    /// [`kefu_core::wire::ERASED_LISTED_MS`], newest first (for the edges).
+    pub async fn recently_erased(
+        &self,
+        tenant: String,
+        now_ms: u64,
+    ) -> Result<Vec<ConversationId>> {
+        let store = self.store.clone();
+        blocking(move || {
+            super::erase::recent(
+                &store.read()?,
+                &tenant,
+                now_ms.saturating_sub(kefu_core::wire::ERASED_LISTED_MS),
+                kefu_core::wire::MAX_ERASED_LISTED,
+            )
+        })
+        .await
+    }
+
     /// Every tenant.
     pub async fn list_tenants(&self) -> Result<Vec<TenantInfo>> {
         let store = self.store.clone();
@@ -473,6 +492,17 @@ impl Storage {
                     tracing::info!(tenant = %t.id, conversations = c, messages = m, "retention purge");
                 }
                 total = (total.0 + c, total.1 + m);
+            }
+            // Erasures past the day the edges are told of them.
+            let (store, id) = (self.store.clone(), t.id.clone());
+            let cutoff = now_ms.saturating_sub(kefu_core::wire::ERASED_LISTED_MS);
+            let listed =
+                blocking(move || super::erase::listed_before(&store.read()?, &id, cutoff)).await?;
+            for batch in listed.chunks(INDEX_BATCH) {
+                let (id, batch) = (t.id.clone(), batch.to_vec());
+                self.writer
+                    .run(move |ctx| super::erase::unlist(ctx, &id, &batch))
+                    .await?;
             }
             // First-message rows past their hour (a read, then batches).
             let (store, id) = (self.store.clone(), t.id.clone());

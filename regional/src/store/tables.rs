@@ -59,6 +59,7 @@ pub fn ensure(txn: &redb::WriteTransaction) -> crate::Result<()> {
     txn.open_table(super::agent_sessions::AGENT_SESSIONS)?;
     txn.open_table(super::erase::ERASED)?;
     txn.open_table(super::erase::SUCCESSORS)?;
+    txn.open_table(super::erase::ERASED_AT)?;
     txn.open_table(super::tenants::DELETING)?;
     txn.open_table(super::visitors::INDEX)?;
     txn.open_table(super::visitors::READY)?;

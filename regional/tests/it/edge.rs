@@ -505,6 +505,46 @@ async fn send(h: &Harness, path: &str, body: Vec<u8>, n: u8) -> (StatusCode, Vec
     signed(h, Method::POST, path, body, nonce(n), now, EDGE_KEY).await
 }
 
+/// The tenant config tells the edges which conversations were erased in
+/// the last day (so they drop their copies), and the retention sweep
+/// unlists them after that day.
+#[tokio::test]
+async fn the_tenant_config_lists_the_days_erasures() {
+    let h = harness().await;
+    let key = h.tenant("acme").await;
+    let wk = widget_key(&h, "acme").await;
+    let (_, body) = send_turn(&h, turn_request(None, "cm-1", "hello", Locale::En), 1).await;
+    let gone = TurnResponse::decode(&body).unwrap().conversation;
+    let (_, body) = send_turn(&h, turn_request(None, "cm-2", "hello again", Locale::En), 2).await;
+    let kept = TurnResponse::decode(&body).unwrap().conversation;
+    let config = |n: u8| {
+        let h = &h;
+        let wk = wk.clone();
+        async move {
+            let req = TenantConfigRequest::new(wk).encode().unwrap();
+            let (st, body) = send(h, wire::paths::TENANT_CONFIG, req, n).await;
+            assert_eq!(st, StatusCode::OK);
+            TenantConfig::decode(&body).unwrap()
+        }
+    };
+    assert!(config(3).await.erased.is_empty());
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/conversations/{gone}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(config(4).await.erased, std::slice::from_ref(&gone));
+    assert_ne!(gone, kept);
+    let storage = h.app.as_ref().unwrap().storage().clone();
+    let day_on = kefu_regional::store::now_ms() + wire::ERASED_LISTED_MS + 60_000;
+    storage.purge_expired(365, day_on).await.unwrap();
+    assert!(config(5).await.erased.is_empty());
+}
+
 #[tokio::test]
 async fn a_widget_key_resolves_to_its_tenants_config() {
     let h = harness().await;

@@ -57,6 +57,7 @@ fn tenant_config() -> TenantConfig {
         kb_version: KbVersion(7),
         brownout: 0,
         ttl_ms: 60_000,
+        erased: Vec::new(),
     }
 }
 
@@ -169,6 +170,10 @@ fn tenant_config_invariants_hold_both_ways() {
             allowed_origins: vec!["https://a.example".to_string(); MAX_ORIGINS + 1],
             ..tenant_config()
         },
+        TenantConfig {
+            erased: vec![ConversationId::new("c_erased").unwrap(); MAX_ERASED_LISTED + 1],
+            ..tenant_config()
+        },
     ];
     for cfg in bad {
         assert!(cfg.encode().is_err(), "{cfg:?}");
@@ -214,4 +219,26 @@ fn the_visitor_key_never_reaches_debug_output() {
     assert!(!d.contains("[0, 1, 2"), "{d}");
     let d = format!("{:?}", session_response());
     assert!(!d.contains("客服小王"), "{d}");
+}
+
+#[test]
+fn a_config_lists_erased_conversations_and_an_old_one_lists_none() {
+    let erased: Vec<ConversationId> = (0..MAX_ERASED_LISTED)
+        .map(|i| ConversationId::new(format!("c_{i:024x}")).unwrap())
+        .collect();
+    let cfg = TenantConfig {
+        erased: erased.clone(),
+        ..tenant_config()
+    };
+    let bytes = cfg.encode().unwrap();
+    assert_eq!(TenantConfig::decode(&bytes).unwrap().erased, erased);
+    // The golden (pre-list) frame decodes with none, and a config with none
+    // encodes to those same bytes: old and new edges read each other.
+    assert!(
+        TenantConfig::decode(GOLDEN_TENANT_CONFIG)
+            .unwrap()
+            .erased
+            .is_empty()
+    );
+    assert_eq!(tenant_config().encode().unwrap(), GOLDEN_TENANT_CONFIG);
 }
