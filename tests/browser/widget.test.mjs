@@ -32,6 +32,16 @@ const shadow = (page, fn, arg) => page.evaluate(([src, a]) => {
   return new Function("root", "arg", src)(root, a);
 }, [fn, arg]);
 
+/** Opens the shop page and the widget, asks one question and waits for its answer; returns the widget. */
+async function firstAnswer(sys, page) {
+  await page.goto(sys.page);
+  const w = widget(page);
+  await w.open();
+  await w.ask("how do I track my order");
+  await w.answer(1);
+  return w;
+}
+
 /**
  * Opens a conversation in the widget, then makes the page's next load name
  * a conversation the service does not have (as after its retention purge):
@@ -39,11 +49,7 @@ const shadow = (page, fn, arg) => page.evaluate(([src, a]) => {
  * could still save its own state over a change made now.
  */
 async function nameAnUnknownConversation(sys, page) {
-  await page.goto(sys.page);
-  const w = widget(page);
-  await w.open();
-  await w.ask("how do I track my order");
-  await w.answer(1);
+  await firstAnswer(sys, page);
   const first = await conversationOf(page, sys.widgetKey);
   const unknown = first.slice(0, -4) + (first.endsWith("0000") ? "1111" : "0000");
   await page.addInitScript(([k, c]) => {
@@ -150,11 +156,7 @@ for (const edge of EDGES) {
   });
 
   scenario("a reload shows the conversation so far", async (sys, page) => {
-    await page.goto(sys.page);
-    const w = widget(page);
-    await w.open();
-    await w.ask("how do I track my order");
-    await w.answer(1);
+    const w = await firstAnswer(sys, page);
     await page.reload();
     await widget(page).open();
     await widget(page).answer(1);
@@ -165,11 +167,7 @@ for (const edge of EDGES) {
   });
 
   scenario("a conversation an agent closed goes on in a new one, and its answers show", async (sys, page) => {
-    await page.goto(sys.page);
-    const w = widget(page);
-    await w.open();
-    await w.ask("how do I track my order");
-    await w.answer(1);
+    const w = await firstAnswer(sys, page);
     const first = await conversationOf(page, sys.widgetKey);
     const s = await fetch(`${sys.api}/v1/conversations/${first}/state`, { method: "PUT", headers: sys.tenantHeaders,
       body: JSON.stringify({ state: "closed" }) });
@@ -238,11 +236,7 @@ for (const edge of EDGES) {
   });
 
   scenario("while the service cannot take a message (503) the widget says so, keeps it and sends it once it can", async (sys, page) => {
-    await page.goto(sys.page);
-    const w = widget(page);
-    await w.open();
-    await w.ask("how do I track my order");
-    await w.answer(1);
+    const w = await firstAnswer(sys, page);
     // The next two attempts meet a 503 (a wasm edge with no store while the
     // regional service is down); then the service is back.
     let refused = 0;
@@ -297,11 +291,7 @@ for (const edge of EDGES) {
   });
 
   scenario("asking for a human shows queued, an agent joining, and the agent leaving", async (sys, page) => {
-    await page.goto(sys.page);
-    const w = widget(page);
-    await w.open();
-    await w.ask("how do I track my order");
-    await w.answer(1);
+    const w = await firstAnswer(sys, page);
     await w.human.click();
     await w.statusMatches(/Connecting you to a human agent/);
     assert.ok(await w.human.isDisabled(), "no second request while queued");

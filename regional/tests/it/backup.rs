@@ -26,18 +26,7 @@ async fn a_backup_taken_while_serving_restores_everything_up_to_it() {
     let key = h.tenant("acme").await;
     let faq = json!([{"id": "refund", "question": "How do I get a refund?",
         "answer": "Open My Orders, choose the order and tap Request refund."}]);
-    assert_eq!(
-        h.call(Method::POST, "/v1/kb/faqs", Some(&key), Some(faq))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.call(Method::POST, "/v1/kb/publish", Some(&key), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    h.publish_kb(&key, &[("/v1/kb/faqs", faq)]).await;
     let conv = h.conversation(&key).await;
     h.say(&key, &conv, "我的订单什么时候发货？", Some("m1"))
         .await;

@@ -185,6 +185,22 @@ impl Harness {
     }
 
     /// The texts of a conversation's messages, in order.
+    /// Uploads each (route, body) with `key` (`/v1/kb/faqs`,
+    /// `/v1/kb/documents`), publishes, and returns the publish report.
+    pub async fn publish_kb(&self, key: &str, uploads: &[(&str, Value)]) -> Value {
+        for (path, body) in uploads {
+            let r = self
+                .call(Method::POST, path, Some(key), Some(body.clone()))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+        }
+        let r = self
+            .call(Method::POST, "/v1/kb/publish", Some(key), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+    }
+
     /// Deletes a tenant as the operator.
     pub async fn delete_tenant(&self, id: &str) -> Resp {
         self.call(

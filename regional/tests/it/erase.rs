@@ -412,14 +412,7 @@ async fn a_cached_answer_given_in_an_erased_conversation_is_kept_not_dropped() {
     let wk = crate::inproc::widget_key(&h).await;
     let faq = json!([{"id": "refund", "question": "How do I get a refund?",
         "answer": "Open My Orders, choose the order and tap Request refund."}]);
-    let r = h
-        .call(Method::POST, "/v1/kb/faqs", Some(&key), Some(faq))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = h
-        .call(Method::POST, "/v1/kb/publish", Some(&key), None)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    h.publish_kb(&key, &[("/v1/kb/faqs", faq)]).await;
     let a = crate::handoff::say(&public, &wk, None, "How do I get a refund?", "c1").await;
     assert_eq!(a["source"], "faq", "{a:?}");
     let old = a["conversation_id"].as_str().unwrap().to_owned();

@@ -34,18 +34,7 @@ async fn asking_for_a_human_queues_the_conversation_and_the_ai_goes_quiet() {
     let key = h.tenant("acme").await;
     let wk = widget_key(&h).await;
     let faq = json!([{"id": "faq-track", "question": "How do I track my order?", "answer": "Open My Orders to see the tracking number."}]);
-    assert_eq!(
-        h.call(Method::POST, "/v1/kb/faqs", Some(&key), Some(faq))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.call(Method::POST, "/v1/kb/publish", Some(&key), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    h.publish_kb(&key, &[("/v1/kb/faqs", faq)]).await;
 
     let a = say(&public, &wk, None, "how do I track my order", "m1").await;
     assert_eq!(

@@ -58,18 +58,7 @@ pub(crate) async fn published(
     let key = h.tenant("acme").await;
     let doc = json!({"id": "doc-warranty", "title": "Warranty", "url": "https://shop.example/warranty",
         "text": "# Warranty\n\nElectronics carry a one-year warranty from the delivery date. Accidental damage and water damage are not covered. Send repairs to the Hangzhou service centre."});
-    assert_eq!(
-        h.call(Method::POST, "/v1/kb/documents", Some(&key), Some(doc))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.call(Method::POST, "/v1/kb/publish", Some(&key), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    h.publish_kb(&key, &[("/v1/kb/documents", doc)]).await;
     (h, public, key)
 }
 
