@@ -57,6 +57,13 @@ pub enum Command {
     /// Load a tenant's knowledge base through a running service.
     #[command(subcommand)]
     Kb(kb::KbCmd),
+    /// Write a backup of the data dir while the service is stopped (while
+    /// it runs: `POST /admin/v1/backups`). Prints where.
+    Backup {
+        /// The directory the backup goes under (default: `[backup] dir`).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// `tenant ...`
@@ -250,6 +257,14 @@ pub fn run_offline(config: &Config, command: &Command) -> Result<i32> {
             Ok(0)
         }
         Command::Audit(AuditCmd::Verify { tenant }) => audit_verify(config, tenant.as_deref()),
+        Command::Backup { out } => {
+            // The records are copied sealed: no key needed.
+            let store = Store::open(&config.data_dir, None)?;
+            let out = out.clone().unwrap_or_else(|| config.backup_dir.clone());
+            let r = crate::store::backup::write(&store, &out, &config.audit.checkpoint_file)?;
+            print(&serde_json::to_value(r).unwrap_or_default());
+            Ok(0)
+        }
     }
 }
 

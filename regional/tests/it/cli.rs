@@ -185,3 +185,41 @@ fn audit_verify_exits_nonzero_on_a_tampered_chain() {
         (Some("acme"), Some(false), Some(0))
     );
 }
+
+#[test]
+fn an_offline_backup_is_a_data_dir_the_commands_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = bin()
+        .args(["tenant", "create", "--id", "acme", "--name", "Acme"])
+        .env("KEFU_DATA_DIR", &data)
+        .env("KEFU_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let backups = dir.path().join("backups");
+    let out = bin()
+        .args(["backup", "--out", backups.to_str().unwrap()])
+        .env("KEFU_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = v["path"].as_str().unwrap();
+    assert!(path.starts_with(backups.to_str().unwrap()), "{v}");
+    let out = bin()
+        .args(["tenant", "list"])
+        .env("KEFU_DATA_DIR", path)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["id"], "acme", "{v}");
+}
