@@ -297,11 +297,40 @@ pub(crate) async fn scans(bin: &Path, n: usize, writers: usize, seconds: u64) ->
         Some(&alone),
         seconds,
     );
+    // An online backup of the whole store, while appends go on.
+    let appending = {
+        let (http, base, key) = (http.clone(), server.base.clone(), key.clone());
+        tokio::spawn(async move { append_for(&http, &base, &key, writers, seconds).await })
+    };
+    let t = Instant::now();
+    let b = post(
+        &http,
+        format!("{}/admin/v1/backups", server.base),
+        OPERATOR,
+        &json!({}),
+    )
+    .await?;
+    let took_backup = t.elapsed();
+    let during = appending.await??;
+    append_row(
+        "appends while a backup is written",
+        &during,
+        Some(&alone),
+        seconds,
+    );
     println!(
         "\nerasures: {} in {seconds} s, each p50 {} / p99 {}",
         took.len(),
         ms(pct(&took, 0.5)),
         ms(pct(&took, 0.99))
+    );
+    println!(
+        "backup: {} rows in {} tables, {:.0} MiB, in {} (the service's own count: {} ms)",
+        b["rows"],
+        b["tables"],
+        b["bytes"].as_f64().unwrap_or(0.0) / (1024.0 * 1024.0),
+        ms(took_backup),
+        b["ms"]
     );
     Ok(())
 }
