@@ -11,6 +11,23 @@ fn bin() -> Command {
     c
 }
 
+/// Runs `kefu-regional args` on the data dir `data` with the master key;
+/// asserts it succeeded and returns its JSON output.
+fn offline(data: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = bin()
+        .args(args)
+        .env("KEFU_DATA_DIR", data)
+        .env("KEFU_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn serve_refuses_to_start_without_a_master_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,58 +71,21 @@ fn bad_config_values_are_named_and_secrets_not_printed() {
 fn tenant_commands_work_offline_and_report_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = bin()
-        .args(["tenant", "create", "--id", "acme", "--name", "Acme"])
-        .env("KEFU_DATA_DIR", &data)
-        .env("KEFU_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let create = ["tenant", "create", "--id", "acme", "--name", "Acme"];
+    let v = offline(&data, &create);
     assert!(v["api_key"].as_str().unwrap().starts_with("kefu_sk_"));
-    let out = bin()
-        .args(["keys", "rotate", "--tenant", "acme"])
-        .env("KEFU_DATA_DIR", &data)
-        .env("KEFU_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = offline(&data, &["keys", "rotate", "--tenant", "acme"]);
     assert_eq!(v["data_key_version"], 2);
-    let out = bin()
-        .args(["tenant", "list"])
-        .env("KEFU_DATA_DIR", &data)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = offline(&data, &["tenant", "list"]);
     assert_eq!(v[0]["id"], "acme");
     assert_eq!(v[0]["data_key_version"], 2);
     // Deleted offline, whole: the id is free again at once.
-    let out = bin()
-        .args(["tenant", "delete", "--id", "acme", "--yes"])
-        .env("KEFU_DATA_DIR", &data)
-        .env("KEFU_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = offline(&data, &["tenant", "delete", "--id", "acme", "--yes"]);
     assert_eq!(
         v,
         serde_json::json!({"conversations": 0, "messages": 0, "keys_destroyed": 3})
     );
-    let out = bin()
-        .args(["tenant", "create", "--id", "acme", "--name", "Acme"])
-        .env("KEFU_DATA_DIR", &data)
-        .env("KEFU_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    offline(&data, &create);
 }
 
 #[tokio::test]
@@ -190,36 +170,14 @@ fn audit_verify_exits_nonzero_on_a_tampered_chain() {
 fn an_offline_backup_is_a_data_dir_the_commands_open() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = bin()
-        .args(["tenant", "create", "--id", "acme", "--name", "Acme"])
-        .env("KEFU_DATA_DIR", &data)
-        .env("KEFU_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    offline(
+        &data,
+        &["tenant", "create", "--id", "acme", "--name", "Acme"],
     );
     let backups = dir.path().join("backups");
-    let out = bin()
-        .args(["backup", "--out", backups.to_str().unwrap()])
-        .env("KEFU_DATA_DIR", &data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let path = v["path"].as_str().unwrap();
-    assert!(path.starts_with(backups.to_str().unwrap()), "{v}");
-    let out = bin()
-        .args(["tenant", "list"])
-        .env("KEFU_DATA_DIR", path)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = offline(&data, &["backup", "--out", backups.to_str().unwrap()]);
+    let path = std::path::PathBuf::from(v["path"].as_str().unwrap());
+    assert!(path.starts_with(&backups), "{v}");
+    let v = offline(&path, &["tenant", "list"]);
     assert_eq!(v[0]["id"], "acme", "{v}");
 }
