@@ -27,6 +27,7 @@ pub mod keys;
 pub mod records;
 pub mod tables;
 pub mod tenants;
+mod upkeep;
 pub mod visitors;
 pub mod watch;
 pub mod writer;
@@ -42,9 +43,10 @@ use redb::{
     WriteTransaction,
 };
 
-pub use handle::{MAX_TRANSCRIPT, PURGE_BATCH, Storage, TenantStore};
+pub use handle::{MAX_TRANSCRIPT, Storage, TenantStore};
 pub use records::{Citation, ConversationMeta, ConversationState, Role, RouteEvent, Source, Turn};
 pub use tenants::{TenantInfo, TenantRecord, TenantSettings};
+pub use upkeep::{INDEX_BATCH, PURGE_BATCH};
 
 use crate::crypto::{self, Key, RecordAad};
 use crate::{Error, Result};

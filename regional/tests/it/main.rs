@@ -13,6 +13,7 @@ mod crash;
 mod cross_tenant;
 mod edge;
 mod edge_batch;
+mod edge_session;
 mod erase;
 mod handoff;
 mod hybrid;
