@@ -92,11 +92,12 @@ fn opened(
     tenant: &str,
     q: &Question,
 ) -> Result<(ConversationId, super::records::ConversationMeta)> {
-    if let Some(found) = super::first_turns::find(ctx, tenant, &q.visitor, &q.client_msg_id)? {
+    let tag = super::first_turns::tag(ctx, tenant, &q.visitor, &q.client_msg_id)?;
+    if let Some(found) = super::first_turns::find(ctx, tenant, &tag)? {
         return Ok(found);
     }
     let c = conversations::create(ctx, tenant, Some(&q.visitor))?;
-    super::first_turns::remember(ctx, tenant, &q.visitor, &q.client_msg_id, &c.id)?;
+    super::first_turns::remember(ctx, tenant, &tag, &c.id)?;
     Ok((c.id, c.meta))
 }
 

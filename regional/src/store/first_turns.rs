@@ -28,7 +28,9 @@ pub const FIRST_TURNS: TableDefinition<'_, (&str, &str), (&str, u64)> =
 /// memory of it lasts as long).
 pub const FIRST_TURN_TTL_MS: u64 = 3_600_000;
 
-fn tag(ctx: &WriteCtx<'_>, tenant: &str, visitor: &VisitorId, cmid: &str) -> Result<String> {
+/// The row's name for `visitor`'s message `cmid` (computed once per
+/// message: [`find`] and [`remember`] take it).
+pub fn tag(ctx: &WriteCtx<'_>, tenant: &str, visitor: &VisitorId, cmid: &str) -> Result<String> {
     let key = keys::load(
         &ctx.txn.open_table(tables::DATA_KEYS)?,
         ctx.master()?,
@@ -42,22 +44,17 @@ fn tag(ctx: &WriteCtx<'_>, tenant: &str, visitor: &VisitorId, cmid: &str) -> Res
     Ok(hex::encode(&crypto::hmac_sm3(key.expose(), &msg)[..16]))
 }
 
-/// The open conversation `visitor`'s message `cmid` opened within the hour.
+/// The open conversation the message named `t` ([`tag`]) opened within
+/// the hour.
 pub fn find(
     ctx: &WriteCtx<'_>,
     tenant: &str,
-    visitor: &VisitorId,
-    cmid: &str,
+    t: &str,
 ) -> Result<Option<(ConversationId, ConversationMeta)>> {
-    let t = tag(ctx, tenant, visitor, cmid)?;
-    let found = ctx
-        .txn
-        .open_table(FIRST_TURNS)?
-        .get((tenant, t.as_str()))?
-        .map(|v| {
-            let (conv, at) = v.value();
-            (conv.to_owned(), at)
-        });
+    let found = ctx.txn.open_table(FIRST_TURNS)?.get((tenant, t))?.map(|v| {
+        let (conv, at) = v.value();
+        (conv.to_owned(), at)
+    });
     let Some((conv, at)) = found else {
         return Ok(None);
     };
@@ -72,18 +69,11 @@ pub fn find(
     })
 }
 
-/// Remembers that `visitor`'s message `cmid` opened `conv`.
-pub fn remember(
-    ctx: &WriteCtx<'_>,
-    tenant: &str,
-    visitor: &VisitorId,
-    cmid: &str,
-    conv: &ConversationId,
-) -> Result<()> {
-    let t = tag(ctx, tenant, visitor, cmid)?;
+/// Remembers that the message named `t` opened `conv`.
+pub fn remember(ctx: &WriteCtx<'_>, tenant: &str, t: &str, conv: &ConversationId) -> Result<()> {
     ctx.txn
         .open_table(FIRST_TURNS)?
-        .insert((tenant, t.as_str()), (conv.as_str(), ctx.now_ms))?;
+        .insert((tenant, t), (conv.as_str(), ctx.now_ms))?;
     Ok(())
 }
 
